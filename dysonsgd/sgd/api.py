@@ -1,0 +1,287 @@
+"""The public entry point of SGD training: :func:`train` and its result :class:`SGDResult`."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dysonsgd import _io, _seeding
+from dysonsgd.model import Instance, NetworkConfig, check_sigma_w, make_instances
+from dysonsgd.sgd.reference import Records
+
+ENGINES: tuple[str, ...] = ("numpy", "numba")
+
+
+def save_schedule(epochs: int, save_points: int = 21) -> np.ndarray:
+    """Evenly spaced save epochs from 0 to ``epochs`` inclusive (paper: 21 points).
+
+    Raises
+    ------
+    ValueError
+        If ``save_points < 2`` or ``save_points > epochs + 1`` (the points would not be
+        distinct epochs).
+    """
+    _positive_int("epochs", epochs)
+    _positive_int("save_points", save_points)
+    if save_points < 2:
+        raise ValueError(f"save_points must be at least 2 (start and end), got {save_points}")
+    if save_points > epochs + 1:
+        raise ValueError(
+            f"save_points={save_points} needs at least {save_points - 1} epochs, got "
+            f"epochs={epochs}; lower save_points or raise epochs"
+        )
+    return np.rint(np.linspace(0, epochs, save_points)).astype(np.int64)
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _positive_float(name: str, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return v
+
+
+def learning_rate(
+    temperature: float | None, lr: float | None, batch_size: int
+) -> tuple[float, float]:
+    """Resolve exactly one of ``temperature`` and ``lr`` into ``(lr, T)`` with T = lr/|B|."""
+    if (temperature is None) == (lr is None):
+        raise ValueError("give exactly one of temperature and lr (T = lr / batch_size)")
+    if lr is None:
+        T = _positive_float("temperature", temperature)
+        return T * batch_size, T
+    lr = _positive_float("lr", lr)
+    return lr, lr / batch_size
+
+
+@dataclass
+class SGDResult:
+    """An ensemble of SGD runs of the teacher-student network.
+
+    Attributes
+    ----------
+    config : NetworkConfig
+    sigma_w, lr : float
+        Initial width and learning rate; ``temperature = lr / config.batch_size``.
+    epochs : int
+    seed : int
+        Base entropy: seed k's network and shuffling come from it and k alone.
+    engine : str
+    shuffle : bool
+    save_epochs : ndarray of int64, shape (n_saves,)
+    records : Records
+        W, grad, loss at save points, the per-epoch loss and divergence flags.
+    W_teacher : ndarray of float64, shape (n_seeds, K, L)
+    M : ndarray of float64, shape (n_seeds, L, d_in)
+    Z : ndarray of float64, shape (n_seeds, d_out, K)
+    """
+
+    config: NetworkConfig
+    sigma_w: float
+    lr: float
+    epochs: int
+    seed: int
+    engine: str
+    shuffle: bool
+    save_epochs: np.ndarray
+    records: Records
+    W_teacher: np.ndarray
+    M: np.ndarray
+    Z: np.ndarray
+    _instances: list[Instance] | None = field(default=None, repr=False)
+
+    @property
+    def temperature(self) -> float:
+        """T = lr / |B|."""
+        return self.lr / self.config.batch_size
+
+    @property
+    def n_seeds(self) -> int:
+        """Number of seeds in the ensemble."""
+        return self.records.W.shape[0]
+
+    @property
+    def W(self) -> np.ndarray:
+        """Student's matrices, shape (n_seeds, n_saves, K, L)."""
+        return self.records.W
+
+    @property
+    def loss(self) -> np.ndarray:
+        """Epoch-mean training loss at the save points, shape (n_seeds, n_saves)."""
+        return self.records.loss
+
+    @property
+    def diverged(self) -> np.ndarray:
+        """Divergence flags, shape (n_seeds,)."""
+        return self.records.diverged
+
+    def instances(self) -> list[Instance]:
+        """The seeds' networks and data (re-derived from the seed, so never stored)."""
+        if self._instances is None:
+            self._instances = make_instances(self.config, self.sigma_w, self.n_seeds, self.seed)
+        return self._instances
+
+    def metadata(self) -> dict:
+        """The run's configuration as a JSON-serialisable dict."""
+        return {
+            "config": self.config.to_dict(),
+            "sigma_w": self.sigma_w,
+            "lr": self.lr,
+            "temperature": self.temperature,
+            "batch_size": self.config.batch_size,
+            "epochs": self.epochs,
+            "n_seeds": self.n_seeds,
+            "seed": self.seed,
+            "engine": self.engine,
+            "shuffle": self.shuffle,
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the result to an ``.npz`` file atomically (temp file + rename)."""
+        r = self.records
+        _io.atomic_savez(
+            path,
+            W=r.W,
+            grad=r.grad,
+            loss=r.loss,
+            epoch_loss=r.epoch_loss,
+            grad_norm=np.linalg.norm(r.grad, axis=(-2, -1)),
+            diverged=r.diverged,
+            diverged_step=r.diverged_step,
+            epochs_saved=self.save_epochs,
+            W_teacher=self.W_teacher,
+            M=self.M,
+            Z=self.Z,
+            config=np.array(json.dumps(self.metadata())),
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> SGDResult:
+        """Read a result written by :meth:`save` (no pickles are loaded)."""
+        with np.load(path, allow_pickle=False) as f:
+            try:
+                meta = json.loads(str(f["config"]))
+                records = Records(
+                    W=f["W"],
+                    grad=f["grad"],
+                    loss=f["loss"],
+                    epoch_loss=f["epoch_loss"],
+                    diverged=f["diverged"],
+                    diverged_step=f["diverged_step"],
+                )
+                return cls(
+                    config=NetworkConfig(**meta["config"]),
+                    sigma_w=float(meta["sigma_w"]),
+                    lr=float(meta["lr"]),
+                    epochs=int(meta["epochs"]),
+                    seed=int(meta["seed"]),
+                    engine=str(meta["engine"]),
+                    shuffle=bool(meta["shuffle"]),
+                    save_epochs=f["epochs_saved"],
+                    records=records,
+                    W_teacher=f["W_teacher"],
+                    M=f["M"],
+                    Z=f["Z"],
+                )
+            except KeyError as exc:
+                raise ValueError(f"{path} is not a dysonsgd training result: no {exc}") from None
+
+
+def train(
+    config: NetworkConfig | None = None,
+    *,
+    sigma_w: float,
+    temperature: float | None = None,
+    lr: float | None = None,
+    epochs: int,
+    n_seeds: int = 1,
+    seed: int | np.random.Generator | None = 0,
+    engine: str = "numpy",
+    save_points: int = 21,
+    shuffle: bool = False,
+    on_epoch: Callable[[], None] | None = None,
+) -> SGDResult:
+    """Train an ensemble of teacher-student networks with SGD (SPEC section 1).
+
+    Parameters
+    ----------
+    config : NetworkConfig, optional
+        Architecture and protocol; the paper's values by default.
+    sigma_w : float
+        Width of the student's initial weights, entries N(0, sigma_w^2 / L).
+    temperature, lr : float
+        Exactly one: the temperature ``T = lr / batch_size`` or the learning rate.
+    epochs : int
+        Passes over the fixed training set of ``n_batches * batch_size`` inputs.
+    n_seeds : int
+        Independent seeds; seed k is the same whatever ``n_seeds`` is.
+    seed : int, Generator or None
+        Base seed of the run.
+    engine : {"numpy", "numba"}
+        ``numpy``: the readable reference; ``numba``: the compiled engine (same records).
+    save_points : int
+        Evenly spaced save epochs including 0 and ``epochs``.
+    shuffle : bool
+        Reshuffle the training set every epoch (the paper does not).
+    on_epoch : callable, optional
+        Called once per seed and epoch (progress reporting).
+
+    Returns
+    -------
+    SGDResult
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349, section 2 (the protocol).
+    """
+    config = NetworkConfig() if config is None else config
+    if not isinstance(config, NetworkConfig):
+        raise ValueError(f"config must be a NetworkConfig, got {type(config).__name__}")
+    sigma_w = check_sigma_w(sigma_w)
+    lr, _ = learning_rate(temperature, lr, config.batch_size)
+    epochs = _positive_int("epochs", epochs)
+    n_seeds = _positive_int("n_seeds", n_seeds)
+    save_epochs = save_schedule(epochs, save_points)
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    entropy = _seeding.base_entropy(seed)
+
+    instances = make_instances(config, sigma_w, n_seeds, entropy)
+    shuffle_rngs = (
+        [_seeding.stream(entropy, k, _seeding.SHUFFLE) for k in range(n_seeds)]
+        if shuffle
+        else None
+    )
+    if engine == "numpy":
+        from dysonsgd.sgd import reference as backend
+    else:
+        from dysonsgd.sgd import engine as backend
+    records = backend.run(instances, lr, epochs, save_epochs, shuffle_rngs, on_epoch=on_epoch)
+    return SGDResult(
+        config=config,
+        sigma_w=sigma_w,
+        lr=lr,
+        epochs=epochs,
+        seed=entropy,
+        engine=engine,
+        shuffle=bool(shuffle),
+        save_epochs=save_epochs,
+        records=records,
+        W_teacher=np.stack([i.W_teacher for i in instances]),
+        M=np.stack([i.M for i in instances]),
+        Z=np.stack([i.Z for i in instances]),
+        _instances=instances,
+    )
