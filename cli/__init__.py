@@ -1,0 +1,1 @@
+"""The ``dysonsgd`` command-line interface (installed as ``dysonsgd.cli``)."""

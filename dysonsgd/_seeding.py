@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 #: Purposes of the per-seed streams. New purposes get new numbers; never renumber.
 NETWORK = 0  # M, W*, Z, the student's initial matrix, training and probe inputs
 SHUFFLE = 1  # batch shuffling in SGD

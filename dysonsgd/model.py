@@ -180,9 +180,7 @@ def check_sigma_w(sigma_w: float) -> float:
     return value
 
 
-def make_instance(
-    config: NetworkConfig, sigma_w: float, rng: np.random.Generator
-) -> Instance:
+def make_instance(config: NetworkConfig, sigma_w: float, rng: np.random.Generator) -> Instance:
     """Draw one seed's network and data.
 
     The draws come in a fixed order (M, W*, Z, a standard normal matrix G, training inputs,

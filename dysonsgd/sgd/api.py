@@ -261,9 +261,7 @@ def train(
 
     instances = make_instances(config, sigma_w, n_seeds, entropy)
     shuffle_rngs = (
-        [_seeding.stream(entropy, k, _seeding.SHUFFLE) for k in range(n_seeds)]
-        if shuffle
-        else None
+        [_seeding.stream(entropy, k, _seeding.SHUFFLE) for k in range(n_seeds)] if shuffle else None
     )
     if engine == "numpy":
         from dysonsgd.sgd import reference as backend

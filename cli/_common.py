@@ -1,0 +1,229 @@
+"""What every command shares: validated option types, one-line errors, JSON, progress bars.
+
+Commands parse and validate here, call the public API, and print; no numerics live in cli/.
+A user mistake is a one-line ``Error: ...`` on stderr with exit status 2 and nothing written;
+a runtime failure is a one-line message with exit status 1; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from dysonsgd import _io
+
+# --------------------------------------------------------------------------- option types
+
+
+class _Number(click.ParamType):
+    """A finite float with an optional lower bound (strict or not)."""
+
+    def __init__(self, name: str, low: float | None, strict: bool) -> None:
+        self.name = name
+        self.low = low
+        self.strict = strict
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) and math.isfinite(value):
+            v = value
+        else:
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number ({self.describe()})", param, ctx)
+            if not math.isfinite(v):
+                self.fail(f"{value!r} is not finite ({self.describe()})", param, ctx)
+        if self.low is not None and (v <= self.low if self.strict else v < self.low):
+            self.fail(f"{value} is out of range ({self.describe()})", param, ctx)
+        return v
+
+    def describe(self) -> str:
+        if self.low is None:
+            return "a finite number"
+        return f"a finite number {'>' if self.strict else '>='} {self.low:g}"
+
+
+class _Integer(click.ParamType):
+    """An integer with a lower bound."""
+
+    def __init__(self, name: str, low: int) -> None:
+        self.name = name
+        self.low = low
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            v = value
+        else:
+            try:
+                v = int(str(value).strip())
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not an integer (must be >= {self.low})", param, ctx)
+        if v < self.low:
+            self.fail(f"{value} is out of range (must be an integer >= {self.low})", param, ctx)
+        return v
+
+
+POSITIVE = _Number("positive number", 0.0, strict=True)
+NONNEGATIVE = _Number("non-negative number", 0.0, strict=False)
+FINITE = _Number("number", None, strict=False)
+POSITIVE_INT = _Integer("positive integer", 1)
+NONNEGATIVE_INT = _Integer("non-negative integer", 0)
+
+
+class FloatList(click.ParamType):
+    """A comma-separated list of finite floats, optionally all positive."""
+
+    name = "list"
+
+    def __init__(self, positive: bool = True) -> None:
+        self.positive = positive
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        parts = [p.strip() for p in str(value).split(",")]
+        if not parts or any(p == "" for p in parts):
+            self.fail(f"{value!r} is not a comma-separated list of numbers", param, ctx)
+        out = []
+        for p in parts:
+            try:
+                v = float(p)
+            except ValueError:
+                self.fail(f"{p!r} in {value!r} is not a number", param, ctx)
+            if not math.isfinite(v) or (self.positive and v <= 0):
+                what = "positive finite" if self.positive else "finite"
+                self.fail(f"{p!r} in {value!r} must be a {what} number", param, ctx)
+            out.append(v)
+        return out
+
+
+def output_path(ctx, param, value):
+    """Click callback: an output file path that is checked writable before any work."""
+    if value is None:
+        return None
+    try:
+        return _io.check_writable(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def plot_path(ctx, param, value):
+    """Click callback: a figure path (.png, .pdf or .svg), checked writable before any work."""
+    if value is None:
+        return None
+    if Path(value).suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise click.BadParameter(
+            f"{value}: the figure format comes from the suffix; use .png, .pdf or .svg",
+            ctx=ctx,
+            param=param,
+        )
+    return output_path(ctx, param, value)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def to_jsonable(obj):
+    """Convert numpy scalars and arrays (recursively) to JSON-serialisable values."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else None  # JSON has no NaN/inf
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def echo_json(obj) -> None:
+    """Print one JSON object on stdout."""
+    click.echo(json.dumps(to_jsonable(obj), indent=None))
+
+
+def progress_bar(total: int, *, enabled: bool, desc: str, unit: str = "it"):
+    """A tqdm bar on stderr that appears only after 2 s, and only when ``enabled``."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        disable=not enabled,
+        delay=2.0,
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+
+def show_progress(json_output: bool) -> bool:
+    """Progress bars only for humans: never with --json, never when stderr is not a terminal."""
+    return (not json_output) and sys.stderr.isatty()
+
+
+def fail(message: str) -> None:
+    """Stop with a user error (exit status 2, one line)."""
+    raise click.UsageError(message)
+
+
+# --------------------------------------------------------------------------- the group
+
+
+class Group(click.Group):
+    """A click group whose errors are one line on stderr, never a traceback.
+
+    Exit 2 for usage errors and ``ValueError`` from the public API (bad input), 1 for other
+    failures, 130 for Ctrl-C. Set ``DYSONSGD_DEBUG=1`` to see tracebacks.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        debug = os.environ.get("DYSONSGD_DEBUG") == "1"
+        try:
+            rv = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(2)
+        except ValueError as exc:
+            if debug:
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            click.echo("Interrupted: nothing was written.", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except MemoryError:
+            click.echo("Error: out of memory; use fewer seeds or save points.", err=True)
+            sys.exit(1)
+        except Exception as exc:  # a runtime failure: one line, exit 1
+            if debug:
+                raise
+            click.echo(f"Error: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv

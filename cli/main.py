@@ -1,0 +1,23 @@
+"""The ``dysonsgd`` command: a click group; each command lives in its own module."""
+
+from __future__ import annotations
+
+import click
+from dysonsgd.cli._common import Group
+
+from dysonsgd import __version__
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dysonsgd")
+def cli() -> None:
+    """Dyson Brownian motion of SGD weight matrices: train, simulate, compare."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
+
+
+# Commands register themselves on import, one line each.
+from dysonsgd.cli import train as _train  # noqa: E402,F401

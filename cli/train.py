@@ -1,0 +1,133 @@
+"""``dysonsgd train``: SGD on the paper's teacher-student network."""
+
+from __future__ import annotations
+
+import click
+from dysonsgd.cli import _common as c
+from dysonsgd.cli.main import cli
+
+from dysonsgd import ACTIVATIONS, NetworkConfig, observables
+from dysonsgd.sgd import ENGINES, save_schedule, train
+
+
+@cli.command("train")
+@click.option("--T", "T", type=c.POSITIVE, help="Temperature T = lr / batch size (> 0).")
+@click.option("--lr", type=c.POSITIVE, help="Learning rate eps (> 0); give --T or --lr.")
+@click.option("--sigma", type=c.POSITIVE, required=True, help="Initial width sigma_W (> 0).")
+@click.option("--batch-size", type=c.POSITIVE_INT, default=4, show_default=True)
+@click.option("--epochs", type=c.POSITIVE_INT, default=100, show_default=True)
+@click.option("--seeds", type=c.POSITIVE_INT, default=1, show_default=True, help="Ensemble size.")
+@click.option("--seed", type=c.NONNEGATIVE_INT, default=0, show_default=True, help="Base seed.")
+@click.option("--engine", type=click.Choice(ENGINES), default="numpy", show_default=True)
+@click.option("--save-points", type=c.POSITIVE_INT, default=21, show_default=True)
+@click.option("--shuffle", is_flag=True, help="Reshuffle the training set every epoch.")
+@click.option("--K", "K", type=c.POSITIVE_INT, default=16, show_default=True)
+@click.option("--L", "L", type=c.POSITIVE_INT, default=32, show_default=True)
+@click.option("--d-in", type=c.POSITIVE_INT, default=3, show_default=True)
+@click.option("--activation", type=click.Choice(ACTIVATIONS), default="tanh", show_default=True)
+@click.option("--n-batches", type=c.POSITIVE_INT, default=1000, show_default=True)
+@click.option("--out", type=click.Path(), callback=c.output_path, help="Write an .npz here.")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
+@click.option("--plot", type=click.Path(), callback=c.plot_path, help="Write a figure here.")
+def train_command(
+    T, lr, sigma, batch_size, epochs, seeds, seed, engine, save_points, shuffle,
+    K, L, d_in, activation, n_batches, out, json_output, plot,
+):  # fmt: skip
+    """Train an ensemble of students with SGD (paper protocol: fixed data, batches in order).
+
+    Records W, the epoch-mean gradient and loss at evenly spaced save points, and prints the
+    observables of the final networks (test loss, gradient norm, overlap G, alignment,
+    eigenvalues of X = W W^T against the teacher's).
+    """
+    if (T is None) == (lr is None):
+        c.fail("give exactly one of --T and --lr (T = lr / batch size)")
+    if save_points < 2 or save_points > epochs + 1:
+        c.fail(
+            f"Invalid value for '--save-points': {save_points} needs 2 <= save points <= "
+            f"epochs + 1 = {epochs + 1}"
+        )
+    try:
+        config = NetworkConfig(
+            d_in=d_in, K=K, L=L, activation=activation, n_batches=n_batches, batch_size=batch_size
+        )
+    except ValueError as exc:
+        c.fail(str(exc))
+    save_schedule(epochs, save_points)
+
+    with c.progress_bar(
+        seeds * epochs, enabled=c.show_progress(json_output), desc="train", unit="epoch"
+    ) as bar:
+        result = train(
+            config,
+            sigma_w=sigma,
+            temperature=T,
+            lr=lr,
+            epochs=epochs,
+            n_seeds=seeds,
+            seed=seed,
+            engine=engine,
+            save_points=save_points,
+            shuffle=shuffle,
+            on_epoch=lambda: bar.update(1),
+        )
+    obs = observables.summarize(result)
+    if out is not None:
+        result.save(out)
+    if plot is not None:
+        from dysonsgd import plot as plotting
+
+        plotting.training_figure(result, obs, plot)
+
+    if json_output:
+        c.echo_json(
+            {
+                "T": result.temperature,
+                "lr": result.lr,
+                "batch_size": config.batch_size,
+                "sigma": sigma,
+                "epochs": epochs,
+                "seeds": seeds,
+                "seed": result.seed,
+                "engine": engine,
+                "shuffle": shuffle,
+                "epochs_saved": result.save_epochs,
+                "initial_loss": result.records.loss[:, 0],
+                "final_loss": obs["final_loss"],
+                "test_loss": obs["test_loss"],
+                "grad_norm": obs["grad_norm"],
+                "overlap_G": obs["overlap_G"],
+                "alignment": obs["alignment"],
+                "alignment_per_sample": obs["alignment_per_sample"],
+                "initial_eigenvalues": obs["eigenvalues"][:, 0],
+                "final_eigenvalues": obs["eigenvalues"][:, -1],
+                "teacher_eigenvalues": obs["teacher_eigenvalues"],
+                "spacing_growth_rate": obs["spacing_growth_rate"],
+                "diverged": obs["diverged"],
+                "diverged_step": result.records.diverged_step,
+                "out": out,
+                "plot": plot,
+            }
+        )
+        return
+    click.echo(
+        f"SGD  T={result.temperature:g}  lr={result.lr:g}  |B|={config.batch_size}  "
+        f"sigma_W={sigma:g}  epochs={epochs}  seeds={seeds}  engine={engine}"
+    )
+    header = (
+        f"{'seed':>4} {'loss(0)':>10} {'loss(end)':>10} {'test loss':>10} {'|grad|':>10} "
+        f"{'G(tf,0)':>8} {'align':>7} {'x_1':>10} {'x_1*':>10}  diverged"
+    )
+    click.echo(header)
+    for k in range(seeds):
+        div = f"yes at step {result.records.diverged_step[k]}" if obs["diverged"][k] else "no"
+        click.echo(
+            f"{k:>4} {result.records.loss[k, 0]:>10.3e} {obs['final_loss'][k]:>10.3e} "
+            f"{obs['test_loss'][k]:>10.3e} {obs['grad_norm'][k]:>10.3e} "
+            f"{obs['overlap_G'][k]:>8.4f} {obs['alignment'][k]:>7.4f} "
+            f"{obs['eigenvalues'][k, -1, 0]:>10.4g} {obs['teacher_eigenvalues'][k, 0]:>10.4g}"
+            f"  {div}"
+        )
+    click.echo(f"spacing growth rate lambda = {obs['spacing_growth_rate']:.4g} per epoch")
+    for what, path in (("results", out), ("figure", plot)):
+        if path is not None:
+            click.echo(f"{what} written to {path}")

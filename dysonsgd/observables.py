@@ -1,0 +1,183 @@
+"""Observables of a trained ensemble (SPEC section 2), vectorised over seeds.
+
+Every function takes arrays with a leading seed axis (and broadcasts over further leading
+axes where it says so); :func:`summarize` evaluates all of them on an :class:`SGDResult`.
+
+References
+----------
+Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 3 (Figs 2-9).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dysonsgd.model import phi
+
+
+def eigenvalues_of_X(W: np.ndarray) -> np.ndarray:
+    """Eigenvalues of ``X = W W^T``, descending, as squared singular values.
+
+    Parameters
+    ----------
+    W : ndarray of float64, shape (..., K, L) with K <= L
+
+    Returns
+    -------
+    ndarray of float64, shape (..., K)
+    """
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim < 2:
+        raise ValueError(f"W must have at least 2 dimensions (..., K, L), got shape {W.shape}")
+    s = np.linalg.svd(W, compute_uv=False)  # descending
+    return s * s
+
+
+def _student_features(W: np.ndarray, a: np.ndarray, activation: str) -> np.ndarray:
+    # W (..., K, L), a (..., n, L) -> f (..., n, K)
+    return phi(np.einsum("...nl,...kl->...nk", a, W), activation)
+
+
+def _student_output(W, a, Z, activation):
+    return np.einsum("...nk,...ok->...no", _student_features(W, a, activation), Z)
+
+
+def test_loss(
+    W: np.ndarray, a_probe: np.ndarray, y_probe: np.ndarray, Z: np.ndarray, activation: str
+) -> np.ndarray:
+    """Test loss ``mean_n |y_teacher - y_student|^2`` on the probe set (no factor 1/2).
+
+    Parameters
+    ----------
+    W : ndarray, shape (n_seeds, K, L)
+    a_probe : ndarray, shape (n_seeds, n_test, L)
+        First-layer features of the probe inputs.
+    y_probe : ndarray, shape (n_seeds, n_test, d_out)
+        Teacher outputs.
+    Z : ndarray, shape (n_seeds, d_out, K)
+    activation : str
+
+    Returns
+    -------
+    ndarray of float64, shape (n_seeds,)
+    """
+    e = y_probe - _student_output(W, a_probe, Z, activation)
+    return np.sum(e * e, axis=(-2, -1)) / e.shape[-2]
+
+
+test_loss.__test__ = False  # a physics name, not a pytest test
+
+
+def gradient_norm(grad: np.ndarray) -> np.ndarray:
+    """Frobenius norm of (epoch-mean) gradients, over the last two axes."""
+    return np.linalg.norm(np.asarray(grad, dtype=np.float64), axis=(-2, -1))
+
+
+def feature_overlap(
+    W_init: np.ndarray, W_final: np.ndarray, a_probe: np.ndarray, activation: str
+) -> np.ndarray:
+    """Overlap ``G(t_f, 0) = (1/(n_test K)) sum_{n,k} f_init[n,k] f_final[n,k]``.
+
+    Parameters
+    ----------
+    W_init, W_final : ndarray, shape (n_seeds, K, L)
+    a_probe : ndarray, shape (n_seeds, n_test, L)
+
+    Returns
+    -------
+    ndarray of float64, shape (n_seeds,)
+    """
+    f0 = _student_features(W_init, a_probe, activation)
+    f1 = _student_features(W_final, a_probe, activation)
+    return np.mean(f0 * f1, axis=(-2, -1))
+
+
+def alignment(
+    W: np.ndarray,
+    a_probe: np.ndarray,
+    y_probe: np.ndarray,
+    Z: np.ndarray,
+    activation: str,
+    *,
+    per_sample: bool = False,
+) -> np.ndarray:
+    """Alignment of the features ``f`` with the external field ``h = Z^T y_teacher``.
+
+    The cosine similarity of ``h`` and ``f`` (each an n_test x K array, flattened). The
+    paper's figures show this divided by n_test: ``per_sample=True`` returns that.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_seeds,)
+    """
+    f = _student_features(W, a_probe, activation)
+    h = np.einsum("...no,...ok->...nk", y_probe, Z)
+    num = np.sum(f * h, axis=(-2, -1))
+    den = np.sqrt(np.sum(f * f, axis=(-2, -1)) * np.sum(h * h, axis=(-2, -1)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    return cos / f.shape[-2] if per_sample else cos
+
+
+def mean_spacing(eigenvalues: np.ndarray) -> np.ndarray:
+    """Mean nearest-neighbour spacing of sorted levels, ``(x_max - x_min)/(K - 1)``.
+
+    Parameters
+    ----------
+    eigenvalues : ndarray, shape (..., K)
+    """
+    x = np.sort(np.asarray(eigenvalues, dtype=np.float64), axis=-1)
+    return (x[..., -1] - x[..., 0]) / (x.shape[-1] - 1)
+
+
+def spacing_growth_rate(flow: np.ndarray, epochs: np.ndarray) -> float:
+    """Growth rate ``lambda = log(ubar(t_f) / ubar(0)) / t_f`` of the mean level spacing.
+
+    ``ubar(t)`` is the mean nearest-neighbour spacing of the eigenvalues of X averaged over
+    seeds; t is in epochs.
+
+    Parameters
+    ----------
+    flow : ndarray, shape (n_seeds, n_saves, K)
+        Eigenvalues of X at the save points.
+    epochs : ndarray, shape (n_saves,)
+        Save epochs, first 0.
+
+    Returns
+    -------
+    float
+    """
+    ubar = np.mean(mean_spacing(flow), axis=0)  # (n_saves,)
+    t_f = float(epochs[-1] - epochs[0])
+    return float(np.log(ubar[-1] / ubar[0]) / t_f)
+
+
+def summarize(result) -> dict:
+    """Every observable of SPEC section 2 for an :class:`~dysonsgd.sgd.SGDResult`.
+
+    Returns
+    -------
+    dict of ndarrays, keyed by observable: ``final_loss``, ``test_loss``, ``grad_norm``,
+    ``overlap_G``, ``alignment`` (cosine), ``alignment_per_sample`` (cosine / n_test, the
+    paper's figures), ``eigenvalues`` (flow, (n_seeds, n_saves, K)), ``teacher_eigenvalues``,
+    ``spacing_growth_rate`` (per epoch), ``diverged``.
+    """
+    inst = result.instances()
+    act = result.config.activation
+    a_p = np.stack([i.a_probe for i in inst])
+    y_p = np.stack([i.y_probe for i in inst])
+    W = result.records.W
+    W0, Wf = W[:, 0], W[:, -1]
+    flow = eigenvalues_of_X(W)
+    return {
+        "final_loss": result.records.loss[:, -1],
+        "test_loss": test_loss(Wf, a_p, y_p, result.Z, act),
+        "grad_norm": gradient_norm(result.records.grad[:, -1]),
+        "overlap_G": feature_overlap(W0, Wf, a_p, act),
+        "alignment": alignment(Wf, a_p, y_p, result.Z, act),
+        "alignment_per_sample": alignment(Wf, a_p, y_p, result.Z, act, per_sample=True),
+        "eigenvalues": flow,
+        "teacher_eigenvalues": eigenvalues_of_X(result.W_teacher),
+        "spacing_growth_rate": spacing_growth_rate(flow, result.save_epochs),
+        "diverged": result.records.diverged,
+    }
