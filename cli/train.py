@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import click
-from dysonsgd.cli import _common as c
-from dysonsgd.cli.main import cli
 
 from dysonsgd import ACTIVATIONS, NetworkConfig, observables
+from dysonsgd.cli import _common as c
+from dysonsgd.cli.main import cli
 from dysonsgd.sgd import ENGINES, save_schedule, train
 
 

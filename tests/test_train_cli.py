@@ -1,0 +1,148 @@
+"""`dysonsgd train`: JSON output, files, regimes and every bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dysonsgd.cli.main import cli
+
+FAST = ["--n-batches", "100"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["train", *map(str, args)])
+
+
+def run_json(*args):
+    res = run(*args, "--json")
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_json_has_the_documented_keys():
+    out = run_json(
+        "--T", 0.03125, "--sigma", 0.125, "--epochs", 4, "--seeds", 2, "--save-points", 5, *FAST
+    )
+    for key in (
+        "T", "lr", "batch_size", "sigma", "epochs", "seeds", "final_loss", "test_loss",
+        "grad_norm", "overlap_G", "alignment", "final_eigenvalues", "teacher_eigenvalues",
+        "diverged",
+    ):  # fmt: skip
+        assert key in out, key
+    assert out["lr"] == pytest.approx(0.125) and out["batch_size"] == 4
+    ev = np.array(out["final_eigenvalues"])
+    assert ev.shape == (2, 16) and np.all(np.diff(ev, axis=1) <= 0)
+    assert np.array(out["teacher_eigenvalues"]).shape == (2, 16)
+
+
+def test_lr_and_T_are_the_same_run():
+    a = run_json("--T", 0.05, "--sigma", 1, "--epochs", 2, "--save-points", 3, *FAST)
+    b = run_json("--lr", 0.2, "--sigma", 1, "--epochs", 2, "--save-points", 3, *FAST)
+    assert a["final_eigenvalues"] == b["final_eigenvalues"]
+
+
+def test_the_three_regimes_from_the_command_line():
+    ordered = run_json("--T", 0.03125, "--sigma", 0.125, "--epochs", 200, "--seeds", 2, *FAST)
+    ratio = np.array(ordered["initial_loss"]) / np.array(ordered["final_loss"])
+    assert np.all(ratio > 100)
+    hot = run_json("--T", 4, "--sigma", 0.125, "--epochs", 20, "--seeds", 2, *FAST)
+    top = np.array(hot["final_eigenvalues"])[:, 0]
+    assert np.all(top > 100 * np.array(hot["teacher_eigenvalues"])[:, 0])
+    cold = run_json("--T", 0.03125, "--sigma", 256, "--epochs", 20, "--seeds", 2, *FAST)
+    x0, x1 = np.array(cold["initial_eigenvalues"]), np.array(cold["final_eigenvalues"])
+    assert np.all(np.abs(x1 - x0).max(axis=1) < 0.01 * x0[:, 0])
+
+
+def test_out_and_plot_files(tmp_path):
+    out, fig = tmp_path / "run.npz", tmp_path / "flow.png"
+    res = run("--T", 0.1, "--sigma", 0.5, "--epochs", 3, "--seeds", 2, "--save-points", 4,
+              "--out", out, "--plot", fig, *FAST)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with np.load(out, allow_pickle=False) as f:
+        assert f["W"].shape == (2, 4, 16, 32)
+        for key in ("W_teacher", "M", "Z", "loss", "grad_norm", "diverged", "epochs_saved"):
+            assert key in f.files
+        config = json.loads(str(f["config"]))
+        assert config["temperature"] == pytest.approx(0.1)
+    assert fig.stat().st_size > 10_000
+    assert "seed" in res.output and "x_1*" in res.output  # the human table
+
+
+def test_same_seed_same_numbers():
+    a = run_json("--T", 0.5, "--sigma", 1, "--epochs", 3, "--save-points", 4, "--seed", 3, *FAST)
+    b = run_json("--T", 0.5, "--sigma", 1, "--epochs", 3, "--save-points", 4, "--seed", 3, *FAST)
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--sigma", "1"], "exactly one of --T and --lr"),
+        (["--T", "1", "--lr", "1", "--sigma", "1"], "exactly one of --T and --lr"),
+        (["--T", "0", "--sigma", "1"], "'--T'"),
+        (["--T", "-1", "--sigma", "1"], "'--T'"),
+        (["--lr", "-0.5", "--sigma", "1"], "'--lr'"),
+        (["--T", "nan", "--sigma", "1"], "not finite"),
+        (["--T", "inf", "--sigma", "1"], "not finite"),
+        (["--T", "abc", "--sigma", "1"], "not a number"),
+        (["--T", "1", "--sigma", "0"], "'--sigma'"),
+        (["--T", "1", "--sigma", "-2"], "'--sigma'"),
+        (["--T", "1"], "--sigma"),
+        (["--T", "1", "--sigma", "1", "--batch-size", "0"], "'--batch-size'"),
+        (["--T", "1", "--sigma", "1", "--epochs", "0"], "'--epochs'"),
+        (["--T", "1", "--sigma", "1", "--epochs", "-5"], "'--epochs'"),
+        (["--T", "1", "--sigma", "1", "--seeds", "0"], "'--seeds'"),
+        (["--T", "1", "--sigma", "1", "--seeds", "1.5"], "'--seeds'"),
+        (["--T", "1", "--sigma", "1", "--epochs", "5", "--save-points", "7"], "--save-points"),
+        (["--T", "1", "--sigma", "1", "--engine", "torch"], "'--engine'"),
+        (["--T", "1", "--sigma", "1", "--K", "40"], "K must not exceed L"),
+        (["--T", "1", "--sigma", "1", "--out", "/nonexistent/dir/x.npz"], "does not exist"),
+        (["--T", "1", "--sigma", "1", "--plot", "figure.gif"], "'--plot'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, needle, tmp_path):
+    os.chdir(tmp_path)
+    res = CliRunner().invoke(cli, ["train", *args])
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], res.stderr
+    assert "Traceback" not in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_out_directory(tmp_path):
+    # /proc refuses new files even for root; the chmod case covers ordinary users.
+    res = run("--T", 1, "--sigma", 1, "--out", "/proc/x.npz")
+    assert res.exit_code == 2 and "cannot write to /proc" in res.stderr
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):  # root ignores permissions
+            pytest.skip("running as a user that can write anywhere")
+        res = run("--T", 1, "--sigma", 1, "--out", ro / "x.npz")
+        assert res.exit_code == 2 and "cannot write" in res.stderr
+    finally:
+        ro.chmod(0o700)
+
+
+def test_ctrl_c_exits_cleanly_and_leaves_no_file(tmp_path):
+    out = tmp_path / "run.npz"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dysonsgd.cli", "train", "--T", "0.1", "--sigma", "1",
+         "--epochs", "100000", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(3.0)  # well past start-up, inside the SGD loop
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Interrupted" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
