@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import click
-from dysonsgd.cli._common import Group
 
 from dysonsgd import __version__
+from dysonsgd.cli._common import Group
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
