@@ -1,0 +1,255 @@
+"""The ``network`` drift model: the paper's teacher-student network in a fixed singular basis.
+
+The state of system m is the vector of singular values ``s`` (eigenvalues ``x = s^2`` of
+``X = W W^T``, descending) of a student matrix restricted to a fixed orthonormal basis,
+
+    W(s) = U diag(s) V^T,
+
+with U (K x K) and V (L x K) the teacher's singular vectors (``basis="teacher"``, the
+"aligned" model) or the student's initial ones (``basis="student"``). Level i is attached to
+the i-th basis pair (u_i, v_i) in the order of the basis' singular values, so the teacher's
+matrix is a fixed point of the aligned model's drift.
+
+Coefficients of the eigenvalue Langevin equation (SPEC sections 3 and 4):
+
+- drift ``Kt_ii = u_i^T E_n[D_n] u_i = 2 s_i u_i^T gbar v_i``, with gbar the mean gradient over
+  the training set (or its first ``n_drift`` samples);
+- fluctuations ``Vt_ij = Var_n(u_i^T D_n u_j)`` and second-order term
+  ``C_ii = E_n |u_i^T (g_n - gbar)|^2`` from per-sample gradients on the probe set (or its
+  first ``n_probe`` samples);
+- the slope ``kappa_i = dKt_ii/dx_i`` (the diagonal of the loss Hessian in the basis, exact for
+  this network), so that between two refreshes the integrator uses the linearised drift
+  ``Kt_ii(x) ~ Kt_ii(x_ref) + kappa_i (x_i - x_ref,i)``.
+
+The coefficients are measured at the current state every ``refresh_interval`` of Langevin
+time ``t = eps * SGD steps``.
+
+Approximations (measured against SGD in docs/theory-network.md):
+
+1. The singular vectors are frozen: SGD also rotates U and V, and the off-diagonal drift
+   ``Kt_ij`` (i != j) that would rotate them is dropped. In the aligned model the student can
+   still reach the teacher exactly; with the student's basis it cannot.
+2. Only the leading equation of SPEC section 3 (order T); the order-eps terms are left out.
+3. The noise is Gaussian with the measured covariance's diagonal structure of the DBM equation
+   (independent increments per level), as in the paper's Langevin description.
+4. Coefficients are piecewise (linearised) constant between refreshes.
+5. Vt and C come from the probe set (as the paper's measurement does), the drift from the
+   training set, the set SGD actually descends.
+
+References
+----------
+C. Park, B. Lucini, G. Aarts, arXiv:2509.01349 (2025), sections 2 and 4.
+G. Aarts, B. Lucini, C. Park, arXiv:2407.16427 (2024) (Dyson Brownian motion of weights).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from dysonsgd.langevin import _kernels_network as _kn
+from dysonsgd.langevin.models import Coefficients, DriftModel
+from dysonsgd.model import Instance
+
+BASES: tuple[str, ...] = ("teacher", "student")
+
+#: Default Langevin time between two coefficient measurements.
+DEFAULT_REFRESH_INTERVAL: float = 1.0
+
+
+def _svd(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thin SVD ``W = U diag(s) V^T`` with s descending; U (K, K), V (L, K)."""
+    U, s, Vt = np.linalg.svd(W, full_matrices=False)
+    return np.ascontiguousarray(U), s, np.ascontiguousarray(Vt.T)
+
+
+class NetworkModel(DriftModel):
+    """The tanh teacher-student network reduced to its singular values (SPEC section 4).
+
+    Parameters
+    ----------
+    instances : Instance or sequence of Instance
+        One network per system of the ensemble (n systems = n seeds).
+    basis : {"teacher", "student"}
+        Fixed singular basis: the teacher's (default) or the student's initial one.
+    n_drift : int, optional
+        Use the first ``n_drift`` training samples for the drift (default: the whole training
+        set, the loss SGD descends).
+    n_probe : int, optional
+        Use the first ``n_probe`` probe samples for Vt and C (default: the whole probe set).
+    refresh_interval : float
+        Langevin time between two measurements of the coefficients.
+
+    Attributes
+    ----------
+    x0 : ndarray of float64, shape (n, K)
+        Initial eigenvalues: the squared singular values of each student's initial W0.
+    teacher_eigenvalues : ndarray of float64, shape (n, K)
+        Eigenvalues of ``W* W*^T`` (descending).
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349 (2025).
+    """
+
+    name = "network"
+    domain = "positive"
+
+    def __init__(
+        self,
+        instances: Instance | Sequence[Instance],
+        *,
+        basis: str = "teacher",
+        n_drift: int | None = None,
+        n_probe: int | None = None,
+        refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
+    ) -> None:
+        if isinstance(instances, Instance):
+            instances = [instances]
+        instances = list(instances)
+        if not instances or not all(isinstance(i, Instance) for i in instances):
+            raise ValueError("instances must be a non-empty sequence of dysonsgd.Instance")
+        if basis not in BASES:
+            raise ValueError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
+        cfg = instances[0].config
+        if any(i.config != cfg for i in instances):
+            raise ValueError("all instances must share one NetworkConfig")
+        try:
+            refresh = float(refresh_interval)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"refresh_interval must be a positive number, got {refresh_interval!r}"
+            ) from None
+        if not refresh > 0 or math.isnan(refresh):
+            raise ValueError(f"refresh_interval must be positive, got {refresh_interval!r}")
+        self.refresh_interval = refresh
+        self.n_drift = self._count("n_drift", n_drift, cfg.n_samples)
+        self.n_probe = self._count("n_probe", n_probe, cfg.n_test)
+        self.basis = basis
+        self.config = cfg
+        self.instances = instances
+        self._code = cfg.activation_code
+        self._systems = []
+        x0, xt = [], []
+        for inst in instances:
+            U_t, s_t, V_t = _svd(inst.W_teacher)
+            _, s_0, _ = _svd(inst.W0)
+            U, V = (U_t, V_t) if basis == "teacher" else _svd(inst.W0)[::2]
+            a_d = np.ascontiguousarray(inst.a_train[: self.n_drift])
+            a_p = np.ascontiguousarray(inst.a_probe[: self.n_probe])
+            self._systems.append(
+                dict(
+                    U=U,
+                    V=V,
+                    Z=np.ascontiguousarray(inst.Z),
+                    b_drift=np.ascontiguousarray(a_d @ V),
+                    y_drift=np.ascontiguousarray(inst.y_train[: self.n_drift]),
+                    a_probe=a_p,
+                    b_probe=np.ascontiguousarray(a_p @ V),
+                    y_probe=np.ascontiguousarray(inst.y_probe[: self.n_probe]),
+                )
+            )
+            x0.append(s_0**2)
+            xt.append(s_t**2)
+        self.x0 = np.ascontiguousarray(np.array(x0))
+        self.teacher_eigenvalues = np.ascontiguousarray(np.array(xt))
+
+    @staticmethod
+    def _count(name: str, value, maximum: int) -> int:
+        if value is None:
+            return maximum
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+        if not 2 <= value <= maximum:
+            raise ValueError(f"{name} must be between 2 and {maximum}, got {value}")
+        return int(value)
+
+    @property
+    def n_systems(self) -> int:
+        """Number of systems (seeds) in the ensemble."""
+        return len(self._systems)
+
+    @property
+    def K(self) -> int:
+        """Number of levels."""
+        return self.config.K
+
+    def _check_x(self, x) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.shape != (self.n_systems, self.K):
+            raise ValueError(
+                f"x must have shape (n_systems, K) = {(self.n_systems, self.K)}, got {x.shape}"
+            )
+        if not (np.all(np.isfinite(x)) and np.all(x > 0)):
+            raise ValueError("x must be finite and positive (eigenvalues of W W^T)")
+        return x
+
+    def weights(self, x: np.ndarray) -> np.ndarray:
+        """The matrices ``W(s) = U diag(sqrt(x)) V^T``, shape (n, K, L)."""
+        x = self._check_x(x)
+        return np.stack(
+            [
+                (sys["U"] * np.sqrt(xm)) @ sys["V"].T
+                for sys, xm in zip(self._systems, x, strict=True)
+            ]
+        )
+
+    def measure(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Coefficients at the state x.
+
+        Parameters
+        ----------
+        x : ndarray of float64, shape (n, K)
+
+        Returns
+        -------
+        Kt : ndarray, shape (n, K)
+            Drift ``2 s_i u_i^T gbar v_i`` on the drift set.
+        kappa : ndarray, shape (n, K)
+            Its slope ``dKt_ii / dx_i``.
+        Vt : ndarray, shape (n, K, K)
+            Exact fluctuations on the probe set.
+        C : ndarray, shape (n, K)
+            Second-order term on the probe set.
+        """
+        x = self._check_x(x)
+        n, K = x.shape
+        Kt = np.empty((n, K))
+        kappa = np.empty((n, K))
+        Vt = np.empty((n, K, K))
+        C = np.empty((n, K))
+        for m, sys in enumerate(self._systems):
+            s = np.sqrt(x[m])
+            _kn.network_drift(
+                s, sys["U"], sys["b_drift"], sys["y_drift"], sys["Z"], self._code, Kt[m], kappa[m]
+            )
+            _kn.network_noise(
+                s,
+                sys["U"],
+                sys["b_probe"],
+                sys["a_probe"],
+                sys["y_probe"],
+                sys["Z"],
+                self._code,
+                Vt[m],
+                C[m],
+            )
+        return Kt, kappa, Vt, C
+
+    def coefficients(self, x: np.ndarray, t: float) -> Coefficients:
+        """Linearised coefficients about the state x (the integrator's contract).
+
+        ``kt0 + kappa * x`` equals the measured drift at x; ``V0`` the measured Vt; no
+        isotropic part (``a_iso = 0``); C the measured second-order term.
+        """
+        Kt, kappa, Vt, C = self.measure(x)
+        x = np.asarray(x, dtype=np.float64)
+        return Coefficients(
+            kt0=np.ascontiguousarray(Kt - kappa * x),
+            kappa=kappa,
+            V0=Vt,
+            a_iso=np.zeros(x.shape[0]),
+            C=C,
+        )

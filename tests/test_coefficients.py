@@ -1,0 +1,288 @@
+"""Langevin coefficients from a network state, and the network drift model's kernels.
+
+Oracles: a brute-force loop over samples and index pairs (SPEC section 3 written literally)
+on a tiny network; the numba kernels of the ``network`` model against the vectorised
+measurement in the same fixed basis; the drift slope against central finite differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dysonsgd.langevin.coefficients import (
+    LangevinCoefficients,
+    eigen_basis,
+    measure_coefficients,
+)
+from dysonsgd.langevin.network import NetworkModel
+from dysonsgd.model import NetworkConfig, make_instances
+
+
+def _tiny(activation="tanh", d_out=2, seed=7):
+    # Seed 7: an arbitrary fixed draw; the checks are identities, true for any draw.
+    rng = np.random.default_rng(seed)
+    K, L, n = 3, 5, 9
+    W = rng.standard_normal((K, L)) * 0.8
+    a = np.tanh(rng.standard_normal((n, L)))
+    y = rng.standard_normal((n, d_out)) * 0.5
+    Z = rng.standard_normal((d_out, K)) / np.sqrt(K)
+    return W, a, y, Z
+
+
+def _phi_d(z, activation):
+    if activation == "tanh":
+        return np.tanh(z), 1.0 - np.tanh(z) ** 2
+    if activation == "identity":
+        return z, 1.0
+    return max(z, 0.0), 1.0 if z > 0 else 0.0
+
+
+def _brute(W, a, y, Z, activation, U):
+    """SPEC section 3 literally: loops over samples, entries and index pairs."""
+    K, L = W.shape
+    n = a.shape[0]
+    d_out = Z.shape[0]
+    g = np.zeros((n, K, L))
+    for m in range(n):
+        z = [sum(W[k, c] * a[m, c] for c in range(L)) for k in range(K)]
+        f = [_phi_d(zk, activation)[0] for zk in z]
+        e = [y[m, o] - sum(Z[o, k] * f[k] for k in range(K)) for o in range(d_out)]
+        for k in range(K):
+            delta = sum(Z[o, k] * e[o] for o in range(d_out)) * _phi_d(z[k], activation)[1]
+            for c in range(L):
+                g[m, k, c] = -delta * a[m, c]
+    D = np.array([W @ g[m].T + g[m] @ W.T for m in range(n)])
+    Dt = np.array(
+        [[[U[:, i] @ D[m] @ U[:, j] for j in range(K)] for i in range(K)] for m in range(n)]
+    )
+    Kt = np.array([sum(Dt[m, i, i] for m in range(n)) / n for i in range(K)])
+    Vt = np.zeros((K, K))
+    for i in range(K):
+        for j in range(K):
+            mu = sum(Dt[m, i, j] for m in range(n)) / n
+            Vt[i, j] = sum((Dt[m, i, j] - mu) ** 2 for m in range(n)) / n
+    gbar = g.mean(axis=0)
+    C = np.array(
+        [sum(np.sum((U[:, i] @ (g[m] - gbar)) ** 2) for m in range(n)) / n for i in range(K)]
+    )
+    # Paper estimator: variance of each entry of D_n, then rotated.
+    Velem = np.zeros((K, K))
+    for p in range(K):
+        for q in range(K):
+            mu = sum(D[m, p, q] for m in range(n)) / n
+            Velem[p, q] = sum((D[m, p, q] - mu) ** 2 for m in range(n)) / n
+    Vpaper = np.array([[U[:, i] @ Velem @ U[:, j] for j in range(K)] for i in range(K)])
+    Kfull = np.array([[sum(Dt[m, i, j] for m in range(n)) / n for j in range(K)] for i in range(K)])
+    gsq = np.array([np.sum((U[:, i] @ gbar) ** 2) for i in range(K)])
+    return Kt, Vt, C, Vpaper, Kfull, gsq
+
+
+@pytest.mark.parametrize("activation", ["tanh", "identity", "relu"])
+def test_measure_matches_brute_force(activation):
+    W, a, y, Z = _tiny(activation)
+    c = measure_coefficients(W, a, y, Z, activation)
+    x, U = eigen_basis(W)
+    assert np.all(np.diff(c.x) <= 0)
+    np.testing.assert_allclose(c.x, np.linalg.eigvalsh(W @ W.T)[::-1], rtol=1e-12)
+    Kt, Vt, C, Vpaper, Kfull, gsq = _brute(W, a, y, Z, activation, c.U)
+    # Same arithmetic up to summation order: rtol 1e-12 (atol covers entries that cancel
+    # to ~1e-17 of the scale, e.g. Vt of a relu unit that is off on every sample).
+    for got, want in (
+        (c.Kt, Kt),
+        (c.Vt, Vt),
+        (c.C, C),
+        (c.Vt_paper, Vpaper),
+        (c.Kt_full, Kfull),
+        (c.gbar_sq, gsq),
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14 * np.abs(want).max())
+    # eigen-basis columns are eigenvectors of X
+    np.testing.assert_allclose(W @ W.T @ c.U, c.U * c.x, atol=1e-12)
+
+
+def test_measure_in_given_basis_matches_brute_force():
+    W, a, y, Z = _tiny()
+    Q, _ = np.linalg.qr(np.random.default_rng(3).standard_normal((3, 3)))  # fixed rotation
+    c = measure_coefficients(W, a, y, Z, "tanh", basis=Q)
+    Kt, Vt, C, Vpaper, _, _ = _brute(W, a, y, Z, "tanh", Q)
+    np.testing.assert_allclose(c.x, np.diag(Q.T @ W @ W.T @ Q), rtol=1e-12)
+    for got, want in ((c.Kt, Kt), (c.Vt, Vt), (c.C, C), (c.Vt_paper, Vpaper)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_exact_and_paper_estimators_differ():
+    W, a, y, Z = _tiny()
+    c = measure_coefficients(W, a, y, Z, "tanh")
+    assert c.vt("exact") is c.Vt and c.vt("paper") is c.Vt_paper
+    # Var of a linear combination is not the combination of variances: they must differ.
+    assert not np.allclose(c.Vt, c.Vt_paper)
+    # Both symmetric; only the exact one is a matrix of variances (entry-wise >= 0). The
+    # rotated element-wise variance is not a variance: on this draw its diagonal has
+    # negative entries, which is why it is not the default.
+    for V in (c.Vt, c.Vt_paper):
+        np.testing.assert_allclose(V, V.T, atol=0)
+    assert np.all(c.Vt >= 0)
+    with pytest.raises(ValueError, match="estimator"):
+        c.vt("bogus")
+
+
+def test_drift_and_order_eps_terms():
+    W, a, y, Z = _tiny()
+    c = measure_coefficients(W, a, y, Z, "tanh")
+    T, lr = 0.3, 1.2
+    x = c.x
+    want = np.array(
+        [
+            -c.Kt[i] + T * (c.C[i] + sum(c.Vt[i, j] / (x[i] - x[j]) for j in range(3) if j != i))
+            for i in range(3)
+        ]
+    )
+    np.testing.assert_allclose(c.drift(T), want, rtol=1e-12)
+    eps_term = np.array(
+        [
+            sum(c.Kt_full[i, j] ** 2 / (x[i] - x[j]) for j in range(3) if j != i) + c.gbar_sq[i]
+            for i in range(3)
+        ]
+    )
+    np.testing.assert_allclose(c.order_eps_drift(), eps_term, rtol=1e-12)
+    np.testing.assert_allclose(c.drift(T, lr=lr), want + lr * eps_term, rtol=1e-12)
+
+
+def test_identity_network_at_teacher_has_no_drift_or_noise():
+    # A realisable teacher: at W = W* every per-sample gradient vanishes.
+    W, a, _, Z = _tiny("identity")
+    y = (a @ W.T) @ Z.T
+    c = measure_coefficients(W, a, y, Z, "identity")
+    for arr in (c.Kt, c.Vt, c.C, c.Vt_paper, c.gbar_sq):
+        np.testing.assert_allclose(arr, 0.0, atol=1e-28)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(W=np.ones((3, 4))), "columns"),
+        (dict(y=np.ones((4, 2))), "one row per sample"),
+        (dict(Z=np.ones((2, 4))), "Z must have shape"),
+        (dict(a=np.full((9, 5), np.nan)), "NaN"),
+        (dict(W=np.ones(3)), "2-d"),
+        (dict(activation="sigmoid"), "activation"),
+        (dict(basis=np.ones((3, 3))), "orthonormal"),
+        (dict(basis=np.eye(2)), "basis must have shape"),
+        (dict(a=np.ones((1, 5)), y=np.ones((1, 2))), "at least 2 samples"),
+    ],
+)
+def test_measure_bad_input(change, match):
+    W, a, y, Z = _tiny()
+    kw = dict(W=W, a=a, y=y, Z=Z, activation="tanh")
+    kw.update(change)
+    basis = kw.pop("basis", None)
+    with pytest.raises(ValueError, match=match):
+        measure_coefficients(**kw, basis=basis)
+
+
+def test_result_is_a_dataclass_with_shapes():
+    W, a, y, Z = _tiny()
+    c = measure_coefficients(W, a, y, Z)
+    assert isinstance(c, LangevinCoefficients)
+    assert c.K == 3 and c.n_samples == 9
+    assert c.U.shape == (3, 3) and c.Vt.shape == (3, 3) and c.C.shape == (3,)
+
+
+# --------------------------------------------------------------------------- network model
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    # A reduced config keeps the kernels' oracle comparisons fast; seed 11 is arbitrary.
+    cfg = NetworkConfig(K=4, L=8, n_batches=50, n_test=32, d_out=2)
+    inst = make_instances(cfg, 0.7, 2, 11)
+    return cfg, inst
+
+
+@pytest.mark.parametrize("basis", ["teacher", "student"])
+def test_network_kernels_match_measure_coefficients(small_model, basis):
+    cfg, inst = small_model
+    model = NetworkModel(inst, basis=basis, n_drift=120, n_probe=20)
+    x = model.x0 * np.array([[1.3, 0.9, 1.1, 0.8]])  # off the initial state
+    x = -np.sort(-x, axis=1)
+    Kt, kappa, Vt, C = model.measure(x)
+    W = model.weights(x)
+    for m, i in enumerate(inst):
+        U = model._systems[m]["U"]
+        cd = measure_coefficients(W[m], i.a_train[:120], i.y_train[:120], i.Z, basis=U)
+        cp = measure_coefficients(W[m], i.a_probe[:20], i.y_probe[:20], i.Z, basis=U)
+        np.testing.assert_allclose(cd.x, x[m], rtol=1e-12)
+        # Same sums in another order: 1e-12 relative to each array's scale.
+        np.testing.assert_allclose(Kt[m], cd.Kt, rtol=1e-12, atol=1e-12 * abs(cd.Kt).max())
+        np.testing.assert_allclose(Vt[m], cp.Vt, rtol=1e-12, atol=1e-12 * cp.Vt.max())
+        np.testing.assert_allclose(C[m], cp.C, rtol=1e-12, atol=1e-12 * cp.C.max())
+    coeffs = model.coefficients(x, 0.0)
+    np.testing.assert_allclose(coeffs.kt0 + coeffs.kappa * x, Kt, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(coeffs.V0, Vt)
+    np.testing.assert_array_equal(coeffs.a_iso, 0.0)
+
+
+def test_network_drift_slope_matches_finite_differences(small_model):
+    _, inst = small_model
+    model = NetworkModel(inst, n_drift=120, n_probe=20)
+    x = model.x0
+    _, kappa, _, _ = model.measure(x)
+    # Central differences with relative step h = 1e-5: truncation ~ h^2 |Kt'''| x^2 ~ 1e-10
+    # and rounding ~ 1e-16 |Kt| / (h x) ~ 1e-11 relative to |kappa|; 1e-6 leaves margin for
+    # the third derivative being larger than the first by 1e4.
+    h = 1e-5
+    fd = np.empty_like(x)
+    for i in range(x.shape[1]):
+        xp, xm = x.copy(), x.copy()
+        xp[:, i] *= 1 + h
+        xm[:, i] *= 1 - h
+        fd[:, i] = (model.measure(xp)[0][:, i] - model.measure(xm)[0][:, i]) / (2 * h * x[:, i])
+    np.testing.assert_allclose(kappa, fd, rtol=0, atol=1e-6 * np.abs(kappa).max())
+
+
+def test_network_teacher_is_a_fixed_point(small_model):
+    _, inst = small_model
+    model = NetworkModel(inst)
+    Kt, _, Vt, C = model.measure(model.teacher_eigenvalues)
+    # The teacher is realisable: every per-sample gradient vanishes at W = W*.
+    assert np.abs(Kt).max() < 1e-14 and Vt.max() < 1e-28 and C.max() < 1e-28
+    np.testing.assert_allclose(
+        model.weights(model.teacher_eigenvalues), np.stack([i.W_teacher for i in inst]), atol=1e-13
+    )
+
+
+def test_network_initial_state_is_students_spectrum(small_model):
+    _, inst = small_model
+    model = NetworkModel(inst, basis="student")
+    want = np.stack([np.linalg.eigvalsh(i.W0 @ i.W0.T)[::-1] for i in inst])
+    np.testing.assert_allclose(model.x0, want, rtol=1e-12)
+    np.testing.assert_allclose(model.weights(model.x0), np.stack([i.W0 for i in inst]), atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(basis="random"), "basis"),
+        (dict(n_drift=1), "n_drift"),
+        (dict(n_drift=10**6), "n_drift"),
+        (dict(n_probe=2.5), "n_probe"),
+        (dict(refresh_interval=0), "refresh_interval"),
+        (dict(refresh_interval=float("nan")), "refresh_interval"),
+    ],
+)
+def test_network_model_bad_input(small_model, kwargs, match):
+    _, inst = small_model
+    with pytest.raises(ValueError, match=match):
+        NetworkModel(inst, **kwargs)
+
+
+def test_network_model_bad_state(small_model):
+    _, inst = small_model
+    model = NetworkModel(inst)
+    with pytest.raises(ValueError, match="shape"):
+        model.measure(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="positive"):
+        model.measure(-np.ones((2, 4)))
+    with pytest.raises(ValueError, match="Instance"):
+        NetworkModel([])
