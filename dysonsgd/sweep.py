@@ -1,0 +1,846 @@
+"""Phase-diagram sweeps over (T, sigma_W) cells on Dask, with a resumable Zarr result store.
+
+A sweep trains every cell of a grid of temperatures ``T = lr / |B|`` and initial widths
+``sigma_W`` (SPEC section 1), computes the observables of SPEC section 2 and the Langevin
+criterion of SPEC section 5 for every seed, and writes each finished cell into an xarray
+Dataset kept in a Zarr store.
+
+The pieces:
+
+- :class:`SweepConfig` -- the grid, the network, epochs, seeds: everything that determines
+  the numbers. It is written into the store and a store made with another configuration is
+  refused.
+- :func:`compute_cell` -- the task: one cell's seeds, trained with the numba engine, and
+  their observables. Pure: the same configuration and cell give bit-identical arrays on any
+  worker.
+- :func:`open_store` / :func:`pending_cells` -- create or validate a store; list the cells
+  still to run. A cell counts as done only when its completion mark is set *and* a checksum of
+  its data, written with the mark after the data, matches what is read back, so a cell whose
+  chunks were cut short or damaged is recomputed.
+- :func:`run_sweep` -- the driver: submits the pending cells to a Dask cluster (an
+  in-process ``LocalCluster`` by default, an existing scheduler, or a SLURM/PBS cluster through
+  ``dask-jobqueue``), and writes each result as it arrives. The driver process is the only
+  writer; a cell's data region is written with ``to_zarr(region=...)`` and only then its mark,
+  so a run killed at any moment leaves a store that resumes correctly.
+
+References
+----------
+C. Park, B. Lucini, G. Aarts, "Phase diagram and eigenvalue dynamics of stochastic gradient
+descent in multilayer neural networks", arXiv:2509.01349 (2025), Figs 1-9.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dysonsgd import _seeding
+from dysonsgd.model import NetworkConfig, make_instances
+
+#: Named grids. ``paper``: SPEC section 1, eps in 2^-3..2^8 with |B| = 4 and sigma_W in
+#: 2^-3..2^8. ``small``: three temperatures x four widths that hold the three reference
+#: points of SPEC section 5 and a column on each side of the disorder line 1/sigma_W = sqrt 2.
+GRIDS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "paper": (
+        tuple(2.0**k for k in range(-5, 7)),
+        tuple(2.0**k for k in range(-3, 9)),
+    ),
+    "small": (
+        (2.0**-5, 2.0**-1, 2.0**2),
+        (2.0**-3, 2.0**-1, 2.0**1, 2.0**8),
+    ),
+}
+
+#: Save points of the paper's records (epoch 0 and every epochs/20).
+SAVE_POINTS = 21
+
+#: Estimators of the criterion's fluctuation matrix (SPEC section 5).
+ESTIMATORS: tuple[str, ...] = ("exact", "paper")
+
+_ATTR = "dysonsgd_sweep"
+_FORMAT = 1
+
+
+def _positive_values(name: str, values) -> tuple[float, ...]:
+    try:
+        arr = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a list of positive numbers, got {values!r}") from None
+    if len(arr) == 0:
+        raise ValueError(f"{name} is empty; give at least one positive value")
+    bad = [v for v in arr if not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise ValueError(f"{name} must hold positive finite numbers, got {bad[0]!r}")
+    if len(set(arr)) != len(arr):
+        raise ValueError(f"{name} holds a value twice ({values!r}); list each value once")
+    return tuple(sorted(arr))
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Everything that determines a sweep's numbers.
+
+    Parameters
+    ----------
+    T_values : sequence of float
+        Temperatures ``T = lr / batch_size`` (sorted ascending; each > 0).
+    sigma_values : sequence of float
+        Initial widths sigma_W (sorted ascending; each > 0). Disorder is 1/sigma_W.
+    epochs : int
+        Epochs per seed; at least ``save_points - 1`` (20 for the paper's 21 records).
+    n_seeds : int
+        Seeds per cell (the paper: 10). Seed k draws the same network and data in every cell;
+        cells differ only in (T, sigma_W).
+    seed : int
+        Base entropy of the sweep (:func:`dysonsgd._seeding.base_entropy`).
+    network : NetworkConfig
+        Architecture and data protocol (paper values by default; ``n_batches`` can be cut
+        for quick sweeps).
+    save_points : int
+        Evenly spaced records from epoch 0 to ``epochs``.
+    engine : {"numba", "numpy"}
+        SGD backend; both follow the reference protocol.
+    """
+
+    T_values: tuple[float, ...]
+    sigma_values: tuple[float, ...]
+    epochs: int = 1000
+    n_seeds: int = 10
+    seed: int = 0
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    save_points: int = SAVE_POINTS
+    engine: str = "numba"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "T_values", _positive_values("T values", self.T_values))
+        object.__setattr__(
+            self, "sigma_values", _positive_values("sigma_W values", self.sigma_values)
+        )
+        _positive_int("epochs", self.epochs)
+        _positive_int("n_seeds", self.n_seeds)
+        _positive_int("save_points", self.save_points)
+        if self.save_points < 2:
+            raise ValueError(f"save_points must be at least 2, got {self.save_points}")
+        if self.epochs < self.save_points - 1:
+            raise ValueError(
+                f"epochs={self.epochs} is too few for {self.save_points} save points (epoch 0 "
+                f"and every epochs/{self.save_points - 1}): use at least "
+                f"{self.save_points - 1} epochs"
+            )
+        object.__setattr__(self, "seed", _seeding.base_entropy(self.seed))
+        if not isinstance(self.network, NetworkConfig):
+            raise ValueError(f"network must be a NetworkConfig, got {type(self.network).__name__}")
+        if self.engine not in ("numba", "numpy"):
+            raise ValueError(f"engine must be 'numba' or 'numpy', got {self.engine!r}")
+
+    @classmethod
+    def from_grid(cls, grid: str, **kwargs) -> SweepConfig:
+        """A sweep over a named grid of :data:`GRIDS` (``paper`` or ``small``)."""
+        if grid not in GRIDS:
+            raise ValueError(f"grid must be one of {', '.join(GRIDS)}, got {grid!r}")
+        T_values, sigma_values = GRIDS[grid]
+        return cls(T_values=T_values, sigma_values=sigma_values, **kwargs)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(number of temperatures, number of widths)."""
+        return len(self.T_values), len(self.sigma_values)
+
+    @property
+    def n_cells(self) -> int:
+        """Number of (T, sigma_W) cells."""
+        return len(self.T_values) * len(self.sigma_values)
+
+    @property
+    def save_epochs(self) -> np.ndarray:
+        """Save epochs, shape (save_points,)."""
+        from dysonsgd.sgd import save_schedule
+
+        return save_schedule(self.epochs, self.save_points)
+
+    @property
+    def sgd_steps(self) -> int:
+        """SGD steps of the whole sweep (cells x seeds x epochs x batches)."""
+        return self.n_cells * self.n_seeds * self.epochs * self.network.n_batches
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form (what the store records and compares)."""
+        return {
+            "T_values": list(self.T_values),
+            "sigma_values": list(self.sigma_values),
+            "epochs": self.epochs,
+            "n_seeds": self.n_seeds,
+            "seed": self.seed,
+            "network": self.network.to_dict(),
+            "save_points": self.save_points,
+            "engine": self.engine,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SweepConfig:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d["network"] = NetworkConfig(**d["network"])
+        return cls(**d)
+
+    def default_store_name(self) -> str:
+        """A store name derived from the grid: ``sweep-<grid>-e<epochs>-s<seeds>-<hash>.zarr``."""
+        for name, (tv, sv) in GRIDS.items():
+            if self.T_values == tv and self.sigma_values == sv:
+                grid = name
+                break
+        else:
+            grid = f"{len(self.T_values)}x{len(self.sigma_values)}"
+        h = hashlib.blake2b(json.dumps(self.to_dict(), sort_keys=True).encode(), digest_size=4)
+        return f"sweep-{grid}-e{self.epochs}-s{self.n_seeds}-{h.hexdigest()}.zarr"
+
+
+# --------------------------------------------------------------------------- the criterion
+
+
+def criterion_delta(sigma_w: float, config: NetworkConfig) -> float:
+    """Spacing of an initial Marchenko-Pastur spectrum, ``4 sigma_W^2 / (sqrt(r) (K - 1))``.
+
+    ``r = L / K``. SPEC section 5.
+    """
+    r = config.L / config.K
+    return 4.0 * sigma_w**2 / (math.sqrt(r) * (config.K - 1))
+
+
+def _criterion_sn(Kt: np.ndarray, Vt: np.ndarray, estimator: str) -> tuple[float, float]:
+    """Signal S and noise N of the Langevin criterion (SPEC section 5).
+
+    Private adapter: the same formula as dysonsgd.phases (owned elsewhere); kept here so that
+    the sweep does not depend on that module's landing order.
+    """
+    K = Kt.shape[0]
+    S = abs(Kt[0]) - abs(Kt[K - 1])
+    j = np.arange(K)
+    # Upper: sum_{j != 1} Vt_1j / (j - 1) with 1-based j -> 0-based distance j.
+    upper = float(np.sum(Vt[0, 1:] / j[1:]))
+    if estimator == "exact":
+        # Lower: sum_{j != K} Vt_Kj / (K - j): distance K-1-j (0-based).
+        lower = float(np.sum(Vt[K - 1, : K - 1] / (K - 1 - j[: K - 1])))
+    else:
+        # The published analysis: includes the diagonal Vt_KK and divides every term by one
+        # more than its distance.
+        lower = float(np.sum(Vt[K - 1, :] / (K - j)))
+    return float(S), upper + lower
+
+
+# --------------------------------------------------------------------------- the cell task
+
+#: Per-seed scalar variables of a cell (dims T, sigma_w, seed).
+SEED_VARS: tuple[str, ...] = (
+    "final_loss",
+    "test_loss",
+    "grad_norm",
+    "overlap_G",
+    "alignment",
+    "alignment_per_sample",
+    "diverged",
+    "diverged_step",
+    "a_rms",
+    *(f"{q}_{e}" for e in ESTIMATORS for q in ("S", "N", "ordered", "Tc")),
+)
+
+
+def compute_cell(config: SweepConfig, i: int, j: int, threads: int | None = None) -> dict:
+    """Train one cell's seeds and measure everything the store holds for it.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    i, j : int
+        Indices of the cell's temperature and width in ``config.T_values`` and
+        ``config.sigma_values``.
+    threads : int, optional
+        numba threads for the engine (1 on Dask workers that run one cell each).
+
+    Returns
+    -------
+    dict of ndarrays
+        Per seed (shape (n_seeds,)): the names of :data:`SEED_VARS`; ``loss`` (n_seeds,
+        n_saves), ``eigenvalues`` (n_seeds, n_saves, K), ``teacher_eigenvalues`` (n_seeds,
+        K), ``W_final`` (n_seeds, K, L); ``spacing_growth_rate`` (a float, per epoch); and
+        ``compute_seconds``.
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349, section 2 (protocol), section 3 (observables),
+    section 4 and Fig 8 (the criterion).
+    """
+    from dysonsgd.langevin.coefficients import measure_coefficients
+    from dysonsgd.observables import summarize
+    from dysonsgd.sgd import SGDResult
+
+    t0 = time.perf_counter()
+    net = config.network
+    T = config.T_values[i]
+    sigma_w = config.sigma_values[j]
+    lr = T * net.batch_size
+    instances = make_instances(net, sigma_w, config.n_seeds, config.seed)
+    save_epochs = config.save_epochs
+    if config.engine == "numba":
+        from dysonsgd.sgd import engine
+
+        records = engine.run(instances, lr, config.epochs, save_epochs, None, threads=threads)
+    else:
+        from dysonsgd.sgd import reference
+
+        records = reference.run(instances, lr, config.epochs, save_epochs, None)
+    result = SGDResult(
+        config=net,
+        sigma_w=sigma_w,
+        lr=lr,
+        epochs=config.epochs,
+        seed=config.seed,
+        engine=config.engine,
+        shuffle=False,
+        save_epochs=save_epochs,
+        records=records,
+        W_teacher=np.stack([x.W_teacher for x in instances]),
+        M=np.stack([x.M for x in instances]),
+        Z=np.stack([x.Z for x in instances]),
+        _instances=instances,
+    )
+    obs = summarize(result)
+    delta = criterion_delta(sigma_w, net)
+    out: dict = {name: obs[name] for name in SEED_VARS[:6]}
+    out["diverged"] = records.diverged.astype(np.float64)
+    out["diverged_step"] = records.diverged_step.astype(np.float64)
+    out["a_rms"] = np.array([np.sqrt(np.mean(x.a_train**2)) for x in instances])
+    crit = {f"{q}_{e}": np.empty(config.n_seeds) for e in ESTIMATORS for q in "S N".split()}
+    for k, inst in enumerate(instances):
+        co = measure_coefficients(
+            records.W[k, -1], inst.a_probe, inst.y_probe, inst.Z, net.activation
+        )
+        for e in ESTIMATORS:
+            S, N = _criterion_sn(co.Kt, co.vt(e), e)
+            crit[f"S_{e}"][k] = S
+            crit[f"N_{e}"][k] = N
+    for e in ESTIMATORS:
+        S, N = crit[f"S_{e}"], crit[f"N_{e}"]
+        out[f"S_{e}"] = S
+        out[f"N_{e}"] = N
+        out[f"ordered_{e}"] = (S >= T * N / delta).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # T_c = S Delta / N for N > 0; with N <= 0 the noise does not oppose the signal:
+            # +inf when S >= 0 (ordered at any T), -inf otherwise.
+            out[f"Tc_{e}"] = np.where(
+                N > 0, S * delta / np.where(N > 0, N, 1.0), np.where(S >= 0, np.inf, -np.inf)
+            )
+    out["loss"] = records.loss
+    out["eigenvalues"] = obs["eigenvalues"]
+    out["teacher_eigenvalues"] = obs["teacher_eigenvalues"]
+    out["W_final"] = records.W[:, -1]
+    out["spacing_growth_rate"] = float(obs["spacing_growth_rate"])
+    out = {k: np.array(v, dtype=np.float64, order="C") for k, v in out.items()}
+    out["compute_seconds"] = time.perf_counter() - t0
+    return out
+
+
+# --------------------------------------------------------------------------- the store
+
+_DIMS = {
+    "seed": ("T", "sigma_w", "seed"),
+    "loss": ("T", "sigma_w", "seed", "save"),
+    "eigenvalues": ("T", "sigma_w", "seed", "save", "level"),
+    "teacher_eigenvalues": ("T", "sigma_w", "seed", "level"),
+    "W_final": ("T", "sigma_w", "seed", "level", "col"),
+    "cell": ("T", "sigma_w"),
+}
+
+
+def _var_dims(name: str) -> tuple[str, ...]:
+    if name in SEED_VARS:
+        return _DIMS["seed"]
+    if name in ("spacing_growth_rate", "compute_seconds", "cell_done", "cell_checksum"):
+        return _DIMS["cell"]
+    return _DIMS[name]
+
+
+_CELL_VARS = (
+    *SEED_VARS,
+    "loss",
+    "eigenvalues",
+    "teacher_eigenvalues",
+    "W_final",
+    "spacing_growth_rate",
+)
+_MARKS = ("cell_done", "cell_checksum")
+
+_ATTRS = {
+    "final_loss": "epoch-mean training loss at the last save point",
+    "test_loss": "mean_n |y_teacher - y_student|^2 on the probe set (SPEC 2)",
+    "grad_norm": "Frobenius norm of the epoch-mean gradient at the last save point",
+    "overlap_G": "G(t_f, 0) = (1/(n_test K)) sum f_init f_final",
+    "alignment": "cosine of h = Z^T y_teacher and f (flattened)",
+    "alignment_per_sample": "alignment / n_test (the paper's figures)",
+    "diverged": "1 if a batch loss exceeded the threshold",
+    "diverged_step": "SGD step of divergence, -1 if none",
+    "a_rms": "rms of the first-layer features a = phi(M x) (actual width of z is sigma_W a_rms)",
+    "loss": "epoch-mean training loss at the save points",
+    "eigenvalues": "eigenvalues of X = W W^T, descending, at the save points",
+    "teacher_eigenvalues": "eigenvalues of X* = W* W*^T, descending",
+    "W_final": "the student's matrix at the last save point",
+    "spacing_growth_rate": "lambda = log(ubar(t_f)/ubar(0)) / t_f per epoch, seed-averaged ubar",
+    "cell_done": "1 once the cell's data and checksum are written",
+    "cell_checksum": "48-bit checksum of the cell's data (verified on resume)",
+    "criterion_delta": "Delta = 4 sigma_W^2 / (sqrt(r) (K-1)) (SPEC 5)",
+}
+for _e in ESTIMATORS:
+    _ATTRS[f"S_{_e}"] = f"signal |Kt_11| - |Kt_KK| ({_e} estimator)"
+    _ATTRS[f"N_{_e}"] = f"Coulomb noise on the extreme pair ({_e} estimator)"
+    _ATTRS[f"ordered_{_e}"] = f"1 if S >= T N / Delta ({_e} estimator)"
+    _ATTRS[f"Tc_{_e}"] = f"T_c = S Delta / N ({_e} estimator)"
+
+
+def _shape_of(name: str, config: SweepConfig) -> tuple[int, ...]:
+    n = config.network
+    sizes = {
+        "T": len(config.T_values),
+        "sigma_w": len(config.sigma_values),
+        "seed": config.n_seeds,
+        "save": config.save_points,
+        "level": n.K,
+        "col": n.L,
+    }
+    return tuple(sizes[d] for d in _var_dims(name))
+
+
+def _template(config: SweepConfig):
+    import dask.array as da
+    import xarray as xr
+
+    from dysonsgd import __version__
+
+    data_vars = {}
+    encoding = {}
+    for name in (*_CELL_VARS, *_MARKS):
+        shape = _shape_of(name, config)
+        chunks = (1, 1, *shape[2:])
+        data_vars[name] = xr.Variable(
+            _var_dims(name),
+            da.full(shape, np.nan, chunks=chunks, dtype=np.float64),
+            attrs={"description": _ATTRS[name]},
+        )
+        encoding[name] = {"chunks": chunks, "fill_value": np.nan}
+    delta = [criterion_delta(s, config.network) for s in config.sigma_values]
+    data_vars["criterion_delta"] = xr.Variable(
+        ("sigma_w",), np.array(delta), attrs={"description": _ATTRS["criterion_delta"]}
+    )
+    coords = {
+        "T": ("T", np.array(config.T_values)),
+        "sigma_w": ("sigma_w", np.array(config.sigma_values)),
+        "inv_sigma_w": ("sigma_w", 1.0 / np.array(config.sigma_values)),
+        "lr": ("T", np.array(config.T_values) * config.network.batch_size),
+        "seed": ("seed", np.arange(config.n_seeds)),
+        "epoch": ("save", config.save_epochs),
+        "level": ("level", np.arange(1, config.network.K + 1)),
+    }
+    attrs = {
+        _ATTR: json.dumps(config.to_dict(), sort_keys=True),
+        "dysonsgd_format": _FORMAT,
+        "dysonsgd_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seeds": f"base entropy {config.seed}; seed k uses streams (k, purpose)",
+        "references": "Park, Lucini & Aarts, arXiv:2509.01349 (2025)",
+    }
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs), encoding
+
+
+def check_store_path(path: str | os.PathLike) -> Path:
+    """Raise ``ValueError`` unless ``path`` can be (or already is) a sweep store directory.
+
+    Refuses a path that is a file, a directory that exists and is neither empty nor a Zarr
+    store, and a parent directory that is missing or not writable. Creates nothing.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"store {p} is a file, not a Zarr store directory; choose another path")
+    if p.is_dir():
+        entries = os.listdir(p)
+        if entries and "zarr.json" not in entries and ".zgroup" not in entries:
+            raise ValueError(
+                f"store {p} exists and is not a Zarr store (it holds other files); "
+                "choose another path"
+            )
+        if not os.access(p, os.W_OK):
+            raise ValueError(f"store {p} is not writable")
+        return p
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"cannot create store {p}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot create store {p}: directory {parent} is not writable")
+    return p
+
+
+def read_store_config(path: str | os.PathLike) -> SweepConfig:
+    """The configuration recorded in an existing store (``ValueError`` if it holds none)."""
+    import xarray as xr
+
+    p = check_store_path(path)
+    if not p.is_dir() or not os.listdir(p):
+        raise ValueError(f"no sweep store at {p}; start one without --resume")
+    try:
+        ds = xr.open_zarr(p, consolidated=False)
+        raw = ds.attrs[_ATTR]
+    except Exception as exc:  # not zarr, or zarr without our attributes
+        raise ValueError(f"{p} is not a dysonsgd sweep store ({type(exc).__name__})") from None
+    return SweepConfig.from_dict(json.loads(raw))
+
+
+def open_store(path: str | os.PathLike, config: SweepConfig) -> Path:
+    """Create the store for ``config`` at ``path``, or check that an existing one matches it.
+
+    Raises
+    ------
+    ValueError
+        The path is a file or unwritable, or the store was made with another configuration
+        (the message lists the differences).
+    """
+    p = check_store_path(path)
+    if p.is_dir() and os.listdir(p):
+        stored = read_store_config(p)
+        if stored != config:
+            a, b = stored.to_dict(), config.to_dict()
+            diffs = [f"{k}: {a[k]!r} in the store, {b[k]!r} requested" for k in a if a[k] != b[k]]
+            raise ValueError(
+                f"store {p} was made with a different configuration ("
+                + "; ".join(diffs)
+                + "); use another --store, or --resume to continue it with its own settings"
+            )
+        return p
+    ds, encoding = _template(config)
+    ds.to_zarr(p, mode="w", compute=False, encoding=encoding, consolidated=False)
+    return p
+
+
+def _checksum(arrays: dict) -> float:
+    h = hashlib.blake2b(digest_size=8)
+    for name in _CELL_VARS:
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(arrays[name], dtype=np.float64).tobytes())
+    # 48 bits: exactly representable in the float64 store.
+    return float(int.from_bytes(h.digest()[:6], "little"))
+
+
+def _cell_dataset(config: SweepConfig, result: dict, with_marks: bool):
+    import xarray as xr
+
+    data = {}
+    names = _MARKS if with_marks else _CELL_VARS
+    for name in names:
+        if name == "cell_done":
+            value = np.array(1.0)
+        elif name == "cell_checksum":
+            value = np.array(_checksum(result))
+        else:
+            value = np.asarray(result[name], dtype=np.float64)
+        data[name] = (_var_dims(name), value.reshape((1, 1, *value.shape)))
+    return xr.Dataset(data)
+
+
+def write_cell(path: str | os.PathLike, config: SweepConfig, i: int, j: int, result: dict) -> None:
+    """Write cell (i, j): first its data region, then its completion mark and checksum."""
+    region = {"T": slice(i, i + 1), "sigma_w": slice(j, j + 1)}
+    _cell_dataset(config, result, False).to_zarr(path, region=region, mode="r+", consolidated=False)
+    _cell_dataset(config, result, True).to_zarr(path, region=region, mode="r+", consolidated=False)
+
+
+def _cell_ok(ds, i: int, j: int) -> bool:
+    try:
+        cell = ds.isel(T=i, sigma_w=j)
+        if float(cell["cell_done"].values) != 1.0:
+            return False
+        stored = float(cell["cell_checksum"].values)
+        arrays = {name: cell[name].values for name in _CELL_VARS}
+    except Exception:  # an unreadable (cut short, overwritten) chunk: recompute the cell
+        return False
+    if any(np.isnan(arrays[n]).any() for n in _CELL_VARS):
+        return False
+    return stored == _checksum(arrays)
+
+
+def completed_cells(path: str | os.PathLike) -> np.ndarray:
+    """Boolean map (n_T, n_sigma) of the cells whose data are complete and verified."""
+    import xarray as xr
+
+    ds = xr.open_zarr(path, consolidated=False, chunks=None)
+    nT, nS = ds.sizes["T"], ds.sizes["sigma_w"]
+    return np.array([[_cell_ok(ds, i, j) for j in range(nS)] for i in range(nT)], dtype=bool)
+
+
+def pending_cells(path: str | os.PathLike) -> list[tuple[int, int]]:
+    """Cells (i, j) still to compute: no mark, or data that fail verification."""
+    done = completed_cells(path)
+    return [(int(i), int(j)) for i, j in zip(*np.nonzero(~done), strict=True)]
+
+
+def load(path: str | os.PathLike):
+    """Open a sweep store as an xarray Dataset (loaded into memory; cells not yet done are NaN).
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not a dysonsgd sweep store.
+    """
+    import xarray as xr
+
+    read_store_config(path)
+    return xr.open_zarr(path, consolidated=False, chunks=None).load()
+
+
+# --------------------------------------------------------------------------- execution
+
+#: Extra package needed by ``cluster="slurm"`` / ``"pbs"``.
+CLUSTER_EXTRA = "pip install 'dysonsgd[cluster]'  (or: pip install dask-jobqueue)"
+CLUSTERS: tuple[str, ...] = ("slurm", "pbs")
+
+
+def make_cluster(kind: str, **options):
+    """A dask-jobqueue cluster (``SLURMCluster`` or ``PBSCluster``), not yet scaled.
+
+    Parameters
+    ----------
+    kind : {"slurm", "pbs"}
+    **options
+        Passed to the jobqueue class (``cores``, ``memory``, ``walltime``, ``queue``,
+        ``account``, ...). ``processes=cores`` and one thread per process are the defaults,
+        as the sweep's tasks are single-threaded cells.
+
+    Raises
+    ------
+    ValueError
+        Unknown kind, or dask-jobqueue is not installed (the message names the extra).
+    """
+    if kind not in CLUSTERS:
+        raise ValueError(f"cluster must be one of {', '.join(CLUSTERS)}, got {kind!r}")
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise ValueError(f"--cluster {kind} needs dask-jobqueue: {CLUSTER_EXTRA}") from None
+    cls = dask_jobqueue.SLURMCluster if kind == "slurm" else dask_jobqueue.PBSCluster
+    opts = {"cores": 1, "memory": "2GB", "processes": None, **options}
+    if opts["processes"] is None:
+        opts["processes"] = opts["cores"]
+    return cls(**opts)
+
+
+def connect(
+    scheduler: str | None = None,
+    *,
+    cluster: str | None = None,
+    workers: int | None = None,
+    timeout: float = 5.0,
+    cluster_options: dict | None = None,
+):
+    """A Dask client: an existing scheduler, a jobqueue cluster, or a new LocalCluster.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running scheduler, ``tcp://HOST:PORT``.
+    cluster : {"slurm", "pbs"}, optional
+        Start workers through dask-jobqueue (``workers`` jobs' worth of processes).
+    workers : int, optional
+        Worker processes of the LocalCluster (default: the machine's cores) or of the
+        jobqueue cluster (default 1).
+    timeout : float
+        Seconds to wait for an existing scheduler.
+
+    Returns
+    -------
+    (client, close) : distributed.Client and a function that shuts down what was started.
+
+    Raises
+    ------
+    ValueError
+        Unreachable scheduler (naming the address), bad arguments, missing dask-jobqueue.
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None and cluster is not None:
+        raise ValueError("give at most one of --scheduler and --cluster")
+    if workers is not None:
+        _positive_int("workers", workers)
+    if scheduler is not None:
+        if workers is not None:
+            raise ValueError("--workers sizes a cluster this command starts; not with --scheduler")
+        try:
+            client = Client(scheduler, timeout=f"{timeout}s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s ({reason})"
+            ) from None
+        return client, client.close
+    if cluster is not None:
+        jq = make_cluster(cluster, **(cluster_options or {}))
+        jq.scale(jobs=workers or 1)
+        client = Client(jq)
+
+        def close_jq():
+            client.close()
+            jq.close()
+
+        return client, close_jq
+    n = workers or os.cpu_count() or 1
+    lc = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(lc)
+
+    def close_local():
+        client.close()
+        lc.close()
+
+    return client, close_local
+
+
+@dataclass
+class SweepReport:
+    """What a call of :func:`run_sweep` did.
+
+    Attributes
+    ----------
+    store : Path
+    n_cells : int
+        Cells of the grid.
+    already_done : int
+        Cells found complete (verified) at the start.
+    computed : list of (i, j)
+        Cells computed by this call, in completion order.
+    seconds : float
+        Wall time of the call.
+    compute_seconds : float
+        Sum of the cells' compute time inside their tasks.
+    """
+
+    store: Path
+    n_cells: int
+    already_done: int
+    computed: list[tuple[int, int]]
+    seconds: float
+    compute_seconds: float
+
+    @property
+    def complete(self) -> bool:
+        """True when every cell is done."""
+        return self.already_done + len(self.computed) == self.n_cells
+
+
+def run_sweep(
+    config: SweepConfig,
+    store: str | os.PathLike,
+    *,
+    client=None,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    workers: int | None = None,
+    cluster_options: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_cell: Callable[[int, int, dict], None] | None = None,
+) -> SweepReport:
+    """Run (or continue) a sweep, writing every finished cell into ``store``.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    store : path
+        Zarr store directory; created if missing, continued if it holds the same
+        configuration, refused otherwise.
+    client : distributed.Client or "inprocess", optional
+        Use this client (not closed afterwards), or ``"inprocess"`` to compute the cells one
+        after another in this process without Dask (tests, profiling). By default a client is
+        made by :func:`connect` from ``scheduler``, ``cluster``, ``workers``.
+    progress : callable(done, total), optional
+        Called after each written cell (and once at the start) with the number of done cells.
+    on_cell : callable(i, j, result), optional
+        Called after cell (i, j) is written and marked.
+
+    Returns
+    -------
+    SweepReport
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349, Fig 1 (the grid).
+    """
+    t0 = time.perf_counter()
+    path = check_store_path(store)
+    close = None
+    if client is None:
+        client, close = connect(
+            scheduler, cluster=cluster, workers=workers, cluster_options=cluster_options
+        )
+    try:
+        path = open_store(path, config)
+        todo = pending_cells(path)
+        n_done = config.n_cells - len(todo)
+        if progress is not None:
+            progress(n_done, config.n_cells)
+        computed: list[tuple[int, int]] = []
+        compute_seconds = 0.0
+
+        def finish(i, j, result):
+            nonlocal n_done, compute_seconds
+            write_cell(path, config, i, j, result)
+            computed.append((i, j))
+            compute_seconds += float(result["compute_seconds"])
+            n_done += 1
+            if on_cell is not None:
+                on_cell(i, j, result)
+            if progress is not None:
+                progress(n_done, config.n_cells)
+
+        if isinstance(client, str):
+            if client != "inprocess":
+                raise ValueError(
+                    f"client must be a distributed.Client or 'inprocess', got {client!r}"
+                )
+            for i, j in todo:
+                finish(i, j, compute_cell(config, i, j))
+        elif todo:
+            from distributed import as_completed
+
+            token = hashlib.blake2b(
+                json.dumps(config.to_dict(), sort_keys=True).encode(), digest_size=6
+            ).hexdigest()
+            cells, futures = {}, []
+            for i, j in todo:
+                fut = client.submit(
+                    compute_cell, config, i, j, 1, key=f"cell-{token}-{i}-{j}", pure=False
+                )
+                cells[fut.key] = (i, j)
+                futures.append(fut)
+            for fut in as_completed(futures):
+                i, j = cells[fut.key]
+                result = fut.result()
+                fut.release()
+                finish(i, j, result)
+    finally:
+        if close is not None:
+            close()
+    return SweepReport(
+        store=path,
+        n_cells=config.n_cells,
+        already_done=config.n_cells - len(todo),
+        computed=computed,
+        seconds=time.perf_counter() - t0,
+        compute_seconds=compute_seconds,
+    )
