@@ -215,31 +215,11 @@ class SweepConfig:
 def criterion_delta(sigma_w: float, config: NetworkConfig) -> float:
     """Spacing of an initial Marchenko-Pastur spectrum, ``4 sigma_W^2 / (sqrt(r) (K - 1))``.
 
-    ``r = L / K``. SPEC section 5.
+    See :func:`dysonsgd.phases.mp_spacing` (SPEC section 5).
     """
-    r = config.L / config.K
-    return 4.0 * sigma_w**2 / (math.sqrt(r) * (config.K - 1))
+    from dysonsgd.phases import mp_spacing
 
-
-def _criterion_sn(Kt: np.ndarray, Vt: np.ndarray, estimator: str) -> tuple[float, float]:
-    """Signal S and noise N of the Langevin criterion (SPEC section 5).
-
-    Private adapter: the same formula as dysonsgd.phases (owned elsewhere); kept here so that
-    the sweep does not depend on that module's landing order.
-    """
-    K = Kt.shape[0]
-    S = abs(Kt[0]) - abs(Kt[K - 1])
-    j = np.arange(K)
-    # Upper: sum_{j != 1} Vt_1j / (j - 1) with 1-based j -> 0-based distance j.
-    upper = float(np.sum(Vt[0, 1:] / j[1:]))
-    if estimator == "exact":
-        # Lower: sum_{j != K} Vt_Kj / (K - j): distance K-1-j (0-based).
-        lower = float(np.sum(Vt[K - 1, : K - 1] / (K - 1 - j[: K - 1])))
-    else:
-        # The published analysis: includes the diagonal Vt_KK and divides every term by one
-        # more than its distance.
-        lower = float(np.sum(Vt[K - 1, :] / (K - j)))
-    return float(S), upper + lower
+    return mp_spacing(sigma_w, config.K, config.L)
 
 
 # --------------------------------------------------------------------------- the cell task
@@ -284,8 +264,8 @@ def compute_cell(config: SweepConfig, i: int, j: int, threads: int | None = None
     Park, Lucini & Aarts, arXiv:2509.01349, section 2 (protocol), section 3 (observables),
     section 4 and Fig 8 (the criterion).
     """
-    from dysonsgd.langevin.coefficients import measure_coefficients
     from dysonsgd.observables import summarize
+    from dysonsgd.phases import langevin_criterion
     from dysonsgd.sgd import SGDResult
 
     t0 = time.perf_counter()
@@ -319,31 +299,17 @@ def compute_cell(config: SweepConfig, i: int, j: int, threads: int | None = None
         _instances=instances,
     )
     obs = summarize(result)
-    delta = criterion_delta(sigma_w, net)
     out: dict = {name: obs[name] for name in SEED_VARS[:6]}
     out["diverged"] = records.diverged.astype(np.float64)
     out["diverged_step"] = records.diverged_step.astype(np.float64)
     out["a_rms"] = np.array([np.sqrt(np.mean(x.a_train**2)) for x in instances])
-    crit = {f"{q}_{e}": np.empty(config.n_seeds) for e in ESTIMATORS for q in "S N".split()}
-    for k, inst in enumerate(instances):
-        co = measure_coefficients(
-            records.W[k, -1], inst.a_probe, inst.y_probe, inst.Z, net.activation
-        )
-        for e in ESTIMATORS:
-            S, N = _criterion_sn(co.Kt, co.vt(e), e)
-            crit[f"S_{e}"][k] = S
-            crit[f"N_{e}"][k] = N
     for e in ESTIMATORS:
-        S, N = crit[f"S_{e}"], crit[f"N_{e}"]
-        out[f"S_{e}"] = S
-        out[f"N_{e}"] = N
-        out[f"ordered_{e}"] = (S >= T * N / delta).astype(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # T_c = S Delta / N for N > 0; with N <= 0 the noise does not oppose the signal:
-            # +inf when S >= 0 (ordered at any T), -inf otherwise.
-            out[f"Tc_{e}"] = np.where(
-                N > 0, S * delta / np.where(N > 0, N, 1.0), np.where(S >= 0, np.inf, -np.inf)
-            )
+        crit = langevin_criterion(records.W[:, -1], instances, temperature=T, estimator=e)
+        out[f"S_{e}"] = crit.signal
+        out[f"N_{e}"] = crit.noise
+        out[f"ordered_{e}"] = crit.ordered.astype(np.float64)
+        # T_c = S Delta / N; +inf where N <= 0 and S >= 0, -inf where N <= 0 and S < 0.
+        out[f"Tc_{e}"] = crit.critical_temperature
     out["loss"] = records.loss
     out["eigenvalues"] = obs["eigenvalues"]
     out["teacher_eigenvalues"] = obs["teacher_eigenvalues"]
