@@ -1,0 +1,259 @@
+"""``dysonsgd phase-diagram``: a resumable (T, sigma_W) sweep on Dask into a Zarr store."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from dysonsgd.cli import _common as c
+from dysonsgd.cli.main import cli
+
+
+@cli.command("phase-diagram")
+@click.option(
+    "--grid",
+    type=click.Choice(["paper", "small"]),
+    default=None,
+    help="Named grid: paper (12 x 12) or small (3 T x 4 sigma_W, all three phases). "
+    "Default: small, unless --T-values/--sigma-values are given.",
+)
+@click.option("--T-values", "T_values", type=c.FloatList(), help="Temperatures, e.g. 0.03125,4.")
+@click.option("--sigma-values", type=c.FloatList(), help="Initial widths sigma_W, e.g. 0.125,256.")
+@click.option("--epochs", type=c.POSITIVE_INT, default=None, help="Epochs per seed [1000].")
+@click.option("--seeds", type=c.POSITIVE_INT, default=None, help="Seeds per cell [10].")
+@click.option("--seed", type=c.NONNEGATIVE_INT, default=None, help="Base seed [0].")
+@click.option("--n-batches", type=c.POSITIVE_INT, default=None, help="Batches per epoch [1000].")
+@click.option(
+    "--engine", type=click.Choice(["numba", "numpy"]), default=None, help="SGD backend [numba]."
+)
+@click.option("--store", type=click.Path(), help="Zarr store (default: named after the grid).")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the sweep in --store with the settings recorded there.",
+)
+@click.option("--scheduler", help="Use a running Dask scheduler, tcp://HOST:PORT.")
+@click.option(
+    "--cluster",
+    type=click.Choice(["slurm", "pbs"]),
+    help="Start workers through dask-jobqueue (pip install 'dysonsgd[cluster]').",
+)
+@click.option("--cluster-cores", type=c.POSITIVE_INT, default=1, show_default=True)
+@click.option("--cluster-memory", default="2GB", show_default=True)
+@click.option("--cluster-walltime", default="01:00:00", show_default=True)
+@click.option("--cluster-queue", default=None, help="Queue/partition of the batch system.")
+@click.option("--cluster-account", default=None, help="Account/project to charge.")
+@click.option(
+    "--workers",
+    type=c.POSITIVE_INT,
+    help="Worker processes of the local cluster (default: cores) or jobs of --cluster.",
+)
+@click.option("--plot", "plot_dir", type=click.Path(), help="Write the figures to this directory.")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON summary.")
+def phase_diagram_command(
+    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, store, resume,
+    scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime, cluster_queue,
+    cluster_account, workers, plot_dir, json_output,
+):  # fmt: skip
+    """Sweep a grid of temperatures T and initial widths sigma_W (paper Figs 1-9).
+
+    Every cell trains its seeds with SGD, measures the observables (test loss, gradient,
+    overlap G, alignment, eigenvalue flows, spacing growth) and the Langevin criterion, and
+    is written into a Zarr store as soon as it finishes. Rerunning the same command, or
+    --resume, continues an interrupted sweep: finished cells are never recomputed.
+    """
+    from dysonsgd import boundaries, sweep
+
+    if scheduler is not None and cluster is not None:
+        c.fail("give at most one of --scheduler and --cluster")
+    if scheduler is not None and workers is not None:
+        c.fail("--workers sizes a cluster this command starts; it does not apply to --scheduler")
+    if resume:
+        if store is None:
+            c.fail("--resume needs --store PATH.zarr (the sweep to continue)")
+        given = {
+            "--grid": grid,
+            "--T-values": T_values,
+            "--sigma-values": sigma_values,
+            "--epochs": epochs,
+            "--seeds": seeds,
+            "--seed": seed,
+            "--n-batches": n_batches,
+            "--engine": engine,
+        }
+        config = sweep.read_store_config(store)
+        clash = [k for k, v in given.items() if v is not None]
+        if clash:
+            # Options given with --resume must agree with the store (checked below).
+            config_req = _config_from_options(
+                grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, config
+            )
+            if config_req != config:
+                c.fail(
+                    f"{', '.join(clash)} differ from the settings of {store}; drop them to "
+                    "continue the stored sweep, or use another --store"
+                )
+    else:
+        config = _config_from_options(
+            grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, None
+        )
+    store = Path(store) if store is not None else Path(config.default_store_name())
+    sweep.check_store_path(store)
+    if store.is_dir() and any(store.iterdir()):
+        sweep.open_store(store, config)  # refuses another configuration before any work
+    if plot_dir is not None:
+        _check_plot_dir(plot_dir)
+    cluster_options = None
+    if cluster is not None:
+        cluster_options = {
+            "cores": cluster_cores,
+            "memory": cluster_memory,
+            "walltime": cluster_walltime,
+        }
+        if cluster_queue:
+            cluster_options["queue"] = cluster_queue
+        if cluster_account:
+            cluster_options["account"] = cluster_account
+        try:
+            import dask_jobqueue  # noqa: F401
+        except ImportError:
+            c.fail(f"--cluster {cluster} needs dask-jobqueue: {sweep.CLUSTER_EXTRA}")
+
+    client, close = sweep.connect(
+        scheduler, cluster=cluster, workers=workers, cluster_options=cluster_options
+    )
+    bar = c.progress_bar(
+        config.n_cells, enabled=c.show_progress(json_output), desc="cells", unit="cell"
+    )
+
+    def progress(done, total):
+        bar.n = done
+        bar.refresh()
+
+    try:
+        report = sweep.run_sweep(config, store, client=client, progress=progress)
+    except KeyboardInterrupt:
+        bar.close()
+        click.echo(
+            f"Interrupted: finished cells are kept in {store}; rerun the command (or "
+            f"--resume --store {store}) to continue.",
+            err=True,
+        )
+        sys.exit(130)
+    finally:
+        bar.close()
+        close()
+    ds = sweep.load(store)
+    summ = boundaries.summary(ds)
+    if plot_dir is not None:
+        from dysonsgd import _plot_phase
+
+        written = _plot_phase.plot_store(ds, plot_dir)
+    else:
+        written = []
+    if json_output:
+        c.echo_json(
+            {
+                "store": str(store),
+                "cells_computed": len(report.computed),
+                "cells_already_done": report.already_done,
+                "seconds": report.seconds,
+                "compute_seconds": report.compute_seconds,
+                "config": config.to_dict(),
+                **summ,
+                "figures": [str(p) for p in written],
+            }
+        )
+        return
+    click.echo(
+        f"phase diagram: {summ['cells_done']}/{summ['cells']} cells in {store} "
+        f"({len(report.computed)} computed now, {report.already_done} already done; "
+        f"{report.seconds:.1f} s)"
+    )
+    _print_map(summ, config)
+    b = summ["boundary_T"]["exact"]
+    click.echo("predicted high-T boundary (exact criterion), T at ordered fraction 0.95:")
+    click.echo(
+        "  "
+        + "  ".join(
+            f"1/sigma_W={inv:g}: {t:.3g}"
+            for inv, t in zip(summ["inv_sigma_values"], b["0.95"], strict=True)
+        )
+    )
+    lines = summ["disorder_line_inv_sigma"]
+    click.echo(
+        "disorder line 1/sigma_W = sqrt 2 = 1.414 (paper)"
+        + (f"; actual width line {lines['actual']:.3f}" if "actual" in lines else "")
+    )
+    if written:
+        click.echo(f"figures written to {plot_dir} ({len(written)} files)")
+
+
+def _config_from_options(
+    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, base
+):  # fmt: skip
+    """A SweepConfig from the options; unset options come from ``base`` (or the defaults)."""
+    from dysonsgd import sweep
+    from dysonsgd.model import NetworkConfig
+
+    if grid is not None and (T_values is not None or sigma_values is not None):
+        c.fail("give either --grid or --T-values/--sigma-values, not both")
+    if grid is not None:
+        T_values, sigma_values = sweep.GRIDS[grid]
+    elif base is not None:
+        T_values = base.T_values if T_values is None else T_values
+        sigma_values = base.sigma_values if sigma_values is None else sigma_values
+    elif (T_values is None) != (sigma_values is None):
+        c.fail("give both --T-values and --sigma-values (or a --grid)")
+    elif T_values is None:
+        T_values, sigma_values = sweep.GRIDS["small"]
+    defaults = {"epochs": 1000, "seeds": 10, "seed": 0, "n_batches": 1000, "engine": "numba"}
+    if base is not None:
+        defaults = {
+            "epochs": base.epochs,
+            "seeds": base.n_seeds,
+            "seed": base.seed,
+            "n_batches": base.network.n_batches,
+            "engine": base.engine,
+        }
+    epochs = defaults["epochs"] if epochs is None else epochs
+    if epochs < sweep.SAVE_POINTS - 1:
+        c.fail(
+            f"--epochs {epochs} is too few for the {sweep.SAVE_POINTS} save points (epoch 0 and "
+            f"every epochs/{sweep.SAVE_POINTS - 1}): use at least {sweep.SAVE_POINTS - 1}"
+        )
+    return sweep.SweepConfig(
+        T_values=T_values,
+        sigma_values=sigma_values,
+        epochs=epochs,
+        n_seeds=defaults["seeds"] if seeds is None else seeds,
+        seed=defaults["seed"] if seed is None else seed,
+        network=NetworkConfig(n_batches=defaults["n_batches"] if n_batches is None else n_batches),
+        engine=defaults["engine"] if engine is None else engine,
+    )
+
+
+def _check_plot_dir(plot_dir) -> None:
+    p = Path(plot_dir)
+    if p.exists() and not p.is_dir():
+        c.fail(f"--plot {p} is a file; give a directory for the figures")
+    parent = p if p.exists() else p.parent
+    if not parent.is_dir():
+        c.fail(f"--plot {p}: directory {parent} does not exist")
+    import os
+
+    if not os.access(parent, os.W_OK):
+        c.fail(f"--plot {p}: directory {parent} is not writable")
+
+
+def _print_map(summ, config) -> None:
+    abbrev = {"ordered": "O", "disordered": "D", "high-temperature": "H"}
+    cells = {(p["T"], p["sigma_w"]): abbrev[p["phase"]] for p in summ["phases"]}
+    click.echo("phases (O ordered, D disordered, H high-temperature, . not done); rows T, "
+               "columns 1/sigma_W:")  # fmt: skip
+    sig = sorted(config.sigma_values, reverse=True)  # ascending 1/sigma_W
+    click.echo(f"{'T':>10} " + " ".join(f"{1 / s:>7.3g}" for s in sig))
+    for T in sorted(config.T_values, reverse=True):
+        click.echo(f"{T:>10.4g} " + " ".join(f"{cells.get((T, s), '.'):>7}" for s in sig))
