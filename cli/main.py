@@ -21,3 +21,4 @@ def main() -> None:
 
 # Commands register themselves on import, one line each.
 from dysonsgd.cli import train as _train  # noqa: E402,F401
+from dysonsgd.cli import phase_diagram as _phase_diagram  # noqa: E402,F401
