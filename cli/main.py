@@ -22,3 +22,4 @@ def main() -> None:
 # Commands register themselves on import, one line each.
 from dysonsgd.cli import train as _train  # noqa: E402,F401
 from dysonsgd.cli import phase_diagram as _phase_diagram  # noqa: E402,F401
+from dysonsgd.cli import plot_store as _plot_store  # noqa: E402,F401

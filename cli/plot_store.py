@@ -1,0 +1,50 @@
+"""``dysonsgd plot``: the paper's phase-diagram figures from a sweep store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from dysonsgd.cli import _common as c
+from dysonsgd.cli.main import cli
+
+
+@cli.command("plot")
+@click.argument("store", type=click.Path())
+@click.option("--out", "out_dir", type=click.Path(), required=True, help="Directory for figures.")
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["png", "pdf", "svg"]),
+    multiple=True,
+    help="Repeat for several; default: png and pdf.",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print the written files as JSON.")
+def plot_command(store, out_dir, formats, json_output):
+    """Write paper Figs 1-9 from a phase-diagram STORE (made by dysonsgd phase-diagram).
+
+    Axes as in the paper: x = 1/sigma_W, y = T, both log2. Cells not yet computed are blank.
+    """
+    from dysonsgd import _plot_phase, sweep
+
+    p = Path(store)
+    if not p.exists():
+        c.fail(f"no store at {p}; make one with dysonsgd phase-diagram")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        c.fail(f"--out {out} is a file; give a directory")
+    parent = out if out.exists() else out.parent
+    if not parent.is_dir():
+        c.fail(f"--out {out}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        c.fail(f"--out {out}: directory {parent} is not writable")
+    ds = sweep.load(p)
+    written = _plot_phase.plot_store(ds, out, formats or _plot_phase.FORMATS)
+    if json_output:
+        c.echo_json({"store": str(p), "figures": [str(w) for w in written]})
+        return
+    click.echo(f"{len(written)} files written to {out}")
+    for w in written:
+        click.echo(f"  {w}")
