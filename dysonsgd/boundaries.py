@@ -237,3 +237,121 @@ def summary(ds) -> dict:
         "boundary_T": bounds,
         "disorder_line_inv_sigma": disorder_lines(ds),
     }
+
+
+def advise(
+    sigma_w: float | None = None,
+    *,
+    result=None,
+    batch_sizes=(1, 2, 4, 8, 16, 32),
+    n_seeds: int = 10,
+    epochs: int = 20,
+    n_batches: int = 1000,
+    reference_temperature: float = 2.0**-5,
+    seed: int = 0,
+    estimator: str = "exact",
+    levels=LEVELS,
+) -> dict:
+    """Largest temperature predicted to stay ordered at ``sigma_w``, and what it means for lr.
+
+    The Langevin criterion is evaluated per seed on trained networks: those of ``result`` (a
+    checkpoint from ``dysonsgd train --out``), or, without one, ``n_seeds`` fresh networks
+    trained for ``epochs`` epochs at the ordered reference temperature (T = 2^-5, paper
+    Fig 6) with the numba engine. Per seed ``T_c = S Delta / N``; the temperature below which
+    a fraction ``p`` of seeds is ordered is the ``1 - p`` quantile of T_c (the contours of
+    paper Fig 8), and the learning rate is ``lr = T |B|``.
+
+    Parameters
+    ----------
+    sigma_w : float, optional
+        Initial width; required without ``result``, and must match it when both are given.
+    result : SGDResult, optional
+    batch_sizes : sequence of int
+    n_seeds, epochs, n_batches, reference_temperature, seed
+        The probe training run used without ``result``.
+    estimator : {"exact", "paper"}
+    levels : sequence of float
+        Fractions of seeds that must stay ordered.
+
+    Returns
+    -------
+    dict
+        ``sigma_w``, ``inv_sigma_w``, ``Tc`` (per seed), ``Tc_median``, ``Tc_16``, ``Tc_84``,
+        ``T_max`` (level -> T), ``lr`` (level -> {batch size: lr}), ``jammed`` (1/sigma_W <
+        sqrt 2), ``disorder_lines``, ``source``.
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 5, Fig 8.
+    """
+    from dysonsgd.model import NetworkConfig, check_sigma_w
+    from dysonsgd.phases import langevin_criterion
+    from dysonsgd.sgd import train
+
+    bs = []
+    for b in batch_sizes:
+        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1:
+            raise ValueError(f"batch sizes must be positive integers, got {b!r}")
+        bs.append(int(b))
+    if not bs:
+        raise ValueError("batch_sizes is empty; give at least one batch size")
+    for lv in levels:
+        if not 0 < lv < 1:
+            raise ValueError(f"levels must lie in (0, 1), got {lv!r}")
+    if result is None:
+        if sigma_w is None:
+            raise ValueError("give sigma_w (or a checkpoint to read it from)")
+        sigma_w = check_sigma_w(sigma_w)
+        result = train(
+            NetworkConfig(n_batches=n_batches),
+            sigma_w=sigma_w,
+            temperature=reference_temperature,
+            epochs=epochs,
+            n_seeds=n_seeds,
+            seed=seed,
+            engine="numba",
+        )
+        source = (
+            f"{n_seeds} seeds trained {epochs} epochs x {n_batches} batches at "
+            f"T = {reference_temperature:g}"
+        )
+    else:
+        if sigma_w is not None and not math.isclose(
+            check_sigma_w(sigma_w), result.sigma_w, rel_tol=1e-12
+        ):
+            raise ValueError(
+                f"sigma_w={sigma_w:g} differs from the checkpoint's sigma_W={result.sigma_w:g}; "
+                "drop --sigma or use a matching checkpoint"
+            )
+        sigma_w = result.sigma_w
+        source = (
+            f"checkpoint: {result.n_seeds} seeds, {result.epochs} epochs at "
+            f"T = {result.temperature:g}"
+        )
+    instances = result.instances()
+    crit = langevin_criterion(
+        result.W[:, -1], instances, temperature=result.temperature, estimator=estimator
+    )
+    Tc = crit.critical_temperature
+    T_max = {}
+    for lv in levels:
+        t = float(np.quantile(Tc, 1.0 - lv, method="inverted_cdf"))
+        T_max[f"{lv:g}"] = max(t, 0.0)
+    lr = {k: {b: t * b for b in bs} for k, t in T_max.items()}
+    a_rms = float(np.mean([np.sqrt(np.mean(i.a_train**2)) for i in instances]))
+    lines = {"paper": math.sqrt(2.0), "actual": math.sqrt(2.0) * a_rms}
+    return {
+        "sigma_w": sigma_w,
+        "inv_sigma_w": 1.0 / sigma_w,
+        "estimator": estimator,
+        "Tc": Tc,
+        "Tc_median": float(np.quantile(Tc, 0.5, method="inverted_cdf")),
+        "Tc_16": float(np.quantile(Tc, 0.16, method="inverted_cdf")),
+        "Tc_84": float(np.quantile(Tc, 0.84, method="inverted_cdf")),
+        "T_max": T_max,
+        "lr": lr,
+        "jammed": 1.0 / sigma_w < math.sqrt(2.0),
+        "jammed_actual_width": 1.0 / sigma_w < lines["actual"],
+        "disorder_lines": lines,
+        "source": source,
+    }

@@ -1,0 +1,114 @@
+"""``dysonsgd advise``: the largest temperature (and learning rates) predicted to stay ordered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dysonsgd.cli import _common as c
+from dysonsgd.cli.main import cli
+
+
+def _batch_sizes(ctx, param, value):
+    if value is None:
+        return [1, 2, 4, 8, 16, 32]
+    out = []
+    for part in str(value).split(","):
+        part = part.strip()
+        try:
+            b = int(part)
+        except ValueError:
+            raise click.BadParameter(f"{part!r} in {value!r} is not an integer") from None
+        if b < 1:
+            raise click.BadParameter(f"{part!r} in {value!r} must be a positive integer")
+        out.append(b)
+    return out
+
+
+@cli.command("advise")
+@click.option("--sigma", type=c.POSITIVE, help="Initial width sigma_W (> 0).")
+@click.option(
+    "--checkpoint",
+    type=click.Path(),
+    help="A network checkpoint .npz from 'dysonsgd train --out' (its sigma_W is used).",
+)
+@click.option(
+    "--batch-sizes",
+    callback=_batch_sizes,
+    help="Comma-separated batch sizes for the learning rates [1,2,4,8,16,32].",
+)
+@click.option("--estimator", type=click.Choice(["exact", "paper"]), default="exact")
+@click.option("--seeds", type=c.POSITIVE_INT, default=10, show_default=True, help="Probe seeds.")
+@click.option(
+    "--epochs", type=c.POSITIVE_INT, default=20, show_default=True, help="Probe epochs (>= 20)."
+)
+@click.option("--n-batches", type=c.POSITIVE_INT, default=1000, show_default=True)
+@click.option("--seed", type=c.NONNEGATIVE_INT, default=0, show_default=True)
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
+def advise_command(
+    sigma, checkpoint, batch_sizes, estimator, seeds, epochs, n_batches, seed, json_output
+):
+    """Largest T predicted to stay in the ordered phase at sigma_W, and its learning rates.
+
+    Evaluates the Langevin criterion (paper Fig 8) per seed on trained networks -- the
+    checkpoint's, or fresh ones trained briefly at T = 2^-5 -- giving T_c = S Delta / N per
+    seed. A fraction p of seeds stays ordered below the (1 - p) quantile of T_c; the
+    learning rate is lr = T |B|. Also says whether sigma_W is on the jammed side of
+    1/sigma_W = sqrt 2.
+    """
+    from dysonsgd import boundaries
+    from dysonsgd.sgd import SGDResult
+
+    if sigma is None and checkpoint is None:
+        c.fail("give --sigma (the initial width) or --checkpoint")
+    if epochs < 20:
+        c.fail(f"--epochs {epochs} is too few for the 21 save points; use at least 20")
+    result = None
+    if checkpoint is not None:
+        p = Path(checkpoint)
+        if not p.is_file():
+            c.fail(f"--checkpoint {p}: no such file")
+        try:
+            result = SGDResult.load(p)
+        except (OSError, ValueError, KeyError) as exc:
+            c.fail(f"--checkpoint {p} is not a dysonsgd training result ({exc})")
+    adv = boundaries.advise(
+        sigma,
+        result=result,
+        batch_sizes=batch_sizes,
+        n_seeds=seeds,
+        epochs=epochs,
+        n_batches=n_batches,
+        seed=seed,
+        estimator=estimator,
+    )
+    if json_output:
+        c.echo_json(adv)
+        return
+    s = adv["sigma_w"]
+    click.echo(f"sigma_W = {s:g} (1/sigma_W = {1 / s:g}); criterion: {estimator}; {adv['source']}")
+    click.echo(
+        f"T_c = S Delta / N per seed: median {adv['Tc_median']:.3g} "
+        f"(16-84%: {adv['Tc_16']:.3g} .. {adv['Tc_84']:.3g})"
+    )
+    click.echo("largest T predicted ordered for a fraction of seeds, and lr = T |B|:")
+    click.echo(
+        f"{'fraction':>9} {'T_max':>10}  " + " ".join(f"{'|B|=' + str(b):>9}" for b in batch_sizes)
+    )
+    for lv, t in adv["T_max"].items():
+        click.echo(
+            f"{lv:>9} {t:>10.3g}  " + " ".join(f"{adv['lr'][lv][b]:>9.3g}" for b in batch_sizes)
+        )
+    lines = adv["disorder_lines"]
+    if adv["jammed"]:
+        click.echo(
+            f"warning: 1/sigma_W = {1 / s:g} < sqrt 2: jammed (disordered) side; tanh units "
+            "saturate and SGD barely moves the weights. Start with a smaller sigma_W."
+        )
+    else:
+        click.echo(f"1/sigma_W = {1 / s:g} >= sqrt 2: not on the jammed side.")
+    click.echo(
+        f"(actual pre-activation width line: 1/sigma_W = {lines['actual']:.3g}; "
+        f"{'jammed' if adv['jammed_actual_width'] else 'not jammed'} by that measure)"
+    )
