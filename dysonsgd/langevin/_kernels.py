@@ -1,0 +1,554 @@
+"""Numba kernels of the eigenvalue Langevin integrator (private).
+
+State of one system: ``y`` of shape (K,), strictly descending. For the ``real`` domain
+``y = x`` (eigenvalues); for the ``positive`` domain ``y = s = sqrt(x)`` (singular values)
+and the Ito form of SPEC section 3 is integrated. Coefficients are the affine family of
+:class:`dysonsgd.langevin.models.Coefficients`, held fixed during one kernel call.
+
+Every member of the ensemble runs independently in a ``prange`` loop with its own
+xoshiro256** generator (state in a ``(n, 4)`` uint64 array that persists between calls), so
+member k never depends on the ensemble size or on thread scheduling.
+
+Step control (both schemes): an outer step of size h with Brownian increment dW is tried; if
+it is rejected (crossing, leaving the domain, non-finite values, or, for the semi-implicit
+scheme, an unconverged implicit solve) the interval is bisected and the midpoint value of the
+Brownian path is drawn from the Brownian bridge, ``W(h/2) = dW/2 + sqrt(h/4) Z``, so the path
+already drawn is kept and refined rather than redrawn.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# scheme codes
+EULER = 0
+SEMI_IMPLICIT = 1
+
+# member status codes
+OK = 0
+NONFINITE = 1  # a step produced non-finite values and could not be refined further
+OVERFLOW = 2  # |state| exceeded BIG
+STEP_LIMIT = 3  # bisection depth exhausted: no admissible step down to h / 2**MAX_DEPTH
+MAX_STEPS = 4  # the member's budget of step attempts ran out
+
+BIG = 1e150  # state magnitude treated as overflow (x = s^2 stays below 1e300)
+MAX_DEPTH = 100  # bisection levels of one outer step (near-collisions need h ~ gap^2)
+GAP_FRACTION = 0.5  # Euler: largest relative change of a gap (or of a walled s_K) per step
+NEWTON_MAX_ITER = 60
+NEWTON_RTOL = 1e-13  # converged when the Newton step is below this times max|y|
+NEWTON_FLOOR = 1e-10  # ... or, at the iteration cap, below this (rounding floor reached)
+_U53 = 1.0 / 9007199254740992.0  # 2**-53
+
+# rows of the per-member scratch array
+_X, _F, _G, _Z, _PHI, _GRAD, _DG, _E, _DELTA, _YT, _GT, _DGT, _ET, _CP, _DP, _QO, _XO, _OM = range(
+    18
+)
+_NSCRATCH = 18
+
+
+# --------------------------------------------------------------------------- random numbers
+
+
+@njit(cache=True, inline="always")
+def _rotl(v, k):
+    return (v << np.uint64(k)) | (v >> np.uint64(64 - k))
+
+
+@njit(cache=True)
+def _next_u64(st):
+    """xoshiro256** (Blackman & Vigna 2018); ``st`` is a uint64 array of length 4."""
+    s0 = st[0]
+    s1 = st[1]
+    s2 = st[2]
+    s3 = st[3]
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    st[0] = s0
+    st[1] = s1
+    st[2] = s2
+    st[3] = s3
+    return result
+
+
+@njit(cache=True)
+def _uniform(st):
+    """Uniform double in [0, 1) from the top 53 bits."""
+    return float(_next_u64(st) >> np.uint64(11)) * _U53
+
+
+@njit(cache=True)
+def fill_normals(st, out, scale):
+    """Fill ``out`` with independent N(0, scale^2) draws (Marsaglia's polar method)."""
+    n = out.shape[0]
+    i = 0
+    while i < n:
+        while True:
+            u = 2.0 * _uniform(st) - 1.0
+            v = 2.0 * _uniform(st) - 1.0
+            r = u * u + v * v
+            if 0.0 < r < 1.0:
+                break
+        fac = scale * math.sqrt(-2.0 * math.log(r) / r)
+        out[i] = u * fac
+        if i + 1 < n:
+            out[i + 1] = v * fac
+        i += 2
+
+
+@njit(cache=True)
+def normals(state, n):
+    """``n`` standard normals from generator ``state`` (uint64, shape (4,)); for tests."""
+    out = np.empty(n)
+    fill_normals(state, out, 1.0)
+    return out
+
+
+# --------------------------------------------------------------------------- coefficients
+
+
+@njit(cache=True)
+def drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, x, f, g):
+    """Drift ``f`` and diffusion ``g`` of the state ``y`` (SPEC section 3).
+
+    In x: ``b_i = -(kt0_i + kappa_i x_i) + T (C_i + sum_j Vt_ij / (x_i - x_j))`` and
+    ``sqrt(T Vt_ii)``; for the positive domain (y = s) the Ito transform
+    ``f_i = b_i / (2 s_i) - T Vt_ii / (8 s_i^3)``, ``g_i = sqrt(T Vt_ii) / (2 s_i)``.
+    One division per pair. Writes x (= y or y^2), f, g.
+    """
+    K = y.shape[0]
+    for i in range(K):
+        xi = y[i] * y[i] if positive else y[i]
+        x[i] = xi
+        f[i] = T * C[i] - kt0[i] - kappa[i] * xi
+    for i in range(K - 1):
+        xi = x[i]
+        fi = 0.0
+        for j in range(i + 1, K):
+            c = T * (V0[i, j] + a * (xi + x[j])) / (xi - x[j])
+            fi += c
+            f[j] -= c
+        f[i] += fi
+    for i in range(K):
+        vii = T * (V0[i, i] + 4.0 * a * x[i])
+        if positive:
+            q = 0.5 / y[i]
+            f[i] = f[i] * q - vii * q * q * q
+            g[i] = math.sqrt(vii) * q
+        else:
+            g[i] = math.sqrt(vii)
+
+
+@njit(cache=True)
+def admissible(y, positive):
+    """Reflect the lowest singular value at 0 (positive domain), then check the state.
+
+    True when all entries are finite, strictly descending and (positive domain) y_K > 0.
+    """
+    K = y.shape[0]
+    if positive and y[K - 1] < 0.0:
+        y[K - 1] = -y[K - 1]
+    for i in range(K):
+        if not math.isfinite(y[i]):
+            return False
+    for i in range(K - 1):
+        if not (y[i] > y[i + 1]):
+            return False
+    if positive and not (y[K - 1] > 0.0):
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- semi-implicit
+
+
+@njit(cache=True, inline="always")
+def _weight(i, j, positive, T, V0, a, xo, qo):
+    # Frozen symmetric pair weight of the implicit Coulomb term (old state xo, qo = 1/s_old).
+    if positive:
+        return 0.5 * T * a + 0.25 * T * V0[i, j] * qo[i] * qo[j]
+    return T * (V0[i, j] + a * (xo[i] + xo[j]))
+
+
+@njit(cache=True)
+def implicit_force(yv, positive, T, V0, a, xo, qo, om, phi):
+    """Implicit part ``Phi_i(y) = sum_j W_ij [1/(y_i-y_j) + m/(y_i+y_j)] + om_i / y_i``."""
+    K = yv.shape[0]
+    for i in range(K):
+        phi[i] = 0.0
+    for i in range(K - 1):
+        for j in range(i + 1, K):
+            w = _weight(i, j, positive, T, V0, a, xo, qo)
+            c = w / (yv[i] - yv[j])
+            phi[i] += c
+            phi[j] -= c
+            if positive:
+                c2 = w / (yv[i] + yv[j])
+                phi[i] += c2
+                phi[j] += c2
+    if positive:
+        for i in range(K):
+            if om[i] > 0.0:
+                phi[i] += om[i] / yv[i]
+
+
+@njit(cache=True)
+def _feasible(yv, positive, om):
+    K = yv.shape[0]
+    for i in range(K):
+        if not math.isfinite(yv[i]):
+            return False
+    for i in range(K - 1):
+        if not (yv[i] > yv[i + 1]):
+            return False
+    if positive:
+        if K >= 2 and not (yv[K - 2] + yv[K - 1] > 0.0):
+            return False
+        for i in range(K):
+            if om[i] > 0.0 and not (yv[i] > 0.0):
+                return False
+    return True
+
+
+@njit(cache=True)
+def _grad_hess(yv, z, h, positive, T, V0, a, xo, qo, om, grad, dg, e):
+    # Gradient of F(y) = |y - z|^2/2 - h P(y) and the tridiagonal part of its Hessian
+    # (full diagonal, nearest-neighbour off-diagonal). Returns |grad|_2.
+    K = yv.shape[0]
+    for i in range(K):
+        grad[i] = yv[i] - z[i]
+        dg[i] = 1.0
+        e[i] = 0.0
+    for i in range(K - 1):
+        for j in range(i + 1, K):
+            w = h * _weight(i, j, positive, T, V0, a, xo, qo)
+            inv = 1.0 / (yv[i] - yv[j])
+            t1 = w * inv
+            grad[i] -= t1
+            grad[j] += t1
+            t2 = t1 * inv
+            dg[i] += t2
+            dg[j] += t2
+            od = -t2
+            if positive:
+                invp = 1.0 / (yv[i] + yv[j])
+                u1 = w * invp
+                grad[i] -= u1
+                grad[j] -= u1
+                u2 = u1 * invp
+                dg[i] += u2
+                dg[j] += u2
+                od += u2
+            if j == i + 1:
+                e[i] = od
+    if positive:
+        for i in range(K):
+            if om[i] > 0.0:
+                inv = 1.0 / yv[i]
+                grad[i] -= h * om[i] * inv
+                dg[i] += h * om[i] * inv * inv
+    s = 0.0
+    for i in range(K):
+        s += grad[i] * grad[i]
+    return math.sqrt(s)
+
+
+@njit(cache=True)
+def _thomas(dg, e, rhs, out, cp, dp):
+    # Solve the symmetric tridiagonal system (diag dg, off-diagonal e) for -rhs.
+    K = dg.shape[0]
+    cp[0] = e[0] / dg[0]
+    dp[0] = -rhs[0] / dg[0]
+    for i in range(1, K):
+        den = dg[i] - e[i - 1] * cp[i - 1]
+        cp[i] = e[i] / den
+        dp[i] = (-rhs[i] - e[i - 1] * dp[i - 1]) / den
+    out[K - 1] = dp[K - 1]
+    for i in range(K - 2, -1, -1):
+        out[i] = dp[i] - cp[i] * out[i + 1]
+
+
+@njit(cache=True)
+def implicit_solve(yold, z, h, positive, T, V0, a, xo, qo, om, out, sc):
+    """Solve ``y = z + h Phi(y)`` for the unique y in the chamber.
+
+    The solution minimises the strictly convex ``F(y) = |y - z|^2 / 2 - h P(y)`` with the
+    logarithmic barrier ``P = sum_{i<j} W_ij [log(y_i - y_j) + m log(y_i + y_j)] +
+    sum_i om_i log y_i``. Newton iterations with the tridiagonal part of the Hessian
+    (diagonally dominant, hence SPD) and backtracking that keeps every iterate in the
+    chamber, so the result is ordered whatever happens. Returns True when converged.
+    """
+    K = yold.shape[0]
+    grad = sc[_GRAD]
+    dg = sc[_DG]
+    e = sc[_E]
+    delta = sc[_DELTA]
+    yt = sc[_YT]
+    gt = sc[_GT]
+    dgt = sc[_DGT]
+    et = sc[_ET]
+    cp = sc[_CP]
+    dp = sc[_DP]
+    if _feasible(z, positive, om):
+        for i in range(K):
+            out[i] = z[i]
+    else:
+        for i in range(K):
+            out[i] = yold[i]
+    gn = _grad_hess(out, z, h, positive, T, V0, a, xo, qo, om, grad, dg, e)
+    dmax = 0.0
+    for _it in range(NEWTON_MAX_ITER):
+        _thomas(dg, e, grad, delta, cp, dp)
+        dmax = 0.0
+        scale = 0.0
+        for i in range(K):
+            dmax = max(dmax, abs(delta[i]))
+            scale = max(scale, abs(out[i]))
+        if dmax <= NEWTON_RTOL * scale:
+            for i in range(K):
+                yt[i] = out[i] + delta[i]
+            if _feasible(yt, positive, om):
+                for i in range(K):
+                    out[i] = yt[i]
+            return True
+        alpha = 1.0
+        while True:
+            for i in range(K):
+                yt[i] = out[i] + alpha * delta[i]
+            if _feasible(yt, positive, om):
+                gnt = _grad_hess(yt, z, h, positive, T, V0, a, xo, qo, om, gt, dgt, et)
+                if gnt < gn or alpha * dmax <= NEWTON_FLOOR * scale:
+                    break
+            alpha *= 0.5
+            if alpha < 1e-12:
+                return False
+        for i in range(K):
+            out[i] = yt[i]
+            grad[i] = gt[i]
+            dg[i] = dgt[i]
+            e[i] = et[i]
+        gn = gnt
+    scale = 0.0
+    for i in range(K):
+        scale = max(scale, abs(out[i]))
+    return dmax <= NEWTON_FLOOR * scale
+
+
+@njit(cache=True)
+def wall_coefficients(positive, T, kt0, a, C, om):
+    """Implicit wall strength ``om_i = max(0, (T C_i - kt0_i - T a K) / 2)`` (positive domain).
+
+    It is the coefficient of 1/s_i in the s-drift of the affine family; zero for the real
+    domain and for the square (K = L) free model.
+    """
+    K = om.shape[0]
+    for i in range(K):
+        om[i] = max(0.0, 0.5 * (T * C[i] - kt0[i] - T * a * K)) if positive else 0.0
+
+
+@njit(cache=True)
+def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc):
+    """One semi-implicit Euler-Maruyama step (Ngo & Taguchi 2020 type). True if accepted.
+
+    ``y_new = y + h (f(y) - Phi(y)) + g(y) dW + h Phi(y_new)`` with Phi the Coulomb (and for
+    the positive domain mirror-image and wall) part, its pair weights frozen at y.
+    """
+    K = y.shape[0]
+    x = sc[_X]
+    f = sc[_F]
+    g = sc[_G]
+    z = sc[_Z]
+    phi = sc[_PHI]
+    qo = sc[_QO]
+    xo = sc[_XO]
+    om = sc[_OM]
+    drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, x, f, g)
+    for i in range(K):
+        xo[i] = x[i]
+        qo[i] = 1.0 / y[i] if positive else 0.0
+    wall_coefficients(positive, T, kt0, a, C, om)
+    implicit_force(y, positive, T, V0, a, xo, qo, om, phi)
+    for i in range(K):
+        z[i] = y[i] + h * (f[i] - phi[i]) + g[i] * dW[i]
+    ok = implicit_solve(y, z, h, positive, T, V0, a, xo, qo, om, ynew, sc)
+    if not ok:
+        return False
+    return admissible(ynew, positive)
+
+
+@njit(cache=True)
+def euler_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc):
+    """One explicit Euler-Maruyama step; True if the result is admissible."""
+    K = y.shape[0]
+    x = sc[_X]
+    f = sc[_F]
+    g = sc[_G]
+    drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, x, f, g)
+    for i in range(K):
+        ynew[i] = y[i] + h * f[i] + g[i] * dW[i]
+    # accuracy control: no gap (nor a walled s_K, om_K > 0) may change by more than
+    # GAP_FRACTION of itself in one step. Explicit steps overshoot near collisions by
+    # ~ h / gap otherwise. On rejection the Brownian path is refined by the bridge, not
+    # redrawn, so conditioning on dW here does not bias the path.
+    for i in range(K - 1):
+        gap = y[i] - y[i + 1]
+        if abs((ynew[i] - ynew[i + 1]) - gap) > GAP_FRACTION * gap:
+            return False
+    if positive and 0.5 * (T * C[K - 1] - kt0[K - 1] - T * a * K) > 0.0:
+        if abs(ynew[K - 1] - y[K - 1]) > GAP_FRACTION * y[K - 1]:
+            return False
+    return admissible(ynew, positive)
+
+
+# --------------------------------------------------------------------------- driver
+
+
+@njit(cache=True)
+def _run_member(
+    m, scheme, positive, y, T, kt0, kappa, V0, a, C, seg_h, seg_m, seg_save, out,
+    supplied, dB, step_offset, rng, status, steps, rejected, attempts, max_attempts,
+    min_gap, min_x,
+):  # fmt: skip
+    K = y.shape[1]
+    yv = y[m]
+    st = rng[m]
+    sc = np.empty((_NSCRATCH, K))
+    ynew = np.empty(K)
+    dW = np.empty(K)
+    stack_h = np.empty(MAX_DEPTH + 2)
+    stack_lv = np.empty(MAX_DEPTH + 2, dtype=np.int64)
+    stack_w = np.empty((MAX_DEPTH + 2, K))
+    kstep = step_offset
+    for s in range(seg_h.shape[0]):
+        h = seg_h[s]
+        sqh = math.sqrt(h)
+        for _k in range(seg_m[s]):
+            if status[m] != OK:
+                break
+            if supplied:
+                for i in range(K):
+                    dW[i] = dB[m, kstep, i]
+            else:
+                fill_normals(st, dW, sqh)
+            kstep += 1
+            # bisection stack of (sub-step, Brownian increment); top = next in time
+            sp = 1
+            stack_h[0] = h
+            stack_lv[0] = 0
+            for i in range(K):
+                stack_w[0, i] = dW[i]
+            while sp > 0:
+                sp -= 1
+                hh = stack_h[sp]
+                lv = stack_lv[sp]
+                if attempts[m] >= max_attempts:
+                    status[m] = MAX_STEPS
+                    break
+                attempts[m] += 1
+                if scheme == EULER:
+                    ok = euler_step(
+                        yv, hh, stack_w[sp], positive, T, kt0, kappa, V0, a, C, ynew, sc
+                    )
+                else:
+                    ok = semi_implicit_step(
+                        yv, hh, stack_w[sp], positive, T, kt0, kappa, V0, a, C, ynew, sc
+                    )
+                if ok:
+                    big = False
+                    for i in range(K):
+                        yv[i] = ynew[i]
+                        if abs(ynew[i]) > BIG:
+                            big = True
+                    steps[m] += 1
+                    for i in range(K - 1):
+                        gap = (
+                            (yv[i] - yv[i + 1]) * (yv[i] + yv[i + 1])
+                            if positive
+                            else (yv[i] - yv[i + 1])
+                        )
+                        if gap < min_gap[m]:
+                            min_gap[m] = gap
+                    if positive:
+                        xk = yv[K - 1] * yv[K - 1]
+                        if xk < min_x[m]:
+                            min_x[m] = xk
+                    if big:
+                        status[m] = OVERFLOW
+                        break
+                    continue
+                rejected[m] += 1
+                if lv >= MAX_DEPTH:
+                    nonfinite = False
+                    for i in range(K):
+                        if not math.isfinite(ynew[i]):
+                            nonfinite = True
+                    status[m] = NONFINITE if nonfinite else STEP_LIMIT
+                    break
+                # Brownian bridge midpoint: first half W1 = W/2 + sqrt(hh)/2 Z
+                fill_normals(st, dW, 0.5 * math.sqrt(hh))
+                for i in range(K):
+                    w = stack_w[sp, i]
+                    w1 = 0.5 * w + dW[i]
+                    stack_w[sp + 1, i] = w1
+                    stack_w[sp, i] = w - w1
+                stack_h[sp] = 0.5 * hh
+                stack_h[sp + 1] = 0.5 * hh
+                stack_lv[sp] = lv + 1
+                stack_lv[sp + 1] = lv + 1
+                sp += 2
+        k_out = seg_save[s]
+        if k_out >= 0:
+            for i in range(K):
+                out[m, k_out, i] = yv[i] * yv[i] if positive else yv[i]
+
+
+@njit(cache=True, parallel=True)
+def run(
+    scheme, positive, y, T, kt0, kappa, V0, a_iso, C, seg_h, seg_m, seg_save, out,
+    supplied, dB, step_offset, rng, status, steps, rejected, attempts, max_attempts,
+    min_gap, min_x,
+):  # fmt: skip
+    """Advance every member through the segments; write saves into ``out``.
+
+    Parameters
+    ----------
+    scheme : int
+        EULER or SEMI_IMPLICIT.
+    positive : bool
+        State is singular values (True) or eigenvalues on the real line (False).
+    y : float64 (n, K)
+        State, updated in place (the last accepted state of a stopped member stays).
+    T : float
+        Temperature.
+    kt0, kappa, C : float64 (n, K); V0 : float64 (n, K, K); a_iso : float64 (n,)
+        Coefficients held fixed in this call.
+    seg_h : float64 (n_seg,); seg_m : int64 (n_seg,); seg_save : int64 (n_seg,)
+        Each segment is ``seg_m`` outer steps of size ``seg_h``; at its end the state is
+        saved (as x) into ``out[:, seg_save]`` unless ``seg_save < 0``.
+    out : float64 (n, n_saves, K)
+    supplied : bool
+        Take the outer-step Brownian increments from ``dB[:, step_offset + k]`` instead of
+        drawing them (bisection midpoints are still drawn from ``rng``).
+    dB : float64 (n, n_steps, K) (any shape if not supplied)
+    rng : uint64 (n, 4)
+        Generator states, advanced in place.
+    status, steps, rejected, attempts : int64 (n,); min_gap, min_x : float64 (n,)
+        Diagnostics, updated in place.
+    max_attempts : int
+        Budget of step attempts per member (cumulative over calls).
+    """
+    n = y.shape[0]
+    for m in prange(n):
+        _run_member(
+            m, scheme, positive, y, T, kt0[m], kappa[m], V0[m], a_iso[m], C[m], seg_h, seg_m,
+            seg_save, out, supplied, dB, step_offset, rng, status, steps, rejected, attempts,
+            max_attempts, min_gap, min_x,
+        )  # fmt: skip

@@ -1,0 +1,401 @@
+"""The public entry point of the Langevin integrator: :func:`integrate` and :class:`LangevinResult`.
+
+References
+----------
+C. Park, B. Lucini, G. Aarts, arXiv:2509.01349 (2025), section 4 (the Langevin equation).
+H.-L. Ngo, D. Taguchi, "Semi-implicit Euler-Maruyama approximation for noncolliding particle
+systems", Ann. Appl. Probab. 30 (2020) 673.
+P. E. Kloeden, E. Platen, Numerical Solution of Stochastic Differential Equations (Springer,
+1992), section 10.2 (Euler-Maruyama orders).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dysonsgd import _seeding
+from dysonsgd.langevin import _kernels as _k
+from dysonsgd.langevin.models import DOMAINS, Coefficients, DriftModel
+
+#: Scheme names -> kernel codes. "euler": explicit Euler-Maruyama with step rejection and
+#: Brownian-bridge bisection; "semi_implicit": Coulomb/wall terms implicit (order preserved by
+#: construction).
+SCHEMES: dict[str, int] = {"euler": _k.EULER, "semi_implicit": _k.SEMI_IMPLICIT}
+
+#: Status codes of a system in :attr:`LangevinResult.status`.
+STATUS: dict[int, str] = {
+    _k.OK: "ok",
+    _k.NONFINITE: "non-finite state",
+    _k.OVERFLOW: "overflow (|state| > 1e150)",
+    _k.STEP_LIMIT: "no admissible step down to dt / 2**100",
+    _k.MAX_STEPS: "max_steps exhausted",
+}
+
+
+@dataclass
+class LangevinResult:
+    """An ensemble of Langevin trajectories of the eigenvalues of X = W W^T.
+
+    Attributes
+    ----------
+    times : ndarray of float64, shape (n_saves,)
+        Langevin times of the saves (t = eps * SGD steps).
+    x : ndarray of float64, shape (n_systems, n_saves, K)
+        Eigenvalues, descending. A stopped system repeats its last state (see ``status``).
+    temperature : float
+    scheme : str
+    model : str
+        The model's name.
+    domain : str
+    dt : float
+        Largest step requested.
+    seed : int
+        Base entropy; system k's stream depends on it and k alone.
+    steps, rejected_steps : ndarray of int64, shape (n_systems,)
+        Accepted and rejected step attempts.
+    min_gap : ndarray of float64, shape (n_systems,)
+        Smallest nearest-neighbour spacing ``x_i - x_{i+1}`` seen after any accepted step.
+    min_x : ndarray of float64, shape (n_systems,)
+        Smallest ``x_K`` seen (positive domain; NaN for the real domain).
+    status : ndarray of int64, shape (n_systems,)
+        0 ok; otherwise the code of :data:`STATUS` that stopped the system.
+    """
+
+    times: np.ndarray
+    x: np.ndarray
+    temperature: float
+    scheme: str
+    model: str
+    domain: str
+    dt: float
+    seed: int
+    steps: np.ndarray
+    rejected_steps: np.ndarray
+    min_gap: np.ndarray
+    min_x: np.ndarray
+    status: np.ndarray
+
+    @property
+    def s(self) -> np.ndarray:
+        """Singular values sqrt(x), shape (n_systems, n_saves, K) (positive domain only)."""
+        if self.domain != "positive":
+            raise ValueError("singular values exist only for the positive domain")
+        return np.sqrt(self.x)
+
+    @property
+    def final(self) -> np.ndarray:
+        """Eigenvalues at the last save, shape (n_systems, K)."""
+        return self.x[:, -1, :]
+
+    @property
+    def blown_up(self) -> np.ndarray:
+        """True for systems whose state overflowed or went non-finite, shape (n_systems,)."""
+        return (self.status == _k.NONFINITE) | (self.status == _k.OVERFLOW)
+
+    @property
+    def stopped(self) -> np.ndarray:
+        """True for systems that stopped early for any reason, shape (n_systems,)."""
+        return self.status != _k.OK
+
+    @property
+    def n_systems(self) -> int:
+        """Ensemble size."""
+        return self.x.shape[0]
+
+    @property
+    def K(self) -> int:
+        """Number of levels."""
+        return self.x.shape[2]
+
+
+def x0_from_singular_values(s0: np.ndarray) -> np.ndarray:
+    """Eigenvalues ``x = s^2`` from singular values (any shape), validated as positive."""
+    s = np.asarray(s0, dtype=np.float64)
+    if not np.all(np.isfinite(s)) or np.any(s <= 0):
+        raise ValueError("singular values must be positive and finite")
+    return s * s
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _positive_float(name: str, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return v
+
+
+def _check_x0(x0, domain: str) -> np.ndarray:
+    x = np.array(x0, dtype=np.float64, copy=True)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise ValueError(f"x0 must have shape (K,) or (n_systems, K), got {np.shape(x0)}")
+    if x.shape[0] < 1:
+        raise ValueError("x0 holds no systems")
+    if x.shape[1] < 2:
+        raise ValueError(f"K must be at least 2 levels, got x0 with K={x.shape[1]}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x0 must be finite")
+    x = -np.sort(-x, axis=1)
+    if np.any(np.diff(x, axis=1) >= 0):
+        bad = int(np.flatnonzero(np.any(np.diff(x, axis=1) >= 0, axis=1))[0])
+        raise ValueError(
+            f"initial levels must be distinct (coincident levels in system {bad}); separate "
+            "them, e.g. by a tiny random perturbation"
+        )
+    if domain == "positive" and np.any(x <= 0):
+        raise ValueError(
+            "initial eigenvalues must be > 0 for a positive-domain model (x = s^2); "
+            "start from tiny distinct positive values instead of 0"
+        )
+    return np.ascontiguousarray(x)
+
+
+def check_coefficients(c: Coefficients, n: int, K: int, domain: str) -> Coefficients:
+    """Validate a model's coefficients against the ensemble shape; return contiguous copies.
+
+    Raises
+    ------
+    ValueError
+        Wrong type or shape, non-finite entries, asymmetric or negative V0, negative a_iso,
+        or a non-zero a_iso for the real domain.
+    """
+    if not isinstance(c, Coefficients):
+        raise ValueError(f"coefficients() must return a Coefficients, got {type(c).__name__}")
+    want = {"kt0": (n, K), "kappa": (n, K), "V0": (n, K, K), "a_iso": (n,), "C": (n, K)}
+    out = {}
+    for name, shape in want.items():
+        a = np.ascontiguousarray(getattr(c, name), dtype=np.float64)
+        if a.shape != shape:
+            raise ValueError(f"coefficient {name} must have shape {shape}, got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"coefficient {name} has non-finite entries")
+        out[name] = a
+    V0 = out["V0"]
+    if not np.allclose(V0, np.swapaxes(V0, 1, 2), rtol=1e-12, atol=0.0):
+        raise ValueError("coefficient V0 must be symmetric in its last two axes")
+    if np.any(V0 < 0):
+        raise ValueError("coefficient V0 must be >= 0 (its entries are variances)")
+    if np.any(out["a_iso"] < 0):
+        raise ValueError("coefficient a_iso must be >= 0")
+    if domain == "real" and np.any(out["a_iso"] != 0):
+        raise ValueError("a_iso must be 0 for a real-domain model (Vt_ii = 4 a x_i needs x > 0)")
+    out["V0"] = np.ascontiguousarray(0.5 * (V0 + np.swapaxes(V0, 1, 2)))
+    return Coefficients(**out)
+
+
+def _segments(time: float, dt: float, save_points: int, refresh: float):
+    """Segments between consecutive save/refresh times: (starts, lengths, steps, save index)."""
+    saves = np.linspace(0.0, time, save_points)
+    bounds = list(saves)
+    if math.isfinite(refresh):
+        k = 1
+        while k * refresh < time * (1 - 1e-12):
+            bounds.append(k * refresh)
+            k += 1
+    bounds = np.unique(np.array(bounds))
+    # merge boundaries closer than a relative 1e-12 (a refresh landing on a save)
+    keep = np.concatenate([[True], np.diff(bounds) > 1e-12 * time])
+    bounds = bounds[keep]
+    bounds[-1] = time
+    starts = bounds[:-1]
+    lengths = np.diff(bounds)
+    steps = np.maximum(1, np.ceil(lengths / dt * (1 - 1e-12))).astype(np.int64)
+    save_idx = np.full(len(lengths), -1, dtype=np.int64)
+    for k, b in enumerate(bounds[1:]):
+        j = int(np.argmin(np.abs(saves - b)))
+        if abs(saves[j] - b) <= 1e-12 * time:
+            save_idx[k] = j
+    return saves, starts, lengths, steps, save_idx
+
+
+def step_count(model: DriftModel, time: float, *, dt: float, save_points: int = 21) -> int:
+    """Number of outer steps :func:`integrate` takes: the length of the increments axis."""
+    *_, steps, _ = _segments(time, dt, save_points, model.refresh_interval)
+    return int(steps.sum())
+
+
+def member_rng_states(entropy: int, n: int) -> np.ndarray:
+    """xoshiro256** states of members 0..n-1, shape (n, 4) uint64.
+
+    Member k's state comes from ``SeedSequence(entropy, spawn_key=(k, LANGEVIN))`` alone.
+    """
+    st = np.empty((n, 4), dtype=np.uint64)
+    for k in range(n):
+        ss = np.random.SeedSequence(entropy, spawn_key=(k, _seeding.LANGEVIN))
+        st[k] = ss.generate_state(4, np.uint64)
+        if not st[k].any():  # the all-zero state is the one fixed point of xoshiro
+            st[k, 0] = 1
+    return st
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def integrate(
+    model: DriftModel,
+    x0: np.ndarray,
+    time: float,
+    *,
+    temperature: float,
+    dt: float = 1e-3,
+    scheme: str = "semi_implicit",
+    save_points: int = 21,
+    seed: int | np.random.Generator | np.random.SeedSequence | None = 0,
+    max_steps: int | None = None,
+    increments: np.ndarray | None = None,
+) -> LangevinResult:
+    """Integrate the eigenvalue Langevin equation of an ensemble of independent systems.
+
+    ``dx_i = [-Kt_ii + T (C_ii + sum_{j != i} Vt_ij / (x_i - x_j))] dt + sqrt(T Vt_ii) dB_i``
+    (SPEC section 3); for ``domain == "positive"`` models the singular values s = sqrt(x) are
+    integrated in Ito form, with a reflecting boundary at s = 0.
+
+    Parameters
+    ----------
+    model : DriftModel
+        Supplies the coefficients at t = 0 and every ``model.refresh_interval``.
+    x0 : array_like of float64, shape (K,) or (n_systems, K)
+        Initial eigenvalues of X (any order; sorted descending here). Distinct, and > 0 for
+        a positive-domain model. K >= 2.
+    time : float
+        Langevin time to integrate, > 0.
+    temperature : float
+        T = eps / |B| > 0.
+    dt : float
+        Largest step, 0 < dt < time. Each interval between saves/refreshes is cut into equal
+        steps no larger than dt; rejected steps are bisected.
+    scheme : {"semi_implicit", "euler"}
+        ``"semi_implicit"``: Coulomb, mirror and wall terms implicit, order preserved by
+        construction; strong order 1/2 (1 for constant diffusion), weak order 1.
+        ``"euler"``: explicit Euler-Maruyama with rejection of steps that cross or leave the
+        domain; same orders.
+    save_points : int
+        Number of evenly spaced saves from t = 0 to ``time`` inclusive, >= 2.
+    seed : int, Generator, SeedSequence or None
+        Base of the per-system streams.
+    max_steps : int, optional
+        Budget of step attempts per system (default 100 times the planned steps + 1000); a
+        system that exhausts it stops with status ``MAX_STEPS``.
+    increments : ndarray of float64, shape (n_systems, n_steps, K), optional
+        Brownian increments dB of the outer steps (each N(0, h) for its step h); n_steps is
+        :func:`step_count`. Bisection midpoints are still drawn from the seeded stream.
+
+    Returns
+    -------
+    LangevinResult
+
+    Raises
+    ------
+    ValueError
+        For any invalid argument; the message names it and the fix.
+
+    References
+    ----------
+    C. Park, B. Lucini, G. Aarts, arXiv:2509.01349 (2025).
+    H.-L. Ngo, D. Taguchi, Ann. Appl. Probab. 30 (2020) 673.
+    """
+    if not isinstance(model, DriftModel):
+        raise ValueError(f"model must be a DriftModel, got {type(model).__name__}")
+    if model.domain not in DOMAINS:
+        raise ValueError(f"model.domain must be one of {DOMAINS}, got {model.domain!r}")
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; valid schemes: {', '.join(SCHEMES)}")
+    T = _positive_float("temperature", temperature)
+    time = _positive_float("time", time)
+    dt = _positive_float("dt", dt)
+    if dt >= time:
+        raise ValueError(f"dt={dt} must be smaller than time={time}")
+    if isinstance(save_points, bool) or not isinstance(save_points, (int, np.integer)):
+        raise ValueError(f"save_points must be an integer >= 2, got {save_points!r}")
+    if save_points < 2:
+        raise ValueError(f"save_points must be at least 2 (start and end), got {save_points}")
+    refresh = float(model.refresh_interval)
+    if not (refresh > 0):
+        raise ValueError(f"model.refresh_interval must be > 0, got {model.refresh_interval!r}")
+    domain = model.domain
+    positive = domain == "positive"
+    x = _check_x0(x0, domain)
+    n, K = x.shape
+    entropy = _seeding.base_entropy(seed)
+
+    saves, starts, lengths, seg_m, seg_save = _segments(time, dt, int(save_points), refresh)
+    n_steps = int(seg_m.sum())
+    if max_steps is None:
+        max_attempts = 100 * n_steps + 1000
+    else:
+        if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)):
+            raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be a positive integer, got {max_steps}")
+        max_attempts = int(max_steps)
+
+    supplied = increments is not None
+    if supplied:
+        dB = np.ascontiguousarray(increments, dtype=np.float64)
+        if dB.shape != (n, n_steps, K):
+            raise ValueError(
+                f"increments must have shape (n_systems, n_steps, K) = {(n, n_steps, K)} "
+                f"(n_steps from step_count), got {dB.shape}"
+            )
+        if not np.all(np.isfinite(dB)):
+            raise ValueError("increments must be finite")
+    else:
+        dB = np.zeros((1, 1, 1))
+
+    out = np.empty((n, save_points, K))
+    out[:, 0, :] = x
+    y = np.ascontiguousarray(np.sqrt(x) if positive else x)
+    rng = member_rng_states(entropy, n)
+    status = np.zeros(n, dtype=np.int64)
+    steps = np.zeros(n, dtype=np.int64)
+    rejected = np.zeros(n, dtype=np.int64)
+    attempts = np.zeros(n, dtype=np.int64)
+    min_gap = np.min(-np.diff(x, axis=1), axis=1)
+    min_x = x[:, -1].copy() if positive else np.full(n, np.nan)
+    seg_h = lengths / seg_m
+
+    # blocks of segments sharing one coefficient evaluation
+    if math.isfinite(refresh):
+        block = np.floor(starts / refresh * (1 + 1e-12)).astype(np.int64)
+    else:
+        block = np.zeros(len(starts), dtype=np.int64)
+    code = SCHEMES[scheme]
+    offset = 0
+    for b in np.unique(block):
+        sel = np.flatnonzero(block == b)
+        t_b = float(starts[sel[0]])
+        xs = y * y if positive else y.copy()
+        coef = check_coefficients(model.coefficients(xs, t_b), n, K, domain)
+        _k.run(
+            code, positive, y, T, coef.kt0, coef.kappa, coef.V0, coef.a_iso, coef.C,
+            np.ascontiguousarray(seg_h[sel]), np.ascontiguousarray(seg_m[sel]),
+            np.ascontiguousarray(seg_save[sel]), out, supplied, dB, offset, rng, status,
+            steps, rejected, attempts, max_attempts, min_gap, min_x,
+        )  # fmt: skip
+        offset += int(seg_m[sel].sum())
+
+    # a stopped system wrote its last state into every later save (see the kernel)
+    return LangevinResult(
+        times=saves,
+        x=out,
+        temperature=T,
+        scheme=scheme,
+        model=str(model.name),
+        domain=domain,
+        dt=dt,
+        seed=entropy,
+        steps=steps,
+        rejected_steps=rejected,
+        min_gap=min_gap,
+        min_x=min_x,
+        status=status,
+    )
