@@ -471,7 +471,7 @@ def unfold_ensemble(
     levels: np.ndarray,
     method: str = "polynomial",
     *,
-    degree: int = 9,
+    degree: int = 5,
     bandwidth: float | None = 2.0,
 ) -> np.ndarray:
     """Unfold an ensemble of spectra with one smooth fit of the ensemble-averaged staircase.
@@ -491,8 +491,10 @@ def unfold_ensemble(
         ``"kernel"``: ``Nbar(e) = (1/M) sum_k Phi((e - e_k) / h)`` over all pooled levels,
         evaluated on a grid of 4096 points with linear binning and interpolated.
     degree : int
-        Polynomial degree; the pooled staircase is smooth for large M, so a higher degree than
-        for single spectra is safe.
+        Polynomial degree. The pooled staircase is smooth for large M, but near a square-root
+        edge (semicircle, Marchenko-Pastur) degrees above about 5 already overshoot and make
+        the fit decrease there (a warning says so); the kernel method is increasing by
+        construction.
     bandwidth : float or None
         Kernel width in units of the ensemble's mean level spacing
         ``(e_max - e_min) / (N - 1)`` (pooled range, N levels per sample); None uses Silverman's
