@@ -34,7 +34,10 @@ from dysonsgd.cli.main import cli
     is_flag=True,
     help="Continue the sweep in --store with the settings recorded there.",
 )
-@click.option("--scheduler", help="Use a running Dask scheduler, tcp://HOST:PORT.")
+@click.option(
+    "--scheduler",
+    help="A running Dask scheduler, tcp://HOST:PORT ('inprocess': no Dask, cells in turn).",
+)
 @click.option(
     "--cluster",
     type=click.Choice(["slurm", "pbs"]),

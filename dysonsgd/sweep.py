@@ -35,6 +35,7 @@ import hashlib
 import json
 import math
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -452,8 +453,12 @@ def check_store_path(path: str | os.PathLike) -> Path:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise ValueError(f"cannot create store {p}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"cannot create store {p}: directory {parent} is not writable")
+    try:  # os.access says yes to root on read-only file systems: try it
+        tempfile.TemporaryDirectory(dir=parent, prefix=".dysonsgd-check-").cleanup()
+    except OSError as exc:
+        raise ValueError(
+            f"cannot create store {p}: {parent} is not writable ({exc.strerror})"
+        ) from None
     return p
 
 
@@ -486,6 +491,8 @@ def open_store(path: str | os.PathLike, config: SweepConfig) -> Path:
         stored = read_store_config(p)
         if stored != config:
             a, b = stored.to_dict(), config.to_dict()
+            a = {**{k: v for k, v in a.items() if k != "network"}, **a["network"]}
+            b = {**{k: v for k, v in b.items() if k != "network"}, **b["network"]}
             diffs = [f"{k}: {a[k]!r} in the store, {b[k]!r} requested" for k in a if a[k] != b[k]]
             raise ValueError(
                 f"store {p} was made with a different configuration ("
@@ -614,7 +621,7 @@ def connect(
     *,
     cluster: str | None = None,
     workers: int | None = None,
-    timeout: float = 5.0,
+    timeout: float = 3.0,
     cluster_options: dict | None = None,
 ):
     """A Dask client: an existing scheduler, a jobqueue cluster, or a new LocalCluster.
@@ -622,7 +629,8 @@ def connect(
     Parameters
     ----------
     scheduler : str, optional
-        Address of a running scheduler, ``tcp://HOST:PORT``.
+        Address of a running scheduler, ``tcp://HOST:PORT``; ``"inprocess"`` computes the
+        cells one after another in this process, without Dask (debugging, profiling).
     cluster : {"slurm", "pbs"}, optional
         Start workers through dask-jobqueue (``workers`` jobs' worth of processes).
     workers : int, optional
@@ -642,6 +650,10 @@ def connect(
     """
     from distributed import Client, LocalCluster
 
+    if scheduler == "inprocess":
+        if cluster is not None or workers is not None:
+            raise ValueError("--scheduler inprocess runs in this process: no --cluster/--workers")
+        return "inprocess", lambda: None
     if scheduler is not None and cluster is not None:
         raise ValueError("give at most one of --scheduler and --cluster")
     if workers is not None:
