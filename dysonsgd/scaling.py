@@ -632,8 +632,6 @@ def _grid(lr_values, batch_sizes, noise_values):
     lr = np.array([g[0] for g in grid], dtype=float)
     bs = np.array([g[1] for g in grid], dtype=np.int64)
     A = np.array([g[2] for g in grid], dtype=float)
-    if np.unique(np.sqrt(lr * A / bs)).size < 2:
-        raise ValueError("the grid has a single value of lr A / |B|: no slope can be fitted")
     return lr, bs, A
 
 
