@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from dysonsgd.model import Instance, loss_and_gradient
+from dysonsgd.model import Instance
 from dysonsgd.sgd.reference import Records
 
 #: Steps per seed between two progress bursts when the order is fixed.
@@ -151,15 +151,8 @@ def _run_items(
     save_slot[save_epochs] = np.arange(len(save_epochs))
     Wt = np.empty((n_items, L, K))
     for j, inst in enumerate(instances):
-        W0 = inst.W0
-        Wt[j] = W0.T
-        # Epoch 0 is the full-training-set loss and gradient at W0, as in the reference.
-        loss0, grad0 = loss_and_gradient(W0, inst.a_train, inst.y_train, inst.Z, c.activation)
-        out.epoch_loss[j, 0] = loss0
-        if save_slot[0] >= 0:
-            out.W[j, save_slot[0]] = W0
-            out.grad[j, save_slot[0]] = grad0
-            out.loss[j, save_slot[0]] = loss0
+        Wt[j] = inst.W0.T
+    div = np.zeros((n_items, 2), dtype=np.int64)
     div = np.zeros((n_items, 2), dtype=np.int64)
 
     if shuffle_rngs is None:
@@ -175,6 +168,20 @@ def _run_items(
     if threads is not None:
         numba.set_num_threads(threads)
     try:
+        # Epoch 0: the full-training-set loss and gradient at W0, as in the reference.
+        grad0 = np.empty((n_items, K, L))
+        loss0 = np.empty(n_items)
+        try:
+            kern.initial_items(a, y, Z, data_index, c.activation_code, Wt, grad0, loss0)
+        except numba.core.errors.NumbaError as exc:
+            raise EngineUnavailable(
+                f"the numba SGD kernel failed to compile ({type(exc).__name__}); {_FALLBACK}"
+            ) from exc
+        out.epoch_loss[:, 0] = loss0
+        if save_slot[0] >= 0:
+            out.W[:, save_slot[0]] = Wt.transpose(0, 2, 1)
+            out.grad[:, save_slot[0]] = grad0
+            out.loss[:, save_slot[0]] = loss0
         for start in range(1, epochs + 1, block):
             stop = min(start + block, epochs + 1)
             if shuffle_rngs is None:
