@@ -55,6 +55,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from dysonsgd import _seeding
 
@@ -72,7 +73,7 @@ _NOISE_BLOCK = 256
 # ----------------------------------------------------------------------------- theory
 
 
-def stationary_sigma(lr, batch_size, noise):
+def stationary_sigma(lr: ArrayLike, batch_size: ArrayLike, noise: ArrayLike) -> np.ndarray:
     """Per-element stationary standard deviation of ``W - W*`` (exact for the AR(1) update).
 
     ``sigma^2 = lr A / (|B| (2 - lr))``; scalars or broadcastable arrays.
@@ -88,13 +89,14 @@ def stationary_sigma(lr, batch_size, noise):
 
     Returns
     -------
-    float or ndarray
+    ndarray of float64
+        Broadcast shape of the inputs (0-d for scalars).
     """
     lr = np.asarray(lr, dtype=float)
     return np.sqrt(lr * np.asarray(noise, float) / (np.asarray(batch_size, float) * (2.0 - lr)))
 
 
-def theory_width(K: int, sigma):
+def theory_width(K: int, sigma: ArrayLike) -> np.ndarray:
     """Leading-order (``sigma << s*``) rms deviation of the singular values from ``s*``.
 
     ``width = sigma sqrt((K + 1)/2)``: ``E tr M^2 / K`` for the K x K GOE matrix
@@ -162,7 +164,9 @@ def teacher_matrix(K: int, L: int, s_star: float, rng: np.random.Generator) -> n
     return np.ascontiguousarray(s_star * U @ V.T)
 
 
-def derived_burn_in(lr, sigma2, d0_sq, tolerance: float = BURN_IN_TOLERANCE):
+def derived_burn_in(
+    lr: ArrayLike, sigma2: ArrayLike, d0_sq: ArrayLike, tolerance: float = BURN_IN_TOLERANCE
+) -> np.ndarray:
     """Steps after which the mean square deviation is stationary to ``tolerance``.
 
     Per element ``E D_t^2 - sigma^2 = (1 - lr)^(2t) (E D_0^2 - sigma^2)``: the relaxation time
@@ -255,7 +259,7 @@ def _simulate(
     W = np.empty((C, n_seeds, K, L))
     rngs = []
     for k in range(n_seeds):
-        children = _seeding.stream(entropy, k, _SCALING_PURPOSE).spawn(C)
+        children = _seeding.stream(entropy, k, SCALING).spawn(C)
         rngs.append(children)
         for c in range(C):
             g = children[c]
@@ -282,9 +286,6 @@ def _simulate(
                 out[:, :, r] = np.linalg.svd(W, compute_uv=False)
                 r += 1
     return out, record_steps
-
-
-_SCALING_PURPOSE = SCALING
 
 
 def _initial_msd(K: int, L: int, s_star: float, init: str) -> float:
@@ -413,7 +414,9 @@ class ScalingFit:
     dof: int
 
 
-def fit_scaling(x, width, width_stderr=None) -> ScalingFit:
+def fit_scaling(
+    x: ArrayLike, width: ArrayLike, width_stderr: ArrayLike | None = None
+) -> ScalingFit:
     """Fit ``log(width)`` against ``log(x)`` by weighted least squares.
 
     The weights are ``(width / width_stderr)^2`` (the variance of ``log width`` is
@@ -825,7 +828,8 @@ def harmonic_scaling_experiment(
     n_seeds : int
         Systems per cell (>= 2).
     seed : int, Generator or None
-        Cell c's systems use base entropy ``stream(entropy, c, SCALING)``-derived integer.
+        Cell c integrates with the base seed ``stream(entropy, c, SCALING).integers(2**63 - 1)``
+        (the integrator derives its per-system streams from it).
 
     Returns
     -------
