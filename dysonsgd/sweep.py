@@ -733,6 +733,7 @@ def run_sweep(
     cluster_options: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_cell: Callable[[int, int, dict], None] | None = None,
+    threads: int | None = None,
 ) -> SweepReport:
     """Run (or continue) a sweep, writing every finished cell into ``store``.
 
@@ -750,6 +751,9 @@ def run_sweep(
         Called after each written cell (and once at the start) with the number of done cells.
     on_cell : callable(i, j, result), optional
         Called after cell (i, j) is written and marked.
+    threads : int, optional
+        numba threads per cell with ``client="inprocess"`` (default: all); Dask workers
+        always run one thread per cell.
 
     Returns
     -------
@@ -792,7 +796,7 @@ def run_sweep(
                     f"client must be a distributed.Client or 'inprocess', got {client!r}"
                 )
             for i, j in todo:
-                finish(i, j, compute_cell(config, i, j))
+                finish(i, j, compute_cell(config, i, j, threads))
         elif todo:
             from distributed import as_completed
 
