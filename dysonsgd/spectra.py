@@ -1046,8 +1046,9 @@ def fit_marchenko_pastur(
     method : {"median", "mean"}
     margin : float >= 0
         Outlier threshold above the upper edge in Tracy-Widom units; 0 flags everything above
-        the edge. For K = 16, L = 32 the largest pure-noise eigenvalue exceeds the edge about
-        half the time by up to a few ``tw_scale``; a margin of 2-3 avoids such false outliers.
+        the edge. For K = 16, L = 32 Gaussian noise (scale known) the largest eigenvalue
+        exceeds the edge in 11 % of matrices, the edge + 1, 2, 3 ``tw_scale`` in 3 %, 0.6 %,
+        0.1 % (20000 samples); a margin of 2-3 avoids such false outliers.
 
     Returns
     -------
