@@ -514,36 +514,35 @@ def _checksum(arrays: dict) -> float:
     return float(int.from_bytes(h.digest()[:6], "little"))
 
 
-def _cell_dataset(config: SweepConfig, result: dict, with_marks: bool):
-    import xarray as xr
+def _open_group(path, mode: str):
+    import zarr
 
-    data = {}
-    names = _MARKS if with_marks else _CELL_VARS
-    for name in names:
-        if name == "cell_done":
-            value = np.array(1.0)
-        elif name == "cell_checksum":
-            value = np.array(_checksum(result))
-        else:
-            value = np.asarray(result[name], dtype=np.float64)
-        data[name] = (_var_dims(name), value.reshape((1, 1, *value.shape)))
-    return xr.Dataset(data)
+    return zarr.open_group(str(path), mode=mode, zarr_format=3)
 
 
 def write_cell(path: str | os.PathLike, config: SweepConfig, i: int, j: int, result: dict) -> None:
-    """Write cell (i, j): first its data region, then its completion mark and checksum."""
-    region = {"T": slice(i, i + 1), "sigma_w": slice(j, j + 1)}
-    _cell_dataset(config, result, False).to_zarr(path, region=region, mode="r+", consolidated=False)
-    _cell_dataset(config, result, True).to_zarr(path, region=region, mode="r+", consolidated=False)
+    """Write cell (i, j): first its data region, then its checksum, then its completion mark.
+
+    Each variable's cell is one chunk (chunks are 1 x 1 in (T, sigma_w)), written whole;
+    the mark comes last, so a cell whose mark is set had all its chunks written before.
+    """
+    group = _open_group(path, "r+")
+    for name in _CELL_VARS:
+        value = np.asarray(result[name], dtype=np.float64)
+        expected = _shape_of(name, config)[2:]
+        if value.shape != expected:
+            raise ValueError(f"cell result {name} has shape {value.shape}, expected {expected}")
+        group[name][i, j] = value
+    group["cell_checksum"][i, j] = _checksum(result)
+    group["cell_done"][i, j] = 1.0
 
 
-def _cell_ok(ds, i: int, j: int) -> bool:
+def _cell_ok(group, i: int, j: int) -> bool:
     try:
-        cell = ds.isel(T=i, sigma_w=j)
-        if float(cell["cell_done"].values) != 1.0:
+        if float(group["cell_done"][i, j]) != 1.0:
             return False
-        stored = float(cell["cell_checksum"].values)
-        arrays = {name: cell[name].values for name in _CELL_VARS}
+        stored = float(group["cell_checksum"][i, j])
+        arrays = {name: np.asarray(group[name][i, j]) for name in _CELL_VARS}
     except Exception:  # an unreadable (cut short, overwritten) chunk: recompute the cell
         return False
     if any(np.isnan(arrays[n]).any() for n in _CELL_VARS):
@@ -553,11 +552,15 @@ def _cell_ok(ds, i: int, j: int) -> bool:
 
 def completed_cells(path: str | os.PathLike) -> np.ndarray:
     """Boolean map (n_T, n_sigma) of the cells whose data are complete and verified."""
-    import xarray as xr
-
-    ds = xr.open_zarr(path, consolidated=False, chunks=None)
-    nT, nS = ds.sizes["T"], ds.sizes["sigma_w"]
-    return np.array([[_cell_ok(ds, i, j) for j in range(nS)] for i in range(nT)], dtype=bool)
+    group = _open_group(path, "r")
+    try:
+        done = np.asarray(group["cell_done"][...])
+    except Exception:  # a damaged mark chunk: check cell by cell
+        done = np.ones(group["cell_done"].shape)
+    out = np.zeros(done.shape, dtype=bool)
+    for i, j in zip(*np.nonzero(done == 1.0), strict=True):
+        out[i, j] = _cell_ok(group, int(i), int(j))
+    return out
 
 
 def pending_cells(path: str | os.PathLike) -> list[tuple[int, int]]:
