@@ -70,6 +70,14 @@ def test_matches_reference_small(activation, shuffle, lr):
         assert np.all(got.epoch_loss[k, epoch:] == got.epoch_loss[k, epoch])
 
 
+@pytest.mark.parametrize("batch_size", [1, 3, 6, 9])
+def test_matches_reference_other_batch_sizes(batch_size):
+    """|B| != 4 takes the general paths of the kernels (groups of four plus a remainder)."""
+    config = SMALL.replace(batch_size=batch_size, n_batches=20, d_out=2)
+    ref, got = _both(config, 0.2 * batch_size, epochs=30, n_seeds=2, shuffle=True)
+    _assert_records_close(ref, got)
+
+
 def test_divergence_guard_edge_cases():
     """A lowered threshold trips the guard on relu: at step 0, mid-epoch, and not at all.
 

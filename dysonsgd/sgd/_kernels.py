@@ -96,65 +96,140 @@ def tanh_array(x: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(cache=True, error_model="numpy")
-def _sample_forward(
+def _batch_forward(
     act: int,
     a: np.ndarray,
-    i: int,
+    idx: np.ndarray,
+    nb: int,
     y: np.ndarray,
     Z: np.ndarray,
     Wt: np.ndarray,
-    z: np.ndarray,
-    f: np.ndarray,
-    dp: np.ndarray,
-    e: np.ndarray,
+    zb: np.ndarray,
+    fb: np.ndarray,
+    db: np.ndarray,
 ) -> float:
-    """Forward pass of sample ``i``: fill ``dp`` with delta (shape (K,)), return ``|e|^2``.
+    """Forward pass of the samples ``idx[:nb]``: deltas into ``db``, return ``sum |e|^2``.
 
-    ``z = W a`` and ``f = phi(z)`` go to separate buffers (writing phi(z) over z in place
-    stops LLVM from vectorising the activation loop), ``e = y - Z f``,
-    ``delta = (Z^T e) * phi'(z)``.
+    ``zb``, ``fb``, ``db`` are flat buffers of at least nb*K: row n (``[n*K:(n+1)*K]``)
+    holds z = W a_n, f = phi(z), then delta_n = (Z^T e_n) * phi'(z). Samples go four at
+    a time through the rows of Wt (one load of a row of W feeds four samples); the
+    activation runs over the whole flat block. Every loop is over K or nb*K without a
+    reduction, so LLVM vectorises it and the sums are in the same order at any SIMD width.
     """
     L, K = Wt.shape
     d_out = Z.shape[0]
-    for k in range(K):
-        z[k] = 0.0
-    for l in range(L):
-        al = a[i, l]
-        for k in range(K):
-            z[k] += al * Wt[l, k]
+    nk = nb * K
+    for m in range(nk):
+        zb[m] = 0.0
+    n4 = nb - nb % 4
+    for n in range(0, n4, 4):
+        i0, i1, i2, i3 = idx[n], idx[n + 1], idx[n + 2], idx[n + 3]
+        r0, r1, r2, r3 = n * K, (n + 1) * K, (n + 2) * K, (n + 3) * K
+        for l in range(L):
+            a0, a1, a2, a3 = a[i0, l], a[i1, l], a[i2, l], a[i3, l]
+            for k in range(K):
+                w = Wt[l, k]
+                zb[r0 + k] += a0 * w
+                zb[r1 + k] += a1 * w
+                zb[r2 + k] += a2 * w
+                zb[r3 + k] += a3 * w
+    for n in range(n4, nb):
+        i0, r0 = idx[n], n * K
+        for l in range(L):
+            a0 = a[i0, l]
+            for k in range(K):
+                zb[r0 + k] += a0 * Wt[l, k]
+    # f = phi(z) and phi'(z) (in db for now)
     if act == TANH:
-        for k in range(K):
-            t = tanh(z[k])
-            f[k] = t
-            dp[k] = 1.0 - t * t
+        for m in range(nk):
+            t = tanh(zb[m])
+            fb[m] = t
+            db[m] = 1.0 - t * t
     elif act == IDENTITY:
-        for k in range(K):
-            f[k] = z[k]
-            dp[k] = 1.0
+        for m in range(nk):
+            fb[m] = zb[m]
+            db[m] = 1.0
     else:
-        for k in range(K):
-            pos = z[k] > 0.0
-            f[k] = z[k] if pos else 0.0
-            dp[k] = 1.0 if pos else 0.0
+        for m in range(nk):
+            pos = zb[m] > 0.0
+            fb[m] = zb[m] if pos else 0.0
+            db[m] = 1.0 if pos else 0.0
     sq = 0.0
-    for o in range(d_out):
-        yh = 0.0
-        for k in range(K):
-            yh += Z[o, k] * f[k]
-        eo = y[i, o] - yh
-        e[o] = eo
-        sq += eo * eo
-    if d_out == 1:
-        e0 = e[0]
-        for k in range(K):
-            dp[k] *= e0 * Z[0, k]
-    else:
-        for k in range(K):
-            s = 0.0
+    for n in range(nb):
+        i, r = idx[n], n * K
+        if d_out == 1:
+            yh = 0.0
+            for k in range(K):
+                yh += Z[0, k] * fb[r + k]
+            e0 = y[i, 0] - yh
+            sq += e0 * e0
+            for k in range(K):
+                db[r + k] *= e0 * Z[0, k]
+        else:
+            # zb's row is free now: it holds Z^T e
+            for k in range(K):
+                zb[r + k] = 0.0
             for o in range(d_out):
-                s += e[o] * Z[o, k]
-            dp[k] *= s
+                yh = 0.0
+                for k in range(K):
+                    yh += Z[o, k] * fb[r + k]
+                eo = y[i, o] - yh
+                sq += eo * eo
+                for k in range(K):
+                    zb[r + k] += eo * Z[o, k]
+            for k in range(K):
+                db[r + k] *= zb[r + k]
     return sq
+
+
+@njit(cache=True, error_model="numpy")
+def _batch_backward(
+    a: np.ndarray,
+    idx: np.ndarray,
+    nb: int,
+    db: np.ndarray,
+    grow: np.ndarray,
+    gsum: np.ndarray,
+    Wt: np.ndarray,
+    step: float,
+    update: bool,
+) -> None:
+    """``G = sum_{n < nb} delta_n a_n^T``: ``gsum += G^T``, and ``Wt += step G^T`` if update.
+
+    Row l of G^T is ``sum_n a_n[l] delta_n`` (a K-vector, no reduction across K, so the
+    loops vectorise), summed over n in order. For the paper's |B| = 4 it is formed in
+    registers as ((d0 a0 + d1 a1) + d2 a2) + d3 a3 (the same order); otherwise it goes
+    through the scratch row ``grow`` (K,).
+    """
+    L, K = Wt.shape
+    if nb == 4:
+        r1, r2, r3 = K, 2 * K, 3 * K
+        i0, i1, i2, i3 = idx[0], idx[1], idx[2], idx[3]
+        for l in range(L):
+            a0, a1, a2, a3 = a[i0, l], a[i1, l], a[i2, l], a[i3, l]
+            if update:
+                for k in range(K):
+                    g = ((db[k] * a0 + db[r1 + k] * a1) + db[r2 + k] * a2) + db[r3 + k] * a3
+                    gsum[l, k] += g
+                    Wt[l, k] += step * g
+            else:
+                for k in range(K):
+                    g = ((db[k] * a0 + db[r1 + k] * a1) + db[r2 + k] * a2) + db[r3 + k] * a3
+                    gsum[l, k] += g
+        return
+    for l in range(L):
+        a0 = a[idx[0], l]
+        for k in range(K):
+            grow[k] = db[k] * a0
+        for n in range(1, nb):
+            an, r = a[idx[n], l], n * K
+            for k in range(K):
+                grow[k] += db[r + k] * an
+        for k in range(K):
+            gsum[l, k] += grow[k]
+        if update:
+            for k in range(K):
+                Wt[l, k] += step * grow[k]
 
 
 @njit(cache=True, error_model="numpy")
@@ -192,19 +267,17 @@ def _train_item(
     div : int64 (2,) ``[diverged, diverged_step]``; a diverged seed is skipped.
     """
     L, K = Wt.shape
-    d_out = Z.shape[0]
     B = batch_size
     shuffled = perms.shape[0] > 0
     inv_b = 1.0 / B
-    step_scale = lr * inv_b  # W <- W + (lr/B) sum_n delta_n a_n^T
+    step = lr * inv_b  # W <- W + (lr/B) sum_n delta_n a_n^T
     epochs = save_slot.shape[0] - 1
-    z = np.empty(K)
-    f = np.empty(K)
-    deltas = np.empty((B, K))
-    e = np.empty(d_out)
+    zb = np.empty(B * K)
+    fb = np.empty(B * K)
+    db = np.empty(B * K)
     idx = np.empty(B, dtype=np.int64)
+    grow = np.empty(K)
     gsum = np.empty((L, K))  # running sum over the epoch of sum_n delta_n a_n^T
-    acc = np.empty(K)
     if div[0] != 0:
         return
     for epoch in range(epoch_start, epoch_stop):
@@ -213,28 +286,17 @@ def _train_item(
         n_done = n_batches
         diverged = False
         for b in range(n_batches):
-            sq = 0.0
             for n in range(B):
                 if shuffled:
-                    i = np.int64(perms[epoch - epoch_start, b * B + n])
+                    idx[n] = perms[epoch - epoch_start, b * B + n]
                 else:
-                    i = b * B + n
-                idx[n] = i
-                sq += _sample_forward(act, a, i, y, Z, Wt, z, f, deltas[n], e)
+                    idx[n] = b * B + n
+            sq = _batch_forward(act, a, idx, B, y, Z, Wt, zb, fb, db)
             loss = 0.5 * sq * inv_b
             loss_sum += loss
             diverged = not loss <= thr  # also catches NaN
-            scale = 0.0 if diverged else step_scale
-            for l in range(L):
-                for k in range(K):
-                    acc[k] = 0.0
-                for n in range(B):
-                    anl = a[idx[n], l]
-                    for k in range(K):
-                        acc[k] += deltas[n, k] * anl
-                for k in range(K):
-                    gsum[l, k] += acc[k]
-                    Wt[l, k] += scale * acc[k]
+            # The offending batch's gradient enters the epoch mean; W is not updated.
+            _batch_backward(a, idx, B, db, grow, gsum, Wt, step, not diverged)
             if diverged:
                 div[0] = 1
                 div[1] = (epoch - 1) * n_batches + b
@@ -312,6 +374,10 @@ def train_items(
         )
 
 
+#: Samples per block in the full-training-set pass of :func:`initial_items`.
+_CHUNK = 64
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def initial_items(
     a: np.ndarray,
@@ -329,23 +395,23 @@ def initial_items(
     (n_items, K, L), for the state ``Wt[j]`` (L, K); data as in :func:`train_items`.
     """
     n_items, L, K = Wt.shape
-    d_out = Z.shape[1]
     for j in prange(n_items):
         d = data_index[j]
         aj, yj, Zj, W = a[d], y[d], Z[d], Wt[j]
         n = aj.shape[0]
-        z = np.empty(K)
-        f = np.empty(K)
-        delta = np.empty(K)
-        e = np.empty(d_out)
+        zb = np.empty(_CHUNK * K)
+        fb = np.empty(_CHUNK * K)
+        db = np.empty(_CHUNK * K)
+        idx = np.empty(_CHUNK, dtype=np.int64)
+        grow = np.empty(K)
         gsum = np.zeros((L, K))
         sq = 0.0
-        for i in range(n):
-            sq += _sample_forward(act, aj, i, yj, Zj, W, z, f, delta, e)
-            for l in range(L):
-                ail = aj[i, l]
-                for k in range(K):
-                    gsum[l, k] += delta[k] * ail
+        for start in range(0, n, _CHUNK):
+            m = min(_CHUNK, n - start)
+            for t in range(m):
+                idx[t] = start + t
+            sq += _batch_forward(act, aj, idx, m, yj, Zj, W, zb, fb, db)
+            _batch_backward(aj, idx, m, db, grow, gsum, W, 0.0, False)
         loss0[j] = 0.5 * sq / n
         for l in range(L):
             for k in range(K):

@@ -105,8 +105,12 @@ def _run_items(
     shuffle_rngs: Sequence[np.random.Generator] | None,
     on_epoch: Callable[[], None] | None,
     threads: int | None,
+    dedupe: bool,
 ) -> Records:
-    """Train a flat list of items (instance, lr), all with the same config, in parallel."""
+    """Train a flat list of items (instance, lr), all with the same config, in parallel.
+
+    ``dedupe``: store training data shared by several items once (found by content hash).
+    """
     if len(instances) == 0:
         raise ValueError("instances must hold at least one Instance")
     if not all(isinstance(i, Instance) for i in instances):
@@ -133,15 +137,19 @@ def _run_items(
     n_items, K, L = len(instances), c.K, c.L
     n_samples, nb = c.n_samples, c.n_batches
     # Seeds of different cells of a sweep share their data (only W0 differs): store it once.
-    keys: dict[bytes, int] = {}
     data_index = np.empty(n_items, dtype=np.int64)
     unique: list[Instance] = []
-    for j, inst in enumerate(instances):
-        key = _data_key(inst)
-        if key not in keys:
-            keys[key] = len(unique)
-            unique.append(inst)
-        data_index[j] = keys[key]
+    if dedupe:
+        keys: dict[bytes, int] = {}
+        for j, inst in enumerate(instances):
+            key = _data_key(inst)
+            if key not in keys:
+                keys[key] = len(unique)
+                unique.append(inst)
+            data_index[j] = keys[key]
+    else:
+        unique = list(instances)
+        data_index[:] = np.arange(n_items)
     a = np.ascontiguousarray(np.stack([u.a_train for u in unique]), dtype=np.float64)
     y = np.ascontiguousarray(np.stack([u.y_train for u in unique]), dtype=np.float64)
     Z = np.ascontiguousarray(np.stack([u.Z for u in unique]), dtype=np.float64)
@@ -285,7 +293,14 @@ def run(
     """
     lr = _check_lr(lr)
     return _run_items(
-        instances, [lr] * len(instances), epochs, save_epochs, shuffle_rngs, on_epoch, threads
+        instances,
+        [lr] * len(instances),
+        epochs,
+        save_epochs,
+        shuffle_rngs,
+        on_epoch,
+        threads,
+        dedupe=False,
     )
 
 
@@ -349,7 +364,7 @@ def run_cells(
         ):
             raise ValueError("shuffle_rngs_per_cell must hold one Generator per seed of each cell")
         flat_rngs = [rng for r in rng_cells for rng in r]
-    rec = _run_items(flat, flat_lr, epochs, save_epochs, flat_rngs, on_epoch, threads)
+    rec = _run_items(flat, flat_lr, epochs, save_epochs, flat_rngs, on_epoch, threads, dedupe=True)
     out, j = [], 0
     for cell in cells:
         n = len(cell)
