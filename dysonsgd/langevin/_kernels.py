@@ -9,6 +9,9 @@ Every member of the ensemble runs independently in a ``prange`` loop with its ow
 xoshiro256** generator (state in a ``(n, 4)`` uint64 array that persists between calls), so
 member k never depends on the ensemble size or on thread scheduling.
 
+Kernels use ``error_model="numpy"``: a division by zero gives inf/nan (caught by the
+admissibility test and turned into a rejected step) instead of raising inside ``prange``.
+
 Step control (both schemes): an outer step of size h with Brownian increment dW is tried; if
 it is rejected (crossing, leaving the domain, non-finite values, or, for the semi-implicit
 scheme, an unconverged implicit solve) the interval is bisected and the midpoint value of the
@@ -52,12 +55,12 @@ _NSCRATCH = 18
 # --------------------------------------------------------------------------- random numbers
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _rotl(v, k):
     return (v << np.uint64(k)) | (v >> np.uint64(64 - k))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _next_u64(st):
     """xoshiro256** (Blackman & Vigna 2018); ``st`` is a uint64 array of length 4."""
     s0 = st[0]
@@ -79,13 +82,13 @@ def _next_u64(st):
     return result
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _uniform(st):
     """Uniform double in [0, 1) from the top 53 bits."""
     return float(_next_u64(st) >> np.uint64(11)) * _U53
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def fill_normals(st, out, scale):
     """Fill ``out`` with independent N(0, scale^2) draws (Marsaglia's polar method)."""
     n = out.shape[0]
@@ -104,7 +107,7 @@ def fill_normals(st, out, scale):
         i += 2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def normals(state, n):
     """``n`` standard normals from generator ``state`` (uint64, shape (4,)); for tests."""
     out = np.empty(n)
@@ -115,7 +118,7 @@ def normals(state, n):
 # --------------------------------------------------------------------------- coefficients
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, x, f, g):
     """Drift ``f`` and diffusion ``g`` of the state ``y`` (SPEC section 3).
 
@@ -147,7 +150,7 @@ def drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, x, f, g):
             g[i] = math.sqrt(vii)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def admissible(y, positive):
     """Reflect the lowest singular value at 0 (positive domain), then check the state.
 
@@ -170,23 +173,35 @@ def admissible(y, positive):
 # --------------------------------------------------------------------------- semi-implicit
 
 
-@njit(cache=True, inline="always")
-def _weight(i, j, positive, T, V0, a, xo, qo):
-    # Frozen symmetric pair weight of the implicit Coulomb term (old state xo, qo = 1/s_old).
-    if positive:
-        return 0.5 * T * a + 0.25 * T * V0[i, j] * qo[i] * qo[j]
-    return T * (V0[i, j] + a * (xo[i] + xo[j]))
+@njit(cache=True, error_model="numpy")
+def pair_weights(y, positive, T, V0, a, Wm):
+    """Frozen symmetric pair weights W_ij of the implicit Coulomb term, at the old state y.
+
+    Real domain: ``T Vt_ij(x)``. Positive domain: ``T a / 2 + T V0_ij / (4 s_i s_j)``, the
+    symmetric part of the s-space Coulomb term (the rest, regular at collisions, stays
+    explicit).
+    """
+    K = y.shape[0]
+    for i in range(K):
+        Wm[i, i] = 0.0
+        for j in range(i + 1, K):
+            if positive:
+                w = 0.5 * T * a + 0.25 * T * V0[i, j] / (y[i] * y[j])
+            else:
+                w = T * (V0[i, j] + a * (y[i] + y[j]))
+            Wm[i, j] = w
+            Wm[j, i] = w
 
 
-@njit(cache=True)
-def implicit_force(yv, positive, T, V0, a, xo, qo, om, phi):
+@njit(cache=True, error_model="numpy")
+def implicit_force(yv, positive, Wm, om, phi):
     """Implicit part ``Phi_i(y) = sum_j W_ij [1/(y_i-y_j) + m/(y_i+y_j)] + om_i / y_i``."""
     K = yv.shape[0]
     for i in range(K):
         phi[i] = 0.0
     for i in range(K - 1):
         for j in range(i + 1, K):
-            w = _weight(i, j, positive, T, V0, a, xo, qo)
+            w = Wm[i, j]
             c = w / (yv[i] - yv[j])
             phi[i] += c
             phi[j] -= c
@@ -200,7 +215,7 @@ def implicit_force(yv, positive, T, V0, a, xo, qo, om, phi):
                 phi[i] += om[i] / yv[i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _feasible(yv, positive, om):
     K = yv.shape[0]
     for i in range(K):
@@ -218,8 +233,8 @@ def _feasible(yv, positive, om):
     return True
 
 
-@njit(cache=True)
-def _grad_hess(yv, z, h, positive, T, V0, a, xo, qo, om, grad, dg, e):
+@njit(cache=True, error_model="numpy")
+def _grad_hess(yv, z, h, positive, Wm, om, grad, dg, e):
     # Gradient of F(y) = |y - z|^2/2 - h P(y) and the tridiagonal part of its Hessian
     # (full diagonal, nearest-neighbour off-diagonal). Returns |grad|_2.
     K = yv.shape[0]
@@ -229,7 +244,7 @@ def _grad_hess(yv, z, h, positive, T, V0, a, xo, qo, om, grad, dg, e):
         e[i] = 0.0
     for i in range(K - 1):
         for j in range(i + 1, K):
-            w = h * _weight(i, j, positive, T, V0, a, xo, qo)
+            w = h * Wm[i, j]
             inv = 1.0 / (yv[i] - yv[j])
             t1 = w * inv
             grad[i] -= t1
@@ -261,7 +276,7 @@ def _grad_hess(yv, z, h, positive, T, V0, a, xo, qo, om, grad, dg, e):
     return math.sqrt(s)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _thomas(dg, e, rhs, out, cp, dp):
     # Solve the symmetric tridiagonal system (diag dg, off-diagonal e) for -rhs.
     K = dg.shape[0]
@@ -276,8 +291,8 @@ def _thomas(dg, e, rhs, out, cp, dp):
         out[i] = dp[i] - cp[i] * out[i + 1]
 
 
-@njit(cache=True)
-def implicit_solve(yold, z, h, positive, T, V0, a, xo, qo, om, out, sc):
+@njit(cache=True, error_model="numpy")
+def implicit_solve(yold, z, h, positive, Wm, om, out, sc):
     """Solve ``y = z + h Phi(y)`` for the unique y in the chamber.
 
     The solution minimises the strictly convex ``F(y) = |y - z|^2 / 2 - h P(y)`` with the
@@ -303,7 +318,7 @@ def implicit_solve(yold, z, h, positive, T, V0, a, xo, qo, om, out, sc):
     else:
         for i in range(K):
             out[i] = yold[i]
-    gn = _grad_hess(out, z, h, positive, T, V0, a, xo, qo, om, grad, dg, e)
+    gn = _grad_hess(out, z, h, positive, Wm, om, grad, dg, e)
     dmax = 0.0
     for _it in range(NEWTON_MAX_ITER):
         _thomas(dg, e, grad, delta, cp, dp)
@@ -324,7 +339,7 @@ def implicit_solve(yold, z, h, positive, T, V0, a, xo, qo, om, out, sc):
             for i in range(K):
                 yt[i] = out[i] + alpha * delta[i]
             if _feasible(yt, positive, om):
-                gnt = _grad_hess(yt, z, h, positive, T, V0, a, xo, qo, om, gt, dgt, et)
+                gnt = _grad_hess(yt, z, h, positive, Wm, om, gt, dgt, et)
                 if gnt < gn or alpha * dmax <= NEWTON_FLOOR * scale:
                     break
             alpha *= 0.5
@@ -342,7 +357,7 @@ def implicit_solve(yold, z, h, positive, T, V0, a, xo, qo, om, out, sc):
     return dmax <= NEWTON_FLOOR * scale
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def wall_coefficients(positive, T, kt0, a, C, om):
     """Implicit wall strength ``om_i = max(0, (T C_i - kt0_i - T a K) / 2)`` (positive domain).
 
@@ -354,12 +369,13 @@ def wall_coefficients(positive, T, kt0, a, C, om):
         om[i] = max(0.0, 0.5 * (T * C[i] - kt0[i] - T * a * K)) if positive else 0.0
 
 
-@njit(cache=True)
-def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc):
+@njit(cache=True, error_model="numpy")
+def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm):
     """One semi-implicit Euler-Maruyama step (Ngo & Taguchi 2020 type). True if accepted.
 
     ``y_new = y + h (f(y) - Phi(y)) + g(y) dW + h Phi(y_new)`` with Phi the Coulomb (and for
     the positive domain mirror-image and wall) part, its pair weights frozen at y.
+    ``Wm`` is a (K, K) scratch array for the weights.
     """
     K = y.shape[0]
     x = sc[_X]
@@ -367,24 +383,20 @@ def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc):
     g = sc[_G]
     z = sc[_Z]
     phi = sc[_PHI]
-    qo = sc[_QO]
-    xo = sc[_XO]
     om = sc[_OM]
     drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, x, f, g)
-    for i in range(K):
-        xo[i] = x[i]
-        qo[i] = 1.0 / y[i] if positive else 0.0
+    pair_weights(y, positive, T, V0, a, Wm)
     wall_coefficients(positive, T, kt0, a, C, om)
-    implicit_force(y, positive, T, V0, a, xo, qo, om, phi)
+    implicit_force(y, positive, Wm, om, phi)
     for i in range(K):
         z[i] = y[i] + h * (f[i] - phi[i]) + g[i] * dW[i]
-    ok = implicit_solve(y, z, h, positive, T, V0, a, xo, qo, om, ynew, sc)
+    ok = implicit_solve(y, z, h, positive, Wm, om, ynew, sc)
     if not ok:
         return False
     return admissible(ynew, positive)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def euler_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc):
     """One explicit Euler-Maruyama step; True if the result is admissible."""
     K = y.shape[0]
@@ -411,7 +423,7 @@ def euler_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc):
 # --------------------------------------------------------------------------- driver
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _run_member(
     m, scheme, positive, y, T, kt0, kappa, V0, a, C, seg_h, seg_m, seg_save, out,
     supplied, dB, step_offset, rng, status, steps, rejected, attempts, max_attempts,
@@ -421,6 +433,7 @@ def _run_member(
     yv = y[m]
     st = rng[m]
     sc = np.empty((_NSCRATCH, K))
+    Wm = np.empty((K, K))
     ynew = np.empty(K)
     dW = np.empty(K)
     stack_h = np.empty(MAX_DEPTH + 2)
@@ -459,7 +472,7 @@ def _run_member(
                     )
                 else:
                     ok = semi_implicit_step(
-                        yv, hh, stack_w[sp], positive, T, kt0, kappa, V0, a, C, ynew, sc
+                        yv, hh, stack_w[sp], positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm
                     )
                 if ok:
                     big = False
@@ -510,7 +523,7 @@ def _run_member(
                 out[m, k_out, i] = yv[i] * yv[i] if positive else yv[i]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def run(
     scheme, positive, y, T, kt0, kappa, V0, a_iso, C, seg_h, seg_m, seg_save, out,
     supplied, dB, step_offset, rng, status, steps, rejected, attempts, max_attempts,

@@ -373,7 +373,8 @@ def integrate(
     for b in np.unique(block):
         sel = np.flatnonzero(block == b)
         t_b = float(starts[sel[0]])
-        xs = y * y if positive else y.copy()
+        # exact x0 at t = 0 (s -> s^2 would round it), the integrated state afterwards
+        xs = x.copy() if offset == 0 else (y * y if positive else y.copy())
         coef = check_coefficients(model.coefficients(xs, t_b), n, K, domain)
         _k.run(
             code, positive, y, T, coef.kt0, coef.kappa, coef.V0, coef.a_iso, coef.C,

@@ -1,0 +1,339 @@
+"""Langevin integrator: kernel vs numpy oracle, determinism, invariants, bad input.
+
+The exact-physics checks (Wishart, Coulomb gas, convergence orders) are in
+tests/test_langevin_exact.py.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from dysonsgd.langevin import (
+    SCHEMES,
+    Coefficients,
+    DriftModel,
+    FreeModel,
+    HarmonicModel,
+    MeasuredModel,
+    integrate,
+    step_count,
+    x0_from_singular_values,
+)
+from dysonsgd.langevin import _kernels as _k
+from dysonsgd.langevin import reference as ref
+from dysonsgd.langevin.integrate import member_rng_states
+
+
+def _measured(K, rng):
+    A = rng.random((K, K))
+    return MeasuredModel(rng.normal(size=K), A @ A.T, rng.random(K))
+
+
+def _models(rng):
+    # one model per coefficient type: isotropic (free), constant V0 on the real line
+    # (harmonic), constant measured V0 on the positive domain
+    return [
+        (FreeModel(5, 7, 0.8), np.array([9.0, 6, 4, 2, 1])),
+        (HarmonicModel([1, 0.5, 0, -1, -2.0], [1, 2, 1, 1, 3], 0.7), np.array([3.0, 1, 0, -1, -3])),
+        (_measured(5, rng), np.array([9.0, 6, 4, 2, 1])),
+    ]
+
+
+# --------------------------------------------------------------------------- oracle
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_kernel_matches_numpy_reference_on_same_increments(scheme):
+    # Seed 5: arbitrary fixed value. T, dt small enough that no step is rejected, so the
+    # kernel follows exactly the supplied path like the reference (asserted below).
+    rng = np.random.default_rng(5)
+    T, time, dt, n = 0.05, 0.5, 0.005, 3
+    for model, x0 in _models(rng):
+        steps = step_count(model, time, dt=dt, save_points=2)
+        h = time / steps
+        dB = rng.normal(size=(n, steps, 5)) * math.sqrt(h)
+        r = integrate(
+            model, np.tile(x0, (n, 1)), time, temperature=T, dt=dt, scheme=scheme,
+            save_points=2, increments=dB,
+        )  # fmt: skip
+        assert np.all(r.rejected_steps == 0) and np.all(r.steps == steps)
+        c = model.coefficients(np.tile(x0, (n, 1)), 0.0)
+        pos = model.domain == "positive"
+        for m in range(n):
+            y0 = np.sqrt(x0) if pos else x0
+            p = ref.path(
+                y0, h, dB[m], pos, T, c.kt0[m], c.kappa[m], c.V0[m], c.a_iso[m], c.C[m], scheme
+            )
+            xf = p[-1] ** 2 if pos else p[-1]
+            np.testing.assert_allclose(r.final[m], xf, rtol=1e-12, atol=0)
+
+
+def test_drift_matches_spec_wishart_form():
+    # SPEC section 3 case 1: ds_i = sigma^2 [(L-K)/(2 s_i) + sum_j s_i/(s_i^2 - s_j^2)] dt
+    K, L, a, T = 4, 9, 1.3, 0.7
+    s = np.array([2.0, 1.5, 0.7, 0.2])
+    f, g = ref.drift_diffusion(
+        s, True, T, np.zeros(K), np.zeros(K), np.zeros((K, K)), a, np.full(K, a * L)
+    )
+    sig2 = T * a
+    want = [
+        sig2
+        * ((L - K) / (2 * s[i]) + sum(s[i] / (s[i] ** 2 - s[j] ** 2) for j in range(K) if j != i))
+        for i in range(K)
+    ]
+    np.testing.assert_allclose(f, want, rtol=1e-13)
+    np.testing.assert_allclose(g, math.sqrt(sig2), rtol=1e-15)
+
+
+def test_kernel_normals_are_standard():
+    # 200k draws: the mean has SE 1/sqrt(2e5) = 0.0022 and the variance SE sqrt(2/2e5) =
+    # 0.0032; 5 SE bounds. KS against N(0,1) at p > 1e-3 (a fixed seed, one test).
+    z = _k.normals(member_rng_states(11, 1)[0], 200_000)
+    assert abs(z.mean()) < 5 * 0.0022
+    assert abs(z.var() - 1) < 5 * 0.0032
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_same_seed_same_arrays_and_member_independent_of_ensemble_size(scheme):
+    model = FreeModel(4, 6, 1.0)
+    x0 = np.array([4.0, 3.0, 2.0, 1.0])
+    kw = dict(temperature=0.5, dt=0.01, scheme=scheme, save_points=5)
+    a = integrate(model, np.tile(x0, (5, 1)), 1.0, seed=123, **kw)
+    b = integrate(model, np.tile(x0, (5, 1)), 1.0, seed=123, **kw)
+    c = integrate(model, np.tile(x0, (2, 1)), 1.0, seed=123, **kw)
+    d = integrate(model, np.tile(x0, (5, 1)), 1.0, seed=124, **kw)
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.x[:2], c.x)
+    np.testing.assert_array_equal(a.steps[:2], c.steps)
+    assert not np.array_equal(a.x, d.x)
+    assert not np.array_equal(a.x[0], a.x[1])  # members are independent
+
+
+def test_result_fields():
+    r = integrate(FreeModel(3, 3), [3.0, 2.0, 1.0], 1.0, temperature=1.0, dt=0.01, save_points=6)
+    assert r.times.shape == (6,) and r.x.shape == (1, 6, 3)
+    np.testing.assert_allclose(r.times, np.linspace(0, 1, 6))
+    np.testing.assert_array_equal(r.x[0, 0], [3.0, 2.0, 1.0])
+    np.testing.assert_allclose(r.s, np.sqrt(r.x))
+    assert r.final.shape == (1, 3) and r.model == "free" and r.scheme == "semi_implicit"
+    assert r.n_systems == 1 and r.K == 3 and not r.blown_up.any() and not r.stopped.any()
+    assert r.min_gap[0] > 0 and r.min_x[0] > 0
+    h = integrate(HarmonicModel([0, 0], 1.0, 1.0), [1.0, -1.0], 1.0, temperature=1.0, dt=0.01)
+    with pytest.raises(ValueError, match="positive domain"):
+        _ = h.s
+    assert np.isnan(h.min_x[0])
+
+
+def test_x0_any_order_and_singular_values():
+    a = integrate(FreeModel(3, 4), [1.0, 3.0, 2.0], 0.1, temperature=1.0, dt=0.01, seed=1)
+    b = integrate(
+        FreeModel(3, 4), x0_from_singular_values(np.sqrt([3.0, 2.0, 1.0])), 0.1,
+        temperature=1.0, dt=0.01, seed=1,
+    )  # fmt: skip
+    np.testing.assert_allclose(a.x, b.x, rtol=1e-14)
+
+
+class _Counting(DriftModel):
+    """A user model with finite refresh: harmonic pull to 1, records its calls."""
+
+    name = "counting"
+    domain = "positive"
+    refresh_interval = 0.3
+
+    def __init__(self):
+        self.calls = []
+
+    def coefficients(self, x, t):
+        self.calls.append((t, x.copy()))
+        n, K = x.shape
+        return Coefficients(
+            kt0=np.full((n, K), -1.0), kappa=np.ones((n, K)), V0=np.zeros((n, K, K)),
+            a_iso=np.full(n, 0.1), C=np.zeros((n, K)),
+        )  # fmt: skip
+
+
+def test_user_model_refreshed_every_interval_with_current_state():
+    m = _Counting()
+    r = integrate(m, np.array([[3.0, 2.0, 1.0]] * 2), 1.0, temperature=0.1, dt=0.01, save_points=3)
+    ts = [t for t, _ in m.calls]
+    np.testing.assert_allclose(ts, [0.0, 0.3, 0.6, 0.9])
+    # the state handed over at t = 0.5 ... is the integrated one: at t=0 it is x0
+    np.testing.assert_array_equal(m.calls[0][1], r.x[:, 0])
+    assert not np.array_equal(m.calls[1][1], r.x[:, 0])
+    assert r.model == "counting"
+
+
+# --------------------------------------------------------------------------- invariants
+
+
+@st.composite
+def _spectra(draw):
+    K = draw(st.integers(2, 6))
+    base = np.sort(np.array(draw(st.lists(st.floats(0.01, 50.0), min_size=K, max_size=K))))[::-1]
+    base = base + np.arange(K)[::-1] * 1e-3  # distinct
+    # near-collisions: squeeze some gaps to ~1e-10 relative
+    squeeze = draw(st.lists(st.booleans(), min_size=K - 1, max_size=K - 1))
+    x = base.copy()
+    for i, sq in enumerate(squeeze):
+        if sq:
+            x[i] = x[i + 1] * (1 + 1e-10) + 1e-10
+            x[:i] = np.maximum(x[:i], x[i] * (1 + 1e-3) + np.arange(i, 0, -1) * 1e-3)
+    return np.sort(x)[::-1]
+
+
+@settings(
+    max_examples=30, deadline=None, derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)  # fmt: skip
+@given(
+    x0=_spectra(),
+    log10_T=st.floats(-8, 4),
+    scheme=st.sampled_from(list(SCHEMES)),
+    which=st.sampled_from(["free_square", "free", "harmonic", "measured"]),
+)
+def test_no_crossing_ever(x0, log10_T, scheme, which):
+    # Any start (near-collisions included), any temperature, any scheme: every saved
+    # spectrum is strictly ordered and in the domain, or the system stopped with a flag.
+    K = x0.shape[0]
+    rng = np.random.default_rng(K)
+    model = {
+        "free_square": lambda: FreeModel(K, K),
+        "free": lambda: FreeModel(K, K + 3),
+        "harmonic": lambda: HarmonicModel(np.zeros(K), 1.0, 1.0),
+        "measured": lambda: _measured(K, rng),
+    }[which]()
+    if model.domain == "real":
+        x0 = x0 - x0.mean()
+    r = integrate(
+        model, np.tile(x0, (2, 1)), 0.2, temperature=10.0**log10_T, dt=0.02,
+        scheme=scheme, save_points=4, seed=0, max_steps=20_000,
+    )  # fmt: skip
+    finite = np.all(np.isfinite(r.x), axis=(1, 2))
+    assert np.all(finite | r.blown_up)
+    for m in np.flatnonzero(finite):
+        assert np.all(np.diff(r.x[m], axis=1) < 0), r.x[m]
+        if model.domain == "positive":
+            assert np.all(r.x[m] > 0)
+        assert r.min_gap[m] > 0
+
+
+def test_square_free_model_reflects_smallest_singular_value():
+    # K = L: x_K is not repelled from 0 (density ~ x^-1/2 there), so over many systems some
+    # reach values far below the typical scale; the reflection keeps them positive and the
+    # order intact.
+    r = integrate(
+        FreeModel(2, 2), np.tile([2e-6, 1e-6], (400, 1)), 1.0, temperature=1.0, dt=0.01,
+        save_points=11, seed=3,
+    )  # fmt: skip
+    assert np.all(r.x > 0) and np.all(np.diff(r.x, axis=2) < 0)
+    # P(x_2 < 1e-3 at t=1) ~ sqrt(1e-3)-ish ~ 3%: the minimum over 400 x 10 saves must be
+    # far below the typical x_2 ~ 0.3 (it would be ~t-scale if 0 repelled).
+    assert r.x[:, 1:, 1].min() < 1e-3
+    assert np.all(r.status == 0)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _ok_kw():
+    return dict(temperature=1.0, dt=0.01)
+
+
+@pytest.mark.parametrize(
+    "args, kw, match",
+    [
+        ((FreeModel(3, 3), [3.0, 2, 1], 1.0), {"temperature": 0.0, "dt": 0.01}, "temperature"),
+        ((FreeModel(3, 3), [3.0, 2, 1], 1.0), {"temperature": -1.0, "dt": 0.01}, "temperature"),
+        ((FreeModel(3, 3), [3.0, 2, 1], 1.0), {"temperature": math.nan, "dt": 0.01}, "temperature"),
+        ((FreeModel(3, 3), [3.0, 2, 1], 0.0), _ok_kw(), "time"),
+        ((FreeModel(3, 3), [3.0, 2, 1], math.inf), _ok_kw(), "time"),
+        ((FreeModel(3, 3), [3.0, 2, 1], 1.0), {"temperature": 1.0, "dt": 0.0}, "dt"),
+        ((FreeModel(3, 3), [3.0, 2, 1], 1.0), {"temperature": 1.0, "dt": 1.0}, "dt=1.0 must be"),
+        ((FreeModel(3, 3), [3.0, 2, 1], 1.0), {**_ok_kw(), "scheme": "rk4"}, "valid schemes"),
+        ((FreeModel(3, 3), [3.0, 2, 1], 1.0), {**_ok_kw(), "save_points": 1}, "save_points"),
+        ((FreeModel(3, 3), [3.0, 2, 1], 1.0), {**_ok_kw(), "max_steps": 0}, "max_steps"),
+        ((FreeModel(3, 3), [3.0, 2, 1], 1.0), {**_ok_kw(), "seed": -1}, "seed"),
+        ((FreeModel(3, 3), [3.0, 2, 1], 1.0), {**_ok_kw(), "increments": np.zeros((1, 5, 3))},
+         "increments must have shape"),
+        ((FreeModel(3, 3), [3.0, 2, 2], 1.0), _ok_kw(), "distinct"),
+        ((FreeModel(3, 3), [3.0, 2, 0], 1.0), _ok_kw(), "> 0"),
+        ((FreeModel(3, 3), [3.0, 2, -1], 1.0), _ok_kw(), "> 0"),
+        ((FreeModel(3, 3), [3.0, 2, math.nan], 1.0), _ok_kw(), "finite"),
+        ((FreeModel(3, 3), [3.0], 1.0), _ok_kw(), "K must be at least 2"),
+        ((FreeModel(3, 3), np.ones((2, 2, 3)), 1.0), _ok_kw(), "x0 must have shape"),
+        ((FreeModel(3, 3), [4.0, 3, 2, 1], 1.0), _ok_kw(), "coefficient kt0 must have shape"),
+        (("free", [3.0, 2, 1], 1.0), _ok_kw(), "DriftModel"),
+    ],
+)  # fmt: skip
+def test_integrate_rejects_bad_input(args, kw, match):
+    with pytest.raises(ValueError, match=match):
+        integrate(*args, **kw)
+
+
+class _BadModel(DriftModel):
+    name = "bad"
+    domain = "real"
+
+    def __init__(self, **over):
+        self.over = over
+
+    def coefficients(self, x, t):
+        n, K = x.shape
+        c = dict(
+            kt0=np.zeros((n, K)), kappa=np.zeros((n, K)), V0=np.ones((n, K, K)),
+            a_iso=np.zeros(n), C=np.zeros((n, K)),
+        )  # fmt: skip
+        c.update(self.over)
+        return Coefficients(**c)
+
+
+@pytest.mark.parametrize(
+    "over, match",
+    [
+        ({"V0": -np.ones((1, 3, 3))}, "V0 must be >= 0"),
+        ({"V0": np.triu(np.ones((3, 3)))[None]}, "symmetric"),
+        ({"a_iso": np.ones(1)}, "a_iso must be 0 for a real-domain"),
+        ({"C": np.full((1, 3), np.nan)}, "non-finite"),
+        ({"kappa": np.zeros((1, 2))}, "kappa must have shape"),
+    ],
+)
+def test_bad_coefficients_are_rejected(over, match):
+    with pytest.raises(ValueError, match=match):
+        integrate(_BadModel(**over), [1.0, 0.0, -1.0], 1.0, temperature=1.0, dt=0.1)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: FreeModel(1, 3), "K must be an integer >= 2"),
+        (lambda: FreeModel(4, 3), "L must be >= K"),
+        (lambda: FreeModel(3, 3, noise=0.0), "noise"),
+        (lambda: HarmonicModel([1.0], 1.0, 1.0), "K >= 2"),
+        (lambda: HarmonicModel([1.0, 0.0], -1.0, 1.0), "kappa must be positive"),
+        (lambda: HarmonicModel([1.0, 0.0], [1.0, 2.0, 3.0], 1.0), "kappa must be a scalar"),
+        (lambda: HarmonicModel([1.0, 0.0], 1.0, math.nan), "noise"),
+        (lambda: MeasuredModel([1.0, 0.0], np.eye(3), [0.0, 0.0]), "Vt must have shape"),
+        (lambda: MeasuredModel([1.0, 0.0], [[1, 2], [3, 1]], [0.0, 0.0]), "symmetric"),
+        (lambda: MeasuredModel([1.0, 0.0], -np.eye(2), [0.0, 0.0]), ">= 0"),
+        (lambda: MeasuredModel([1.0, 0.0], np.eye(2), [0.0]), "C must have shape"),
+    ],
+)
+def test_models_reject_bad_parameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_measured_model_per_system_arrays_must_match_ensemble():
+    m = MeasuredModel(np.zeros((3, 2)), np.ones((3, 2, 2)), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="3 systems"):
+        integrate(m, [2.0, 1.0], 1.0, temperature=1.0, dt=0.1)
+    r = integrate(m, np.tile([2.0, 1.0], (3, 1)), 1.0, temperature=1.0, dt=0.1)
+    assert r.x.shape == (3, 21, 2)
