@@ -180,7 +180,7 @@ def run(quick: bool = False) -> str:
     # All implementations are timed in interleaved rounds (best of each), so that load from
     # other processes on a shared machine hits them alike.
     slow_epochs = 1 if quick else 2
-    fast_epochs = 5 if quick else 40
+    fast_epochs = 10 if quick else 40
     ns = len(four)
     save_s, save_f = np.array([0, slow_epochs]), np.array([0, fast_epochs])
     engine.run(one, LR, 1, save1, None, threads=1)  # compile / load from cache

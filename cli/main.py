@@ -24,3 +24,4 @@ from dysonsgd.cli import train as _train  # noqa: E402,F401
 from dysonsgd.cli import phase_diagram as _phase_diagram  # noqa: E402,F401
 from dysonsgd.cli import plot_store as _plot_store  # noqa: E402,F401
 from dysonsgd.cli import advise as _advise  # noqa: E402,F401
+from dysonsgd.cli import bench as _bench  # noqa: E402,F401

@@ -239,3 +239,19 @@ def test_vectorisable_tanh_matches_numpy():
     out = np.empty(3)
     _kernels.tanh_array(special, out)
     np.testing.assert_array_equal(out, [1.0, -1.0, np.nan])
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def test_bench_cli_lists_and_rejects_unknown_names():
+    from click.testing import CliRunner
+
+    from dysonsgd.cli.main import cli
+
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["bench", "--list"])
+    assert listed.exit_code == 0 and "sgd" in listed.output.split()
+    bad = runner.invoke(cli, ["bench", "--only", "nope"])
+    assert bad.exit_code == 2
+    assert "unknown benchmark nope" in bad.output
