@@ -95,6 +95,20 @@ def test_spec_reference_values():
     assert sp.goe_pair_density(0.0, 2.0).var() == pytest.approx(1.5 * 4.0)
 
 
+@pytest.mark.parametrize("q", [1.0, 0.5, 0.05])
+def test_marchenko_pastur_cdf_accurate_at_the_edges(q):
+    # The closed form uses half-angles, so it keeps relative accuracy where the cdf is tiny
+    # (x -> x-) or close to 1 (x -> x+); quad with tight tolerances is the reference.
+    law = sp.marchenko_pastur(q, 1.0)
+    lo, hi = law.support()
+    for t in (lo + 1e-10, lo + 1e-4, hi - 1e-4):
+        ref = integrate.quad(law.pdf, lo, t, epsabs=1e-15, epsrel=1e-12, limit=200)[0]
+        assert law.cdf(t) == pytest.approx(ref, rel=1e-5, abs=1e-14)
+    assert law.sf(hi - 1e-4) == pytest.approx(
+        integrate.quad(law.pdf, hi - 1e-4, hi, epsabs=1e-15, epsrel=1e-12)[0], rel=1e-6
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # exact random-matrix checks
 # --------------------------------------------------------------------------------------------
@@ -305,6 +319,9 @@ def test_spacings_and_ratios_shapes_and_order_invariance():
     np.testing.assert_array_equal(s, np.diff(np.sort(e, axis=-1), axis=-1))
     assert np.all((r >= 0) & (r <= 1))
     np.testing.assert_allclose(sp.mean_spacing_ratio(e), r.mean(axis=-1), rtol=1e-14)
+    # ratios are invariant under x -> a x + b (any a != 0): no unfolding needed
+    np.testing.assert_allclose(sp.spacing_ratios(-3.0 * e + 2.0), r[..., ::-1], rtol=1e-9)
+    np.testing.assert_allclose(sp.spacing_ratios(1e3 * e - 5.0), r, rtol=1e-9)
     # explicit small case: levels 0, 1, 3, 4 -> spacings 1, 2, 1 -> ratios 1/2, 1/2
     np.testing.assert_allclose(sp.spacing_ratios([4.0, 0.0, 3.0, 1.0]), [0.5, 0.5])
     # triple degeneracy: undefined ratio, skipped by the mean
