@@ -400,10 +400,16 @@ class ScalingFit:
     ----------
     slope, slope_stderr : float
     prefactor, prefactor_stderr : float
-        ``exp(intercept)`` and its error (delta method).
+        ``exp(intercept)`` and its error (delta method). With the slope free this is an
+        extrapolation to x = 1, far outside a typical data range, so its error is large and
+        strongly correlated with the slope's.
     chi2 : float
         Sum of squared normalised residuals; ``dof = n - 2``.
     dof : int
+    prefactor_slope_one, prefactor_slope_one_stderr : float
+        The prefactor of the one-parameter fit ``width = p x`` (slope fixed at 1): the
+        weighted mean of ``log(width / x)``, exponentiated -- the sharp test of a predicted
+        prefactor once the slope is established.
     """
 
     slope: float
@@ -412,6 +418,8 @@ class ScalingFit:
     prefactor_stderr: float
     chi2: float
     dof: int
+    prefactor_slope_one: float
+    prefactor_slope_one_stderr: float
 
 
 def fit_scaling(
@@ -463,6 +471,15 @@ def fit_scaling(
         cov = cov * chi2 / dof if dof > 0 else cov * np.nan
     slope, intercept = float(coef[0]), float(coef[1])
     pref = math.exp(intercept)
+    # slope fixed at 1: log p = weighted mean of log(w/x)
+    wt = 1.0 / sy**2
+    logp = float(np.sum(wt * (Y - X)) / np.sum(wt))
+    p1 = math.exp(logp)
+    if scaled:
+        r1 = (Y - X - logp) / sy
+        se1 = math.sqrt(float(r1 @ r1) / (x.size - 1) / np.sum(wt))
+    else:
+        se1 = math.sqrt(1.0 / float(np.sum(wt)))
     return ScalingFit(
         slope,
         float(math.sqrt(cov[0, 0])),
@@ -470,6 +487,8 @@ def fit_scaling(
         float(pref * math.sqrt(cov[1, 1])),
         chi2,
         dof,
+        p1,
+        p1 * se1,
     )
 
 
@@ -605,12 +624,17 @@ class ScalingResult:
             f"fit vs sqrt(lr A/|B|): slope = {f.slope:.4f} +- {f.slope_stderr:.4f} (theory on "
             f"this grid {t.slope:.4f}), prefactor = {f.prefactor:.4f} +- "
             f"{f.prefactor_stderr:.4f} (theory on this grid {t.prefactor:.4f}, lr->0 limit "
-            f"sqrt(K+1)/2 = {self.theory_prefactor:.4f}), chi2/dof = {f.chi2:.1f}/{f.dof}"
+            f"sqrt(K+1)/2 = {self.theory_prefactor:.4f}), chi2/dof = {f.chi2:.1f}/{f.dof}; "
+            f"at slope 1: prefactor = {f.prefactor_slope_one:.4f} +- "
+            f"{f.prefactor_slope_one_stderr:.4f} (theory on this grid "
+            f"{t.prefactor_slope_one:.4f})"
         )
         lines.append(
             f"fit vs sigma: slope = {g.slope:.4f} +- {g.slope_stderr:.4f} (theory 1), "
             f"prefactor = {g.prefactor:.4f} +- {g.prefactor_stderr:.4f} (theory "
-            f"sqrt((K+1)/2) = {math.sqrt((self.K + 1) / 2):.4f}), chi2/dof = {g.chi2:.1f}/{g.dof}"
+            f"sqrt((K+1)/2) = {math.sqrt((self.K + 1) / 2):.4f}), chi2/dof = {g.chi2:.1f}/{g.dof}; "
+            f"at slope 1: prefactor = {g.prefactor_slope_one:.4f} +- "
+            f"{g.prefactor_slope_one_stderr:.4f}"
         )
         for p in self.equal_temperature_pairs():
             i, j = p["i"], p["j"]
