@@ -54,6 +54,8 @@ from dysonsgd.langevin.models import Coefficients, DriftModel
 from dysonsgd.model import Instance
 
 BASES: tuple[str, ...] = ("teacher", "student")
+#: Linearisations of the drift between refreshes (see NetworkModel).
+SLOPES: tuple[str, ...] = ("secant", "hessian")
 
 #: Default Langevin time between two coefficient measurements.
 DEFAULT_REFRESH_INTERVAL: float = 1.0
@@ -105,6 +107,8 @@ class NetworkModel(DriftModel):
         n_drift: int | None = None,
         n_probe: int | None = None,
         refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
+        exchange: bool = False,
+        slope: str = "secant",
     ) -> None:
         if isinstance(instances, Instance):
             instances = [instances]
@@ -125,6 +129,10 @@ class NetworkModel(DriftModel):
         if not refresh > 0 or math.isnan(refresh):
             raise ValueError(f"refresh_interval must be positive, got {refresh_interval!r}")
         self.refresh_interval = refresh
+        self.exchange = bool(exchange)
+        if slope not in SLOPES:
+            raise ValueError(f"slope must be one of {', '.join(SLOPES)}, got {slope!r}")
+        self.slope = slope
         self.n_drift = self._count("n_drift", n_drift, cfg.n_samples)
         self.n_probe = self._count("n_probe", n_probe, cfg.n_test)
         self.basis = basis
@@ -141,20 +149,96 @@ class NetworkModel(DriftModel):
             a_p = np.ascontiguousarray(inst.a_probe[: self.n_probe])
             self._systems.append(
                 dict(
-                    U=U,
-                    V=V,
+                    U0=U,
+                    V0=V,
                     Z=np.ascontiguousarray(inst.Z),
-                    b_drift=np.ascontiguousarray(a_d @ V),
+                    b_drift0=np.ascontiguousarray(a_d @ V),
                     y_drift=np.ascontiguousarray(inst.y_train[: self.n_drift]),
                     a_probe=a_p,
-                    b_probe=np.ascontiguousarray(a_p @ V),
+                    b_probe0=np.ascontiguousarray(a_p @ V),
                     y_probe=np.ascontiguousarray(inst.y_probe[: self.n_probe]),
                 )
             )
             x0.append(s_0**2)
             xt.append(s_t**2)
+        self.reset()
         self.x0 = np.ascontiguousarray(np.array(x0))
         self.teacher_eigenvalues = np.ascontiguousarray(np.array(xt))
+
+    def reset(self) -> None:
+        """Attach level i to basis pair i again and undo every sign flip and exchange."""
+        for m in range(len(self._systems)):
+            self._systems[m]["sign"] = np.ones(self.config.K)
+            self._set_assignment(m, np.arange(self.config.K))
+
+    @property
+    def assignment(self) -> np.ndarray:
+        """Basis pair of each level, shape (n, K): level i uses ``(u_p, v_p)``, p = [m, i]."""
+        return np.stack([sys["perm"] for sys in self._systems])
+
+    def _set_assignment(self, m: int, perm: np.ndarray) -> None:
+        sys = self._systems[m]
+        sys["perm"] = np.array(perm, dtype=np.int64)
+        sys["U"] = np.ascontiguousarray(sys["U0"][:, perm] * sys["sign"][perm])
+        sys["V"] = np.ascontiguousarray(sys["V0"][:, perm])
+        sys["b_drift"] = np.ascontiguousarray(sys["b_drift0"][:, perm])
+        sys["b_probe"] = np.ascontiguousarray(sys["b_probe0"][:, perm])
+
+    def _flip(self, x: np.ndarray, Kt: np.ndarray) -> bool:
+        """Pass levels through zero: flip u_i of a level that would reach s_i = 0 in time.
+
+        In the fixed basis ``ds_i/dt = -u_i^T gbar v_i`` is finite at s_i = 0, so a level
+        pushed down crosses zero in finite time and continues as ``-|s_i| u_i v_i^T``: its
+        singular value bounces back with the sign of u_i flipped. The affine drift handed to
+        the integrator cannot express this, so at each refresh a level whose drift would
+        bring it to zero before the next one (``2 x_i / Kt_ii < refresh_interval``,
+        Kt_ii > 0) has its u_i flipped now; W changes by ``2 s_i u_i v_i^T``, small for
+        such a level. Returns True if anything changed.
+        """
+        if not math.isfinite(self.refresh_interval):
+            return False
+        changed = False
+        for m in range(x.shape[0]):
+            hit = (Kt[m] > 0) & (2.0 * x[m] < Kt[m] * self.refresh_interval)
+            if np.any(hit):
+                sys = self._systems[m]
+                sys["sign"][sys["perm"][hit]] *= -1.0
+                self._set_assignment(m, sys["perm"])
+                changed = True
+        return changed
+
+    def _exchange(self, x: np.ndarray, Kt: np.ndarray) -> bool:
+        """Exchange the basis pairs of adjacent levels that would cross before the next refresh.
+
+        Level i moves at ``-Kt_ii`` (the drift; the order-T terms are left out of the
+        decision). When the level below closes in faster than the gap allows over one
+        refresh interval, ``(v_{i+1} - v_i) * refresh_interval > x_i - x_{i+1}``, the two
+        pairs are exchanged (a bubble pass, repeated until no pair qualifies): the pair that
+        moves up faster takes the upper level. Returns True if anything changed.
+        """
+        if not math.isfinite(self.refresh_interval):
+            return False
+        changed = False
+        K = x.shape[1]
+        for m in range(x.shape[0]):
+            v = -Kt[m].copy()
+            perm = self._systems[m]["perm"].copy()
+            moved = False
+            for _ in range(K):
+                swapped = False
+                for i in range(K - 1):
+                    closing = v[i + 1] - v[i]
+                    if closing > 0 and closing * self.refresh_interval > x[m, i] - x[m, i + 1]:
+                        v[i], v[i + 1] = v[i + 1], v[i]
+                        perm[i], perm[i + 1] = perm[i + 1], perm[i]
+                        swapped = True
+                if not swapped:
+                    break
+                moved = True
+            if moved:
+                self._set_assignment(m, perm)
+                changed = True
+        return changed
 
     @staticmethod
     def _count(name: str, value, maximum: int) -> int:
@@ -244,12 +328,55 @@ class NetworkModel(DriftModel):
         ``kt0 + kappa * x`` equals the measured drift at x; ``V0`` the measured Vt; no
         isotropic part (``a_iso = 0``); C the measured second-order term.
         """
+        if t == 0:
+            self.reset()
         Kt, kappa, Vt, C = self.measure(x)
         x = np.asarray(x, dtype=np.float64)
+        changed = self._flip(x, Kt)
+        if self.exchange:
+            changed = self._exchange(x, Kt) or changed
+        if changed:
+            Kt, kappa, Vt, C = self.measure(x)
+        # Noise: in the fixed basis Vt_ii = 4 x_i Var_n(u_i^T g_n v_i) is proportional to x_i.
+        # Hand the integrator the largest isotropic part a (x_i + x_j) that Vt contains
+        # (entry-wise), so that the noise of a level that shrinks between refreshes shrinks
+        # with it (a frozen Vt_ii would make the Ito term T Vt_ii/(8 s^3) pull s to 0).
+        a_iso, V0 = isotropic_split(Vt, x)
+        if self.slope == "hessian":
+            kt0, slope = Kt - kappa * x, kappa
+        else:  # secant through the origin: Kt_ii = 2 s_i G_ii vanishes with s_i
+            kt0, slope = np.zeros_like(Kt), Kt / x
         return Coefficients(
-            kt0=np.ascontiguousarray(Kt - kappa * x),
-            kappa=kappa,
-            V0=Vt,
-            a_iso=np.zeros(x.shape[0]),
+            kt0=np.ascontiguousarray(kt0),
+            kappa=np.ascontiguousarray(slope),
+            V0=V0,
+            a_iso=a_iso,
             C=C,
         )
+
+
+def isotropic_split(Vt: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``Vt = V0 + a (x_i + x_j)`` (diagonal ``V0_ii + 4 a x_i``) with the largest a.
+
+    Parameters
+    ----------
+    Vt : ndarray of float64, shape (n, K, K)
+        Symmetric, entries >= 0.
+    x : ndarray of float64, shape (n, K)
+        Positive.
+
+    Returns
+    -------
+    a : ndarray of float64, shape (n,)
+        ``min_ij Vt_ij / w_ij`` with ``w_ij = x_i + x_j`` (i != j), ``w_ii = 4 x_i``.
+    V0 : ndarray of float64, shape (n, K, K)
+        ``Vt - a w``, entry-wise >= 0 (rounding clipped at 0).
+    """
+    w = x[:, :, None] + x[:, None, :]
+    K = x.shape[1]
+    idx = np.arange(K)
+    w[:, idx, idx] = 4.0 * x
+    a = np.min(Vt / w, axis=(1, 2))
+    V0 = np.maximum(Vt - a[:, None, None] * w, 0.0)
+    V0 = 0.5 * (V0 + np.swapaxes(V0, 1, 2))
+    return np.ascontiguousarray(a), np.ascontiguousarray(V0)
