@@ -132,8 +132,14 @@ def phase_diagram_command(
     )
 
     def progress(done, total):
-        bar.n = done
-        bar.refresh()
+        if bar.n == 0 and bar.initial == 0 and done > 0 and not started:
+            bar.initial = bar.n = done  # cells already in the store: not part of the ETA
+            bar.refresh()
+        else:
+            bar.update(done - bar.n)
+        started.append(done)
+
+    started: list[int] = []
 
     try:
         report = sweep.run_sweep(config, store, client=client, progress=progress)
