@@ -517,7 +517,7 @@ def _checksum(arrays: dict) -> float:
 def _open_group(path, mode: str):
     import zarr
 
-    return zarr.open_group(str(path), mode=mode, zarr_format=3)
+    return zarr.open_group(str(path), mode=mode)
 
 
 def write_cell(path: str | os.PathLike, config: SweepConfig, i: int, j: int, result: dict) -> None:
