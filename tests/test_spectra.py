@@ -284,6 +284,17 @@ def test_kernel_staircase_matches_numpy_reference():
     )
 
 
+def test_polynomial_unfold_normal_equations_match_qr(monkeypatch):
+    # The fast path solves the normal equations; an ill-conditioned Gram matrix falls back to
+    # QR. Forcing QR everywhere (rcond = 1) must give the same fit: cond(G) ~ 30 here, so the
+    # two differ by ~ cond * eps relative.
+    rng = np.random.default_rng(13)
+    x = np.sort(np.linalg.eigvalsh(goe(rng, 5, 60)), axis=-1)
+    fast = sp._poly_unfold_sorted(x, 5)
+    monkeypatch.setattr(sp, "_GRAM_RCOND", 1.0)
+    np.testing.assert_allclose(sp._poly_unfold_sorted(x, 5), fast, rtol=1e-11, atol=1e-11)
+
+
 def test_polynomial_unfold_warns_when_not_monotone():
     rng = np.random.default_rng(3)
     e = rng.standard_cauchy((20, 40))  # heavy tails: a degree-9 fit overshoots
