@@ -1025,7 +1025,7 @@ class KSResult:
     m: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MarchenkoPasturFit:
     """Marchenko-Pastur fit of one spectrum of ``X = W W^T`` (see :func:`fit_marchenko_pastur`).
 
@@ -1043,8 +1043,8 @@ class MarchenkoPasturFit:
     threshold : float
         ``upper_edge + margin * tw_scale``; eigenvalues above it are outliers.
     n_outliers : int
-    outlier_indices : ndarray of int64
-        Positions in the input array, largest eigenvalue first.
+    outlier_indices : ndarray of int64, shape (n_outliers,)
+        Positions in the input array, largest eigenvalue first (read-only).
     ks : KSResult
         KS test of the non-outlier eigenvalues against the fitted law (p-value optimistic: the
         scale was fitted to the same data).
@@ -1161,6 +1161,8 @@ def fit_marchenko_pastur(
         ks = KSResult(float(k.statistic), float(k.pvalue), int(inside.size))
     else:
         ks = KSResult(math.nan, math.nan, 0)
+    outliers = order[is_out].astype(np.int64)
+    outliers.setflags(write=False)
     return MarchenkoPasturFit(
         ratio=q,
         scale=scale,
@@ -1169,7 +1171,7 @@ def fit_marchenko_pastur(
         tw_scale=tw,
         threshold=threshold,
         n_outliers=int(is_out.sum()),
-        outlier_indices=order[is_out].astype(np.int64),
+        outlier_indices=outliers,
         ks=ks,
         method=method,
     )
