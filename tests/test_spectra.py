@@ -206,7 +206,7 @@ def test_mean_ratio_poisson_levels():
 
 def test_wishart_eigenvalues_follow_marchenko_pastur():
     rng = np.random.default_rng(1967)
-    K, L, scale, m = 200, 400, 2.5, 5
+    K, L, scale, m = 100, 200, 2.5, 10
     W = rng.standard_normal((m, K, L)) * math.sqrt(scale / L)
     x = sp.eigenvalues_X(W)
     # Levels of one matrix are more regular than independent draws, so the i.i.d. KS p-value
