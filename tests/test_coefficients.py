@@ -217,10 +217,60 @@ def test_network_kernels_match_measure_coefficients(small_model, basis):
         np.testing.assert_allclose(Kt[m], cd.Kt, rtol=1e-12, atol=1e-12 * abs(cd.Kt).max())
         np.testing.assert_allclose(Vt[m], cp.Vt, rtol=1e-12, atol=1e-12 * cp.Vt.max())
         np.testing.assert_allclose(C[m], cp.C, rtol=1e-12, atol=1e-12 * cp.C.max())
+    # The contract: coefficients() hands over the drift through the origin (secant) and Vt
+    # split into V0 + a (x_i + x_j), measured after any sign flip it made (so measure again).
     coeffs = model.coefficients(x, 0.0)
+    Kt, _, Vt, C = model.measure(x)
     np.testing.assert_allclose(coeffs.kt0 + coeffs.kappa * x, Kt, rtol=1e-12, atol=1e-15)
-    np.testing.assert_array_equal(coeffs.V0, Vt)
-    np.testing.assert_array_equal(coeffs.a_iso, 0.0)
+    np.testing.assert_array_equal(coeffs.kt0, 0.0)
+    w = x[:, :, None] + x[:, None, :]
+    for m in range(2):
+        np.fill_diagonal(w[m], 4 * x[m])
+    np.testing.assert_allclose(coeffs.V0 + coeffs.a_iso[:, None, None] * w, Vt, rtol=1e-10,
+                               atol=1e-14 * Vt.max())  # fmt: skip
+    assert np.all(coeffs.V0 >= 0) and np.all(coeffs.a_iso >= 0)
+    np.testing.assert_array_equal(coeffs.C, C)
+    hess = NetworkModel(inst, basis=basis, n_drift=120, n_probe=20, slope="hessian")
+    ch = hess.coefficients(x, 0.0)
+    Kt, kappa, _, _ = hess.measure(x)
+    np.testing.assert_array_equal(ch.kappa, kappa)
+    np.testing.assert_allclose(ch.kt0 + ch.kappa * x, Kt, rtol=1e-12, atol=1e-15)
+
+
+def test_sign_flip_of_a_level_heading_through_zero(small_model):
+    _, inst = small_model
+    model = NetworkModel(inst, refresh_interval=1e6)  # every level pushed down flips
+    # Tiny singular values: flipping u_i moves W by 2 s_i u_i v_i^T ~ 1e-4, so the drift
+    # after the flip is minus the one before to that order.
+    x = model.x0 * 1e-8
+    Kt, _, _, _ = model.measure(x)
+    down = Kt > 0
+    assert down.any()  # the draw has levels pushed towards zero at the start
+    model.coefficients(x, 0.0)
+    U = np.stack([sys["U"] for sys in model._systems])
+    U0 = np.stack([sys["U0"] for sys in model._systems])
+    flipped = np.all(np.isclose(U, -U0), axis=1)
+    np.testing.assert_array_equal(flipped, down)
+    # After the flip the level's s-drift points up: Kt_ii changed sign (W moved by 2 s u v^T).
+    Kt2, _, _, _ = model.measure(x)
+    np.testing.assert_allclose(Kt2[down], -Kt[down], rtol=1e-2)
+    model.reset()
+    np.testing.assert_array_equal(np.stack([sys["U"] for sys in model._systems]), U0)
+
+
+def test_order_eps_drift_matches_measure_coefficients(small_model):
+    _, inst = small_model
+    model = NetworkModel(inst, n_drift=120, lr=0.5)
+    x = model.x0
+    W = model.weights(x)
+    eps = model.order_eps_drift(x)
+    for m, i in enumerate(inst):
+        U = model._systems[m]["U"]
+        cd = measure_coefficients(W[m], i.a_train[:120], i.y_train[:120], i.Z, basis=U)
+        np.testing.assert_allclose(eps[m], cd.order_eps_drift(), rtol=1e-10)
+    plain = NetworkModel(inst, n_drift=120)
+    c1, c0 = model.coefficients(x, 1.0), plain.coefficients(x, 1.0)
+    np.testing.assert_allclose(c0.kt0 - c1.kt0, 0.5 * eps, rtol=1e-10)
 
 
 def test_network_drift_slope_matches_finite_differences(small_model):
@@ -269,6 +319,9 @@ def test_network_initial_state_is_students_spectrum(small_model):
         (dict(n_probe=2.5), "n_probe"),
         (dict(refresh_interval=0), "refresh_interval"),
         (dict(refresh_interval=float("nan")), "refresh_interval"),
+        (dict(slope="quadratic"), "slope"),
+        (dict(lr=0), "lr"),
+        (dict(lr=float("inf")), "lr"),
     ],
 )
 def test_network_model_bad_input(small_model, kwargs, match):

@@ -51,7 +51,7 @@ import numpy as np
 
 from dysonsgd.langevin import _kernels_network as _kn
 from dysonsgd.langevin.models import Coefficients, DriftModel
-from dysonsgd.model import Instance
+from dysonsgd.model import Instance, loss_and_gradient
 
 BASES: tuple[str, ...] = ("teacher", "student")
 #: Linearisations of the drift between refreshes (see NetworkModel).
@@ -109,6 +109,7 @@ class NetworkModel(DriftModel):
         refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
         exchange: bool = False,
         slope: str = "secant",
+        lr: float | None = None,
     ) -> None:
         if isinstance(instances, Instance):
             instances = [instances]
@@ -133,6 +134,14 @@ class NetworkModel(DriftModel):
         if slope not in SLOPES:
             raise ValueError(f"slope must be one of {', '.join(SLOPES)}, got {slope!r}")
         self.slope = slope
+        if lr is not None:
+            try:
+                lr = float(lr)
+            except (TypeError, ValueError):
+                raise ValueError(f"lr must be a positive number or None, got {lr!r}") from None
+            if not (math.isfinite(lr) and lr > 0):
+                raise ValueError(f"lr must be a positive number or None, got {lr!r}")
+        self.lr = lr
         self.n_drift = self._count("n_drift", n_drift, cfg.n_samples)
         self.n_probe = self._count("n_probe", n_probe, cfg.n_test)
         self.basis = basis
@@ -322,6 +331,33 @@ class NetworkModel(DriftModel):
             )
         return Kt, kappa, Vt, C
 
+    def order_eps_drift(self, x: np.ndarray) -> np.ndarray:
+        """Order-eps drift per unit learning rate on the drift set, shape (n, K).
+
+        ``|u_i^T gbar|^2 + sum_{j != i} Kt_ij^2 / (x_i - x_j)`` (SPEC section 3), with the
+        off-diagonal drift ``Kt_ij = u_i^T (W gbar^T + gbar W^T) u_j`` in the fixed basis.
+        """
+        x = self._check_x(x)
+        W = self.weights(x)
+        out = np.empty_like(x)
+        for m, sys in enumerate(self._systems):
+            inst = self.instances[m]
+            _, gbar = loss_and_gradient(
+                W[m],
+                inst.a_train[: self.n_drift],
+                inst.y_train[: self.n_drift],
+                inst.Z,
+                self.config.activation,
+            )
+            G = sys["U"].T @ gbar  # row i: u_i^T gbar
+            P = sys["U"].T @ W[m]  # row j: u_j^T W
+            A = G @ P.T  # u_i^T gbar W^T u_j
+            Kfull = A + A.T
+            diff = x[m][:, None] - x[m][None, :]
+            np.fill_diagonal(diff, np.inf)
+            out[m] = np.sum(G * G, axis=1) + np.sum(Kfull**2 / diff, axis=1)
+        return out
+
     def coefficients(self, x: np.ndarray, t: float) -> Coefficients:
         """Linearised coefficients about the state x (the integrator's contract).
 
@@ -346,6 +382,8 @@ class NetworkModel(DriftModel):
             kt0, slope = Kt - kappa * x, kappa
         else:  # secant through the origin: Kt_ii = 2 s_i G_ii vanishes with s_i
             kt0, slope = np.zeros_like(Kt), Kt / x
+        if self.lr is not None:  # the drift is -Kt: order-eps growth enters with a minus
+            kt0 = kt0 - self.lr * self.order_eps_drift(x)
         return Coefficients(
             kt0=np.ascontiguousarray(kt0),
             kappa=np.ascontiguousarray(slope),
