@@ -131,15 +131,16 @@ def phase_diagram_command(
         config.n_cells, enabled=c.show_progress(json_output), desc="cells", unit="cell"
     )
 
-    def progress(done, total):
-        if bar.n == 0 and bar.initial == 0 and done > 0 and not started:
-            bar.initial = bar.n = done  # cells already in the store: not part of the ETA
-            bar.refresh()
-        else:
-            bar.update(done - bar.n)
-        started.append(done)
+    shown = []
 
-    started: list[int] = []
+    def progress(done, total):
+        if not shown and done > 0:
+            # cells already in the store: start the bar there, out of the rate and ETA
+            bar.initial = bar.n = done
+            bar.refresh()
+        elif shown:
+            bar.update(done - shown[-1])
+        shown.append(done)
 
     try:
         report = sweep.run_sweep(config, store, client=client, progress=progress)

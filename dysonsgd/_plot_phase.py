@@ -86,13 +86,15 @@ def _map(ax, ds, values: np.ndarray, label: str, *, cmap="viridis", vmin=None, v
     return x, y, order
 
 
-def _overlay_boundaries(ax, ds, *, legend=True):
+def _overlay_boundaries(ax, ds, *, legend=True, estimators=("exact",)):
     from dysonsgd import boundaries
 
     x, y, order = _axes_log2(ds)
     handles = []
     if len(x) >= 2 and len(y) >= 2:
         for est, style in (("exact", "-"), ("paper", "--")):
+            if est not in estimators:
+                continue
             frac = boundaries.ordered_fraction(ds, est).values[:, order]
             if not np.all(np.isfinite(frac)):
                 continue
@@ -254,7 +256,7 @@ def plot_store(ds, out_dir: str | os.PathLike, formats=FORMATS) -> list[Path]:
     for ax, est in zip(axes, ("exact", "paper"), strict=True):
         _map(ax, ds, boundaries.ordered_fraction(ds, est).values, "fraction ordered",
              cmap="RdBu", vmin=0, vmax=1)  # fmt: skip
-        _overlay_boundaries(ax, ds, legend=est == "exact")
+        _overlay_boundaries(ax, ds, legend=est == "exact", estimators=("exact", "paper"))
         ax.set_title(f"Langevin criterion, {est} estimator (contours 0.68/0.95/0.997)", fontsize=8)
     written += _save(fig, out, "fig8_criterion_boundary", formats)
 
