@@ -66,8 +66,11 @@ SCALING = 4
 #: Relative bias of the stationary mean square deviation that the derived burn-in allows.
 BURN_IN_TOLERANCE = 1e-3
 
-#: Steps whose noise is drawn in one call per (seed, cell) stream.
+#: At most this many steps' noise is drawn in one call per (seed, cell) stream ...
 _NOISE_BLOCK = 256
+#: ... and the noise buffer holds at most this many float64 numbers (32 MB). The block length
+#: does not change the results: each stream is read sequentially.
+_NOISE_BUDGET = 2**22
 
 
 # ----------------------------------------------------------------------------- theory
@@ -158,7 +161,11 @@ def _check_init(init: str) -> str:
 
 
 def teacher_matrix(K: int, L: int, s_star: float, rng: np.random.Generator) -> np.ndarray:
-    """A K x L teacher ``s* U V^T`` with Haar-random orthonormal frames U (K x K), V (L x K)."""
+    """A K x L teacher ``s* U V^T`` with random orthonormal frames U (K x K), V (L x K).
+
+    The frames are the Q factors of Gaussian matrices (not sign-corrected to Haar measure: the
+    stationary law of the singular values does not depend on the frames).
+    """
     U, _ = np.linalg.qr(rng.standard_normal((K, K)))
     V, _ = np.linalg.qr(rng.standard_normal((L, K)))
     return np.ascontiguousarray(s_star * U @ V.T)
@@ -270,10 +277,11 @@ def _simulate(
     out[:, :, 0] = np.linalg.svd(W, compute_uv=False)
     lr4 = lr[:, None, None, None]
     amp = (lr * scale)[:, None, None, None]  # lr * sqrt(A/|B|)
-    block = np.empty((C, n_seeds, _NOISE_BLOCK, K, L))
+    nblock = max(1, min(_NOISE_BLOCK, _NOISE_BUDGET // (C * n_seeds * K * L)))
+    block = np.empty((C, n_seeds, nblock, K, L))
     r = 1
-    for start in range(0, steps, _NOISE_BLOCK):
-        nb = min(_NOISE_BLOCK, steps - start)
+    for start in range(0, steps, nblock):
+        nb = min(nblock, steps - start)
         for c in range(C):
             for k in range(n_seeds):
                 rngs[k][c].standard_normal((nb, K, L), out=block[c, k, :nb])

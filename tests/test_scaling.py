@@ -68,6 +68,15 @@ def test_linear_sgd_matches_a_naive_loop():
     np.testing.assert_array_equal(r.record_steps, np.arange(601))
 
 
+def test_noise_block_length_does_not_change_the_run(monkeypatch):
+    from dysonsgd import scaling
+
+    ref = linear_sgd(K, L, S_STAR, 0.1, 2, 1e-3, steps=40, n_seeds=2, seed=7)
+    monkeypatch.setattr(scaling, "_NOISE_BLOCK", 7)
+    r = linear_sgd(K, L, S_STAR, 0.1, 2, 1e-3, steps=40, n_seeds=2, seed=7)
+    np.testing.assert_array_equal(r.singular_values, ref.singular_values)
+
+
 def test_teacher_is_degenerate_and_seeds_are_deterministic():
     W = teacher_matrix(K, L, 2.5, np.random.default_rng(0))
     np.testing.assert_allclose(np.linalg.svd(W, compute_uv=False), 2.5, rtol=1e-13)
