@@ -440,11 +440,19 @@ def _run_member(
     stack_lv = np.empty(MAX_DEPTH + 2, dtype=np.int64)
     stack_w = np.empty((MAX_DEPTH + 2, K))
     kstep = step_offset
+    # counters live in locals and are written back once: neighbouring members run on
+    # different threads, and per-step writes to shared arrays would bounce cache lines
+    n_steps = steps[m]
+    n_rej = rejected[m]
+    n_att = attempts[m]
+    stat = status[m]
+    mgap = min_gap[m]
+    mx = min_x[m]
     for s in range(seg_h.shape[0]):
         h = seg_h[s]
         sqh = math.sqrt(h)
         for _k in range(seg_m[s]):
-            if status[m] != OK:
+            if stat != OK:
                 break
             if supplied:
                 for i in range(K):
@@ -462,10 +470,10 @@ def _run_member(
                 sp -= 1
                 hh = stack_h[sp]
                 lv = stack_lv[sp]
-                if attempts[m] >= max_attempts:
-                    status[m] = MAX_STEPS
+                if n_att >= max_attempts:
+                    stat = MAX_STEPS
                     break
-                attempts[m] += 1
+                n_att += 1
                 if scheme == EULER:
                     ok = euler_step(
                         yv, hh, stack_w[sp], positive, T, kt0, kappa, V0, a, C, ynew, sc
@@ -480,30 +488,28 @@ def _run_member(
                         yv[i] = ynew[i]
                         if abs(ynew[i]) > BIG:
                             big = True
-                    steps[m] += 1
+                    n_steps += 1
                     for i in range(K - 1):
-                        gap = (
-                            (yv[i] - yv[i + 1]) * (yv[i] + yv[i + 1])
-                            if positive
-                            else (yv[i] - yv[i + 1])
-                        )
-                        if gap < min_gap[m]:
-                            min_gap[m] = gap
+                        gap = yv[i] - yv[i + 1]
+                        if positive:
+                            gap *= yv[i] + yv[i + 1]
+                        if gap < mgap:
+                            mgap = gap
                     if positive:
                         xk = yv[K - 1] * yv[K - 1]
-                        if xk < min_x[m]:
-                            min_x[m] = xk
+                        if xk < mx:
+                            mx = xk
                     if big:
-                        status[m] = OVERFLOW
+                        stat = OVERFLOW
                         break
                     continue
-                rejected[m] += 1
+                n_rej += 1
                 if lv >= MAX_DEPTH:
                     nonfinite = False
                     for i in range(K):
                         if not math.isfinite(ynew[i]):
                             nonfinite = True
-                    status[m] = NONFINITE if nonfinite else STEP_LIMIT
+                    stat = NONFINITE if nonfinite else STEP_LIMIT
                     break
                 # Brownian bridge midpoint: first half W1 = W/2 + sqrt(hh)/2 Z
                 fill_normals(st, dW, 0.5 * math.sqrt(hh))
@@ -521,6 +527,12 @@ def _run_member(
         if k_out >= 0:
             for i in range(K):
                 out[m, k_out, i] = yv[i] * yv[i] if positive else yv[i]
+    steps[m] = n_steps
+    rejected[m] = n_rej
+    attempts[m] = n_att
+    status[m] = stat
+    min_gap[m] = mgap
+    min_x[m] = mx
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
