@@ -206,7 +206,8 @@ class PhaseClassification:
     phases : tuple of str, length n_seeds
         One of :data:`PHASES` per seed.
     growth : ndarray of float64, shape (n_seeds,)
-        ``(x_1(t_f) - x_1(0)) / x*_1``: growth of the top eigenvalue in units of the teacher's.
+        ``(x_1(t_f) - x_1(0)) / max(x*_1, x_1(0))``: growth of the top eigenvalue in units of
+        the larger of the teacher's top eigenvalue and its own start.
     moved : ndarray of float64, shape (n_seeds,)
         ``|x(t_f) - x(0)| / |x(0) - x*|``: distance travelled over the initial distance to the
         teacher's spectrum (Euclidean norms over the K levels).
@@ -244,11 +245,13 @@ def classify_flow(
     Rule, per seed, in this order:
 
     1. **high-temperature** when the top eigenvalue grew by more than ``growth_factor``
-       times the teacher's top eigenvalue, ``x_1(t_f) - x_1(0) > growth_factor * x*_1``, or
-       when the flow is not finite. An ordered flow ends near the teacher's spectrum and a
-       disordered one does not move, so neither grows by more than about one x*_1; the
+       times the larger of the teacher's top eigenvalue and its own start,
+       ``x_1(t_f) - x_1(0) > growth_factor * max(x*_1, x_1(0))``, or when the flow is not
+       finite. An ordered flow ends near the teacher's spectrum and a disordered one does
+       not move, so neither grows by more than about one x*_1 (or, from a wide start, a
+       small fraction of x_1(0): SGD at sigma_W = 256 moves x_1 by ~1e-3 of itself); the
        runaway growth of the high-temperature phase is by orders of magnitude (SGD at
-       T = 4, 1/sigma_W = 8 reaches x_1 ~ 10^3 x*_1 within one epoch). A factor 10 sits
+       T = 4, 1/sigma_W = 8 reaches x_1 ~ 800 x*_1 within one epoch). A factor 10 sits
        between the two with an order of magnitude to spare on either side.
     2. **disordered** when the spectrum travelled less than ``frozen_fraction`` of its
        initial distance to the teacher's, ``|x(t_f) - x(0)| < frozen_fraction |x(0) - x*|``:
@@ -299,7 +302,7 @@ def classify_flow(
     x0, xf = x[:, 0], x[:, -1]
     finite = np.all(np.isfinite(x), axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        growth = (xf[:, 0] - x0[:, 0]) / xt[:, 0]
+        growth = (xf[:, 0] - x0[:, 0]) / np.maximum(xt[:, 0], x0[:, 0])
         d0 = np.linalg.norm(x0 - xt, axis=1)
         moved = np.linalg.norm(xf - x0, axis=1) / d0
         progress = 1.0 - np.linalg.norm(xf - xt, axis=1) / d0
