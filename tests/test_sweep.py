@@ -342,19 +342,20 @@ def test_sweep_through_dask_processes_survives_a_killed_worker(
 
 @pytest.mark.slow
 def test_sigkill_then_rerun_computes_only_missing_cells(tmp_path):
+    # 9 cells of 8e4 steps each (~0.25 s): slow enough that the kill lands mid-sweep
     cfg = sweep.SweepConfig(
         T_values=[2.0**-5, 2.0**-1, 4.0],
-        sigma_values=[0.125, 2.0],
+        sigma_values=[0.125, 2.0, 256.0],
         epochs=40,
         n_seeds=2,
-        network=NetworkConfig(n_batches=200),
+        network=NetworkConfig(n_batches=1000),
     )
     path = tmp_path / "s.zarr"
     args = [
         sys.executable, "-m", "dysonsgd.cli", "phase-diagram",
         "--T-values", ",".join(map(str, cfg.T_values)),
         "--sigma-values", ",".join(map(str, cfg.sigma_values)),
-        "--epochs", "40", "--seeds", "2", "--n-batches", "200", "--workers", "1",
+        "--epochs", "40", "--seeds", "2", "--n-batches", "1000", "--workers", "1",
         "--store", str(path),
     ]  # fmt: skip
     proc = _spawn(args)
