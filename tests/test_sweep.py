@@ -316,11 +316,19 @@ def dask_cluster():
 
 
 @pytest.mark.slow
-def test_sweep_through_dask_processes_survives_a_killed_worker(
-    dask_cluster, reference_store, tmp_path
-):
+def test_sweep_through_dask_processes_survives_a_killed_worker(dask_cluster, tmp_path):
     from distributed import Client
 
+    # 6 cells of 8e4 steps (~0.25 s each): the kill after the first result lands while
+    # the other cells are running or queued on the two workers.
+    cfg = sweep.SweepConfig(
+        T_values=[2.0**-5, 2.0**-1, 4.0],
+        sigma_values=[0.125, 256.0],
+        epochs=40,
+        n_seeds=2,
+        network=NetworkConfig(n_batches=1000),
+    )
+    sweep.run_sweep(cfg, tmp_path / "ref.zarr", client="inprocess")
     address, workers = dask_cluster
     client = Client(address, timeout="30s")
     try:
@@ -332,12 +340,13 @@ def test_sweep_through_dask_processes_survives_a_killed_worker(
                 os.killpg(workers[0].pid, signal.SIGKILL)
                 killed.append((i, j))
 
-        report = sweep.run_sweep(TINY, tmp_path / "s.zarr", client=client, on_cell=kill_one_worker)
+        report = sweep.run_sweep(cfg, tmp_path / "s.zarr", client=client, on_cell=kill_one_worker)
+        assert workers[0].wait(timeout=10) is not None  # the worker is really gone
     finally:
         client.close()
     assert killed and report.complete
-    assert sorted(report.computed) == [(i, j) for i in range(2) for j in range(2)]
-    _equal_stores(tmp_path / "s.zarr", reference_store)
+    assert sorted(report.computed) == [(i, j) for i in range(3) for j in range(2)]
+    _equal_stores(tmp_path / "s.zarr", tmp_path / "ref.zarr")
 
 
 @pytest.mark.slow
