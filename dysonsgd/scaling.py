@@ -37,7 +37,7 @@ The (L - K) columns enter first at second order: the mean shift of each s_i is
 
 Seeds: seed member ``k`` of a run, cell ``c`` (row-major index over the grid
 (lr, |B|, A)) draws its noise from spawn child ``c`` of
-``_seeding.stream(entropy, k, SCALING)`` with the purpose number ``SCALING = 4`` defined here.
+``_seeding.stream(entropy, k, SCALING)`` with the purpose number ``dysonsgd._seeding.SCALING``.
 
 References
 ----------
@@ -59,9 +59,8 @@ from numpy.typing import ArrayLike
 
 from dysonsgd import _seeding
 
-#: Seed purpose of the injected gradient noise of the linear scaling experiment. Not yet in
-#: dysonsgd._seeding (the lead adds ``SCALING = 4`` there); the number must never change.
-SCALING = 4
+#: Seed purpose of the injected gradient noise of the linear scaling experiment.
+SCALING = _seeding.SCALING
 
 #: Relative bias of the stationary mean square deviation that the derived burn-in allows.
 BURN_IN_TOLERANCE = 1e-3

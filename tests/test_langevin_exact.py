@@ -114,9 +114,13 @@ def test_free_model_from_wishart_sample_stays_wishart(scheme):
         save_points=2,
     )  # fmt: skip
     ok = r.status == 0
-    # the explicit scheme may stop a system at a deep near-collision (flagged); it must be
-    # rare: at most 1% of systems (observed: none at this dt)
-    assert ok.mean() > 0.99
+    # The explicit scheme stops (flagged) the systems whose pair gaps it walks into deep
+    # near-collisions: a known limitation at beta = 1 (docs/theory.md, section 4). Observed
+    # 17 of 2000 (0.85%) for euler, none for semi_implicit; this is a guard that it stays
+    # rare, not a statistical bound. The KS test below uses the systems that finished.
+    assert ok.mean() > 0.98
+    if scheme == "semi_implicit":
+        assert ok.all()
     ref = _wishart_eigs(K, L, T * a * (t0 + t), n, np.random.default_rng(6))
     for i in range(K):
         assert stats.ks_2samp(r.final[ok, i], ref[:, i]).pvalue > 0.01 / K, i

@@ -131,8 +131,8 @@ def _run_items(
             f"shuffle_rngs must hold one Generator per seed ({len(instances)}), "
             f"got {len(shuffle_rngs)}"
         )
+    kern = _kernels()  # first: a missing numba is reported before anything else
     threads = _check_threads(threads)
-    kern = _kernels()
 
     n_items, K, L = len(instances), c.K, c.L
     n_samples, nb = c.n_samples, c.n_batches
@@ -341,6 +341,12 @@ def run_cells(
     -------
     list of Records
         One per cell, as :func:`run` would return for that cell alone.
+
+    Notes
+    -----
+    Memory grows with cells x seeds x (epochs + 1) for the per-epoch loss and cells x seeds
+    x saves x 2 K L for the saved matrices (the paper's 1440 runs of 100,000 epochs would
+    hold 1.2 GB of per-epoch losses): run a large grid in chunks of cells.
 
     References
     ----------
