@@ -191,6 +191,21 @@ def test_bad_input():
         train(SMALL, sigma_w=1.0, lr=0.1, epochs=2, save_points=2, engine="jax")
 
 
+def test_compile_failure_names_the_fallback(monkeypatch):
+    from numba.core.errors import TypingError
+
+    class Broken:
+        def initial_items(self, *args):
+            raise TypingError("simulated")
+
+        train_items = initial_items
+
+    monkeypatch.setattr(engine, "_kernels", lambda: Broken())
+    inst = make_instances(SMALL, 1.0, 1, ENTROPY)
+    with pytest.raises(engine.EngineUnavailable, match="engine numpy"):
+        engine.run(inst, 0.1, 2, save_schedule(2, 2), None)
+
+
 def test_missing_numba_names_the_fallback(monkeypatch):
     import builtins
     import sys

@@ -4,7 +4,9 @@ Everything here takes C-contiguous float64 arrays and writes into preallocated o
 nothing is allocated inside the step loop. The trained matrix is held transposed,
 ``Wt = W^T`` of shape (L, K), so that the inner loops run over the contiguous K axis
 without a reduction: LLVM vectorises them without reassociating any sum (no fastmath),
-and the result does not depend on the SIMD width.
+and the result does not depend on the SIMD width. ``error_model="numpy"`` drops numba's
+ZeroDivisionError checks, which would otherwise stop vectorisation; it changes no arithmetic.
+Timings and the reasoning behind each layout choice: docs/performance.md.
 
 Activation codes follow :data:`dysonsgd.model.ACTIVATIONS`: 0 tanh, 1 identity, 2 relu.
 """
