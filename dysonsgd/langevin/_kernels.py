@@ -174,19 +174,22 @@ def admissible(y, positive):
 
 
 @njit(cache=True, error_model="numpy")
-def pair_weights(y, positive, T, V0, a, Wm):
+def pair_weights(y, positive, T, V0, a, Wm, q):
     """Frozen symmetric pair weights W_ij of the implicit Coulomb term, at the old state y.
 
     Real domain: ``T Vt_ij(x)``. Positive domain: ``T a / 2 + T V0_ij / (4 s_i s_j)``, the
     symmetric part of the s-space Coulomb term (the rest, regular at collisions, stays
-    explicit).
+    explicit). ``q`` is scratch of length K.
     """
     K = y.shape[0]
+    if positive:
+        for i in range(K):
+            q[i] = 0.5 / y[i]
     for i in range(K):
         Wm[i, i] = 0.0
         for j in range(i + 1, K):
             if positive:
-                w = 0.5 * T * a + 0.25 * T * V0[i, j] / (y[i] * y[j])
+                w = 0.5 * T * a + T * V0[i, j] * q[i] * q[j]
             else:
                 w = T * (V0[i, j] + a * (y[i] + y[j]))
             Wm[i, j] = w
@@ -385,7 +388,7 @@ def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm
     phi = sc[_PHI]
     om = sc[_OM]
     drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, x, f, g)
-    pair_weights(y, positive, T, V0, a, Wm)
+    pair_weights(y, positive, T, V0, a, Wm, sc[_QO])
     wall_coefficients(positive, T, kt0, a, C, om)
     implicit_force(y, positive, Wm, om, phi)
     for i in range(K):
