@@ -1,0 +1,655 @@
+"""Level statistics of one weight matrix against random-matrix theory (``dysonsgd spectrum``).
+
+:func:`analyse_matrix` takes any real K x L matrix (a layer of the user's own network, the
+student or teacher of a ``dysonsgd train`` run, pure noise) and returns a
+:class:`MatrixReport`:
+
+* the singular values ``s_i`` and the eigenvalues ``x_i = s_i^2`` of ``X = W W^T``
+  (the ``n_levels = min(K, L)`` nonzero ones);
+* a Marchenko-Pastur fit of the noise bulk (ratio from the shape, scale from the median,
+  :func:`dysonsgd.spectra.fit_marchenko_pastur`) and the outliers above the upper edge plus
+  ``margin`` Tracy-Widom units: the learned structure;
+* level statistics of the bulk (the non-outlier eigenvalues) against GOE and Poisson: the mean
+  spacing ratio with its standard error, KS tests of the unfolded spacings against the Wigner
+  surmise and the Poisson law, the Brody parameter;
+* a ``reliable`` flag and plain-language ``warnings`` that say when a statistic cannot
+  separate the two hypotheses (too few levels, bulk not Marchenko-Pastur, ...).
+
+:func:`load_matrices` reads the matrices from a ``.npy``/``.npz`` file without ever
+unpickling, and knows the layout of ``dysonsgd train --out`` files. The thresholds below are
+derived in their comments and in ``docs/spectrum.md``.
+
+References
+----------
+C. Park, B. Lucini, G. Aarts, arXiv:2509.01349 (2025) (level statistics of X = W W^T).
+G. Aarts, B. Lucini, C. Park, arXiv:2407.16427 (2024).
+Y. Y. Atas, E. Bogomolny, O. Giraud, G. Roux, Phys. Rev. Lett. 110, 084101 (2013).
+V. A. Marchenko, L. A. Pastur, Math. USSR-Sbornik 1, 457 (1967).
+I. M. Johnstone, Ann. Statist. 29, 295 (2001).
+T. A. Brody, Lett. Nuovo Cimento 7, 482 (1973).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings as _warnings
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dysonsgd import spectra
+
+__all__ = [
+    "KS_MIN_SPACINGS",
+    "MIN_LEVELS",
+    "RATIO_MIN_LEVELS",
+    "RATIO_SD_COEFF",
+    "MatrixFile",
+    "MatrixReport",
+    "analyse_matrix",
+    "load_matrices",
+]
+
+#: Fewest nonzero singular values a matrix must have: a spacing ratio needs 3 levels, and
+#: with 4 there are 2 ratios and 3 spacings, the least for which a mean and a KS test exist.
+MIN_LEVELS: int = 4
+
+#: sd of <r> of one spectrum of N levels is RATIO_SD_COEFF / sqrt(N). Measured on 2000
+#: spectra each (500 at N = 128) of K x 2K Gaussian matrices (GOE class) and of sorted
+#: uniforms (Poisson), N = 8 ... 128: sd sqrt(N) = 0.29-0.34 (GOE), 0.33-0.36 (Poisson);
+#: 0.34 covers both for N >= 16 (tests/test_spectrum_cli.py re-measures it).
+RATIO_SD_COEFF: float = 0.34
+
+_GOE_POISSON_GAP = spectra.GOE_RATIO_MEAN_LARGE_N - spectra.POISSON_RATIO_MEAN  # 0.1444
+
+#: Levels needed for <r> of one spectrum to tell GOE from Poisson: the gap 0.1444 between
+#: their means must be at least 2 sd, i.e. N >= (2 x 0.34 / 0.1444)^2 = 22.2 -> 23. Below it,
+#: a value halfway between is less than 1 sd from either. (A 2.3 % error rate each way, gap
+#: = 4 sd, needs N >= 89.)
+RATIO_MIN_LEVELS: int = math.ceil((2.0 * RATIO_SD_COEFF / _GOE_POISSON_GAP) ** 2)
+
+#: The Wigner and Poisson spacing cdfs differ by at most D = 0.216 (at s = 0.473). A 5 % KS
+#: test rejects the wrong law reliably only if its critical distance 1.36 / sqrt(n) is at most
+#: D / 2: n >= (2 x 1.36 / 0.216)^2 = 159 -> 160 spacings.
+KS_MIN_SPACINGS: int = 160
+
+#: Below this p-value of the KS test of the bulk against the fitted Marchenko-Pastur law the
+#: bulk is reported as not Marchenko-Pastur (the p-value is optimistic: the scale is fitted).
+_MP_PVALUE_MIN = 0.01
+
+_UNFOLDINGS = ("marchenko-pastur", "polynomial")
+_POLY_DEGREE = 5
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float64, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class MatrixReport:
+    """What :func:`analyse_matrix` measured on one weight matrix.
+
+    Eigenvalue-valued fields (edges, scale, threshold) are in units of the eigenvalues
+    ``x = s^2`` of ``X = W W^T``. ``None`` marks a statistic that could not be computed
+    (the reason is in ``warnings``).
+
+    Attributes
+    ----------
+    name : str
+    shape : (int, int)
+        (K, L) as given.
+    n_levels : int
+        ``min(K, L)``: the nonzero eigenvalues of X (= number of singular values).
+    singular_values : ndarray of float64, shape (n_levels,)
+        Descending (read-only).
+    margin : float
+        Outlier threshold above the MP edge, in Tracy-Widom units.
+    mp_ratio : float
+        ``min(K, L) / max(K, L)``.
+    mp_scale, mp_lower_edge, mp_upper_edge, mp_tw_scale, mp_threshold : float or None
+        Fitted mean eigenvalue of the noise bulk (``max(K, L)`` x the entry variance), the
+        bulk edges, the Tracy-Widom scale of the largest noise eigenvalue, and the outlier
+        threshold ``mp_upper_edge + margin * mp_tw_scale``.
+    mp_ks_pvalue : float or None
+        KS test of the bulk eigenvalues against the fitted law (optimistic: fitted scale).
+    n_outliers : int or None
+    outlier_singular_values : ndarray of float64, shape (n_outliers,)
+        Largest first (read-only); empty without an MP fit.
+    n_bulk : int
+        Levels used for the level statistics: the eigenvalues of X at or below the threshold.
+    unfolding : str
+        How the bulk was unfolded for the spacing statistics: "marchenko-pastur" (through the
+        fitted law's cdf) or "polynomial" (degree 5 fit of the staircase).
+    mean_spacing_ratio, mean_spacing_ratio_stderr : float or None
+        <r> of the bulk and ``RATIO_SD_COEFF / sqrt(n_bulk)``.
+    ratio_z_goe, ratio_z_poisson : float or None
+        ``(<r> - 0.5307) / stderr`` and ``(<r> - 0.3863) / stderr``.
+    ks_wigner_statistic, ks_wigner_pvalue, ks_poisson_statistic, ks_poisson_pvalue
+        : float or None
+        KS tests of the unfolded bulk spacings (scaled to unit mean) against the Wigner
+        surmise and against exp(-s).
+    brody_q, brody_q_stderr : float or None
+        Maximum-likelihood Brody parameter (0 Poisson, 1 Wigner) of the unfolded spacings.
+    reliable : bool
+        A Marchenko-Pastur bulk was fitted and it has at least ``RATIO_MIN_LEVELS`` levels, so
+        <r> separates GOE from Poisson by at least 2 standard deviations.
+    warnings : tuple of str
+    ratios : ndarray of float64, shape (n_bulk - 2,)
+        The bulk spacing ratios (read-only; for figures, not in :meth:`to_dict`).
+    unfolded_spacings : ndarray of float64, shape (n_bulk - 1,)
+        Unit-mean unfolded bulk spacings (read-only; for figures, not in :meth:`to_dict`).
+    """
+
+    name: str
+    shape: tuple[int, int]
+    n_levels: int
+    singular_values: np.ndarray = field(repr=False)
+    margin: float
+    mp_ratio: float
+    mp_scale: float | None
+    mp_lower_edge: float | None
+    mp_upper_edge: float | None
+    mp_tw_scale: float | None
+    mp_threshold: float | None
+    mp_ks_pvalue: float | None
+    n_outliers: int | None
+    outlier_singular_values: np.ndarray = field(repr=False)
+    n_bulk: int
+    unfolding: str
+    mean_spacing_ratio: float | None
+    mean_spacing_ratio_stderr: float | None
+    ratio_z_goe: float | None
+    ratio_z_poisson: float | None
+    ks_wigner_statistic: float | None
+    ks_wigner_pvalue: float | None
+    ks_poisson_statistic: float | None
+    ks_poisson_pvalue: float | None
+    brody_q: float | None
+    brody_q_stderr: float | None
+    reliable: bool
+    warnings: tuple[str, ...]
+    ratios: np.ndarray = field(repr=False)
+    unfolded_spacings: np.ndarray = field(repr=False)
+
+    @property
+    def eigenvalues(self) -> np.ndarray:
+        """Eigenvalues ``x_i = s_i^2`` of ``X = W W^T``, descending, shape (n_levels,)."""
+        return self.singular_values**2
+
+    @property
+    def mp_law(self):
+        """The fitted :func:`dysonsgd.spectra.marchenko_pastur` law, or None."""
+        if self.mp_scale is None:
+            return None
+        return spectra.marchenko_pastur(self.mp_ratio, self.mp_scale)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (lists, floats, None for undefined values; no NaN)."""
+
+        def num(v):
+            if v is None:
+                return None
+            v = float(v)
+            return v if math.isfinite(v) else None
+
+        return {
+            "name": self.name,
+            "shape": [int(self.shape[0]), int(self.shape[1])],
+            "n_levels": int(self.n_levels),
+            "singular_values": [float(v) for v in self.singular_values],
+            "margin": float(self.margin),
+            "mp_ratio": float(self.mp_ratio),
+            "mp_scale": num(self.mp_scale),
+            "mp_lower_edge": num(self.mp_lower_edge),
+            "mp_upper_edge": num(self.mp_upper_edge),
+            "mp_tw_scale": num(self.mp_tw_scale),
+            "mp_threshold": num(self.mp_threshold),
+            "mp_ks_pvalue": num(self.mp_ks_pvalue),
+            "n_outliers": None if self.n_outliers is None else int(self.n_outliers),
+            "outlier_singular_values": [float(v) for v in self.outlier_singular_values],
+            "n_bulk": int(self.n_bulk),
+            "unfolding": self.unfolding,
+            "mean_spacing_ratio": num(self.mean_spacing_ratio),
+            "mean_spacing_ratio_stderr": num(self.mean_spacing_ratio_stderr),
+            "ratio_z_goe": num(self.ratio_z_goe),
+            "ratio_z_poisson": num(self.ratio_z_poisson),
+            "ks_wigner_statistic": num(self.ks_wigner_statistic),
+            "ks_wigner_pvalue": num(self.ks_wigner_pvalue),
+            "ks_poisson_statistic": num(self.ks_poisson_statistic),
+            "ks_poisson_pvalue": num(self.ks_poisson_pvalue),
+            "brody_q": num(self.brody_q),
+            "brody_q_stderr": num(self.brody_q_stderr),
+            "reliable": bool(self.reliable),
+            "warnings": list(self.warnings),
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------------------------
+def _check_matrix(W, name: str) -> np.ndarray:
+    arr = np.asarray(W)
+    if arr.dtype.kind == "O":
+        raise ValueError(f"{name}: an object array is not a matrix of numbers")
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name}: complex entries; pass a real matrix (take .real or abs)")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: entries of dtype {arr.dtype} are not numbers")
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name}: shape {arr.shape} is not a matrix; need a 2-D array (K, L) "
+            "(export each layer's weight matrix separately)"
+        )
+    K, L = arr.shape
+    if min(K, L) < MIN_LEVELS:
+        raise ValueError(
+            f"{name}: shape {arr.shape} has {min(K, L)} singular value(s); need "
+            f"min(K, L) >= {MIN_LEVELS} (a spacing ratio needs 3 levels, a mean of ratios and "
+            "a KS test of spacings need more)"
+        )
+    arr = arr.astype(np.float64, copy=False)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(
+            f"{name}: {int(bad.sum())} non-finite entries (NaN or inf); "
+            "a diverged run has no spectrum"
+        )
+    return np.ascontiguousarray(arr)
+
+
+# --------------------------------------------------------------------------------------------
+# the analysis
+# --------------------------------------------------------------------------------------------
+def _finite_or_none(v) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def analyse_matrix(
+    W: np.ndarray,
+    name: str = "W",
+    *,
+    margin: float = 2.0,
+    unfolding: str = "marchenko-pastur",
+) -> MatrixReport:
+    """Singular values, Marchenko-Pastur bulk and outliers, and GOE/Poisson level statistics.
+
+    Parameters
+    ----------
+    W : array_like of real numbers, shape (K, L)
+        One weight matrix, ``min(K, L) >= 4``, all entries finite.
+    name : str
+        A label carried into the report.
+    margin : float >= 0
+        Outliers are eigenvalues of X above the fitted MP upper edge plus ``margin``
+        Tracy-Widom units. For Gaussian noise with the scale fitted by the median, the
+        fraction of matrices with at least one (false) outlier is about 2 % at margin 2
+        (measured for K x 2K, K = 8 ... 128; 18 % at margin 0); see docs/spectrum.md.
+    unfolding : {"marchenko-pastur", "polynomial"}
+        How the bulk is unfolded before the spacing statistics (KS, Brody).
+        ``"marchenko-pastur"``: ``xi = n_levels F(x)`` with F the fitted MP cdf, one fitted
+        parameter, so it does not absorb the fluctuations it is meant to expose (falls back to
+        "polynomial" without an MP fit). ``"polynomial"``: degree-5 Legendre fit of the bulk
+        staircase (:func:`dysonsgd.spectra.unfold`), for bulks that are not MP. Spacing ratios
+        need no unfolding.
+
+    Returns
+    -------
+    MatrixReport
+
+    Raises
+    ------
+    ValueError
+        Not a finite real 2-D matrix, fewer than 4 singular values, all singular values
+        zero, or a bad ``margin``/``unfolding``.
+
+    Notes
+    -----
+    The level statistics use the bulk only: outliers sit at the scale of the learned
+    structure, not of the noise, and would give a few spurious tiny ratios and break the
+    unfolding. The standard error of <r> is ``RATIO_SD_COEFF / sqrt(n_bulk)`` (the sd of <r>
+    of one spectrum, measured) rather than the naive sd of the ratios over sqrt(count): ratios
+    of one spectrum are correlated. KS p-values assume independent spacings; spacings of one
+    spectrum are correlated, so read them as indicative.
+
+    References
+    ----------
+    arXiv:2509.01349; Atas et al., PRL 110, 084101 (2013); Johnstone, Ann. Statist. 29, 295
+    (2001); Brody (1973).
+    """
+    label = str(name)
+    arr = _check_matrix(W, label)
+    margin_f = float(margin) if not isinstance(margin, bool) else math.nan
+    if not (math.isfinite(margin_f) and margin_f >= 0):
+        raise ValueError(f"margin must be a non-negative number (TW units), got {margin!r}")
+    if unfolding not in _UNFOLDINGS:
+        raise ValueError(f"unfolding must be one of {', '.join(_UNFOLDINGS)}, got {unfolding!r}")
+    K, L = arr.shape
+    p, nn = min(K, L), max(K, L)
+    s = spectra.singular_values(arr)
+    if not s[0] > 0:
+        raise ValueError(f"{label}: all singular values are zero (a zero matrix has no spectrum)")
+    x = s**2
+    notes: list[str] = []
+
+    # Marchenko-Pastur bulk and outliers. The eigenvalues of W W^T and W^T W agree, so the
+    # fit is done in the orientation (p, nn) with ratio p / nn <= 1.
+    fit = None
+    try:
+        fit = spectra.fit_marchenko_pastur(x, (p, nn), method="median", margin=margin_f)
+    except ValueError as exc:
+        notes.append(
+            f"no Marchenko-Pastur fit ({exc}): more than half the singular values vanish, so "
+            "there is no noise bulk; no outliers are flagged and the level statistics use all "
+            "nonzero levels"
+        )
+    if fit is not None:
+        is_out = np.zeros(p, dtype=bool)
+        is_out[fit.outlier_indices] = True
+        bulk_x = x[~is_out]
+        outlier_s = s[fit.outlier_indices]
+        mp_ks_p = _finite_or_none(fit.ks.pvalue)
+        if mp_ks_p is not None and mp_ks_p < _MP_PVALUE_MIN:
+            notes.append(
+                f"the bulk is not Marchenko-Pastur (KS p = {mp_ks_p:.2g}): W is not i.i.d. noise "
+                "plus a few directions (e.g. heavy-tailed or strongly trained), so the MP edge, "
+                "the outlier count and the MP-unfolded spacings are not meaningful; <r> is"
+            )
+        if margin_f < 2.0:
+            notes.append(
+                f"margin {margin_f:g} < 2 Tracy-Widom units: pure noise puts an eigenvalue above "
+                "the edge in up to 18 % of matrices (margin 0), 2 % at margin 2"
+            )
+    else:
+        bulk_x = x[x > 0]
+        outlier_s = np.empty(0)
+        mp_ks_p = None
+    n_bulk = int(bulk_x.size)
+    bulk_sorted = np.sort(bulk_x)
+
+    # spacing ratios: no unfolding needed
+    r_mean = r_se = z_goe = z_poi = None
+    ratios = np.empty(0)
+    if n_bulk >= 3:
+        ratios = spectra.spacing_ratios(bulk_sorted)
+        r_mean = _finite_or_none(np.nanmean(ratios)) if np.isfinite(ratios).any() else None
+        if r_mean is not None:
+            r_se = RATIO_SD_COEFF / math.sqrt(n_bulk)
+            z_goe = (r_mean - spectra.GOE_RATIO_MEAN_LARGE_N) / r_se
+            z_poi = (r_mean - spectra.POISSON_RATIO_MEAN) / r_se
+        else:
+            notes.append("every spacing ratio is 0/0 (degenerate levels): no <r>")
+    if n_bulk < RATIO_MIN_LEVELS:
+        notes.append(
+            f"only {n_bulk} bulk levels: <r> of one spectrum has sd {RATIO_SD_COEFF:g}/sqrt(N) "
+            f"= {RATIO_SD_COEFF / math.sqrt(max(n_bulk, 1)):.3f}, more than half the GOE-Poisson "
+            f"gap 0.144 (needs N >= {RATIO_MIN_LEVELS}); average <r> over several matrices "
+            "(seeds) before concluding"
+        )
+
+    # unfolded spacings: KS against Wigner and Poisson, Brody fit
+    used = unfolding if (fit is not None or unfolding == "polynomial") else "polynomial"
+    if used != unfolding:
+        notes.append("unfolded with a polynomial (no Marchenko-Pastur fit to unfold with)")
+    ks_w = ks_p = brody_fit = None
+    unfolded = np.empty(0)
+    if n_bulk >= MIN_LEVELS:
+        if used == "marchenko-pastur":
+            xi = p * fit.law.cdf(bulk_sorted)
+        else:
+            degree = min(_POLY_DEGREE, n_bulk - 2)
+            with _warnings.catch_warnings(record=True) as caught:
+                _warnings.simplefilter("always")
+                xi = spectra.unfold(bulk_sorted, "polynomial", degree=degree)
+            if caught:
+                notes.append(
+                    f"the degree-{degree} polynomial unfolding is not increasing over the bulk: "
+                    "the spacing statistics are unreliable (use the ratios)"
+                )
+        gaps = np.diff(np.sort(xi))
+        if gaps.mean() > 0:
+            unfolded = gaps / gaps.mean()
+            ks_w = spectra.ks_one_sample(unfolded, spectra.wigner_surmise)
+            ks_p = spectra.ks_one_sample(unfolded, spectra.poisson_spacing)
+            positive = unfolded[unfolded > 0]
+            if positive.size < unfolded.size:
+                notes.append(
+                    f"{unfolded.size - positive.size} zero unfolded spacing(s) (degenerate "
+                    "levels) left out of the Brody fit"
+                )
+            if positive.size >= 2:
+                brody_fit = spectra.fit_brody(positive, normalize=True)
+        else:
+            notes.append("the unfolded bulk has zero width: no spacing statistics")
+        if unfolded.size and unfolded.size < KS_MIN_SPACINGS:
+            notes.append(
+                f"{unfolded.size} unfolded spacings: a 5 % KS test rejects the wrong one of "
+                f"Wigner and Poisson reliably only from {KS_MIN_SPACINGS} spacings on (their cdfs "
+                "differ by at most 0.216); the KS p-values and Brody q are indicative"
+            )
+    else:
+        notes.append(f"only {n_bulk} bulk levels: no spacing statistics (need {MIN_LEVELS})")
+
+    reliable = fit is not None and n_bulk >= RATIO_MIN_LEVELS and r_mean is not None
+    return MatrixReport(
+        name=label,
+        shape=(int(K), int(L)),
+        n_levels=int(p),
+        singular_values=_readonly(s),
+        margin=margin_f,
+        mp_ratio=p / nn,
+        mp_scale=None if fit is None else float(fit.scale),
+        mp_lower_edge=None if fit is None else float(fit.lower_edge),
+        mp_upper_edge=None if fit is None else float(fit.upper_edge),
+        mp_tw_scale=None if fit is None else float(fit.tw_scale),
+        mp_threshold=None if fit is None else float(fit.threshold),
+        mp_ks_pvalue=mp_ks_p,
+        n_outliers=None if fit is None else int(fit.n_outliers),
+        outlier_singular_values=_readonly(outlier_s),
+        n_bulk=n_bulk,
+        unfolding=used,
+        mean_spacing_ratio=r_mean,
+        mean_spacing_ratio_stderr=r_se,
+        ratio_z_goe=z_goe,
+        ratio_z_poisson=z_poi,
+        ks_wigner_statistic=None if ks_w is None else ks_w.statistic,
+        ks_wigner_pvalue=None if ks_w is None else ks_w.pvalue,
+        ks_poisson_statistic=None if ks_p is None else ks_p.statistic,
+        ks_poisson_pvalue=None if ks_p is None else ks_p.pvalue,
+        brody_q=None if brody_fit is None else brody_fit.q,
+        brody_q_stderr=None if brody_fit is None else _finite_or_none(brody_fit.stderr),
+        reliable=bool(reliable),
+        warnings=tuple(notes),
+        ratios=_readonly(ratios),
+        unfolded_spacings=_readonly(unfolded),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# reading the user's file
+# --------------------------------------------------------------------------------------------
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+_TRAIN_KEYS = ("W", "W_teacher", "config", "epochs_saved", "diverged")
+
+
+def _describe(arr: np.ndarray) -> str:
+    return f"{arr.ndim}-D {arr.dtype}"
+
+
+def _load_member(f, key: str, path: Path) -> np.ndarray:
+    try:
+        return f[key]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise ValueError(
+                f"{path}: array {key!r} holds Python objects (a pickle); dysonsgd never "
+                "unpickles files: save plain numeric arrays (numpy.savez(path, W=W))"
+            ) from None
+        raise ValueError(f"{path}: array {key!r} is truncated or corrupt ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
+        raise ValueError(f"{path}: array {key!r} is truncated or corrupt ({exc})") from None
+
+
+def _train_file_matrices(f, path: Path, diverged_note: dict) -> dict[str, np.ndarray]:
+    W = _load_member(f, "W", path)
+    teacher = _load_member(f, "W_teacher", path)
+    diverged = _load_member(f, "diverged", path)
+    if W.ndim != 4 or teacher.ndim != 3 or W.shape[0] != teacher.shape[0]:
+        raise ValueError(
+            f"{path}: looks like a dysonsgd training result but W has shape {W.shape} and "
+            f"W_teacher {teacher.shape} (expected (seeds, saves, K, L) and (seeds, K, L))"
+        )
+    out: dict[str, np.ndarray] = {}
+    for k in range(W.shape[0]):
+        out[f"W[seed={k}]"] = W[k, -1]
+        if diverged.shape == (W.shape[0],) and bool(diverged[k]):
+            diverged_note[f"W[seed={k}]"] = (
+                f"seed {k} diverged: its final W is the state at divergence"
+            )
+    for k in range(teacher.shape[0]):
+        out[f"W_teacher[seed={k}]"] = teacher[k]
+    return out
+
+
+@dataclass(frozen=True)
+class MatrixFile:
+    """The matrices read from one file by :func:`load_matrices`.
+
+    Attributes
+    ----------
+    path : str
+    kind : str
+        "npy", "npz" or "dysonsgd-train" (a ``dysonsgd train --out`` file).
+    matrices : dict of str to ndarray of float64, shape (K, L)
+        Validated: 2-D, real, finite, ``min(K, L) >= 4``; in file order (or ``names`` order).
+    skipped : tuple of str
+        ``"key (shape)"`` of the arrays of an ``.npz`` that are not 2-D (when not picked).
+    notes : dict of str to str
+        Per-matrix remarks (e.g. a diverged seed).
+    """
+
+    path: str
+    kind: str
+    matrices: dict[str, np.ndarray]
+    skipped: tuple[str, ...]
+    notes: dict[str, str]
+
+
+def load_matrices(
+    path: str | os.PathLike, names: list[str] | tuple[str, ...] | None = None
+) -> MatrixFile:
+    """Read the weight matrices to analyse from a ``.npy`` or ``.npz`` file.
+
+    Never unpickles (``allow_pickle=False``). The file type comes from its content (magic
+    bytes), not its suffix.
+
+    * ``.npy``: one array, which must be 2-D; its name is the file's stem.
+    * ``.npz`` written by ``dysonsgd train --out`` (keys W, W_teacher, config, ...): the final
+      student matrix of every seed, ``W[seed=k]`` (``W[k, -1]``), and every seed's teacher,
+      ``W_teacher[seed=k]`` (a Gaussian N(0, 1/L) matrix: the noise reference).
+    * any other ``.npz``: every 2-D array, under its key; arrays of other dimensions are
+      listed as skipped.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    names : sequence of str, optional
+        Pick these arrays (names as above) from an ``.npz``, in this order.
+
+    Returns
+    -------
+    MatrixFile
+
+    Raises
+    ------
+    ValueError
+        One line naming the file (and array) and the fix: missing file, not a numpy file,
+        truncated or corrupt, object (pickled) arrays, no 2-D arrays, unknown names, arrays
+        that are not finite 2-D real matrices with at least 4 singular values.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"{p}: no such file")
+    if p.is_dir():
+        raise ValueError(f"{p} is a directory; give a .npy or .npz file")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise ValueError(f"{p}: cannot read ({exc.strerror})") from None
+    names = None if names is None else list(names)
+    notes: dict[str, str] = {}
+    skipped: list[str] = []
+    if head.startswith(_NPY_MAGIC):
+        if names:
+            raise ValueError(
+                f"--name picks arrays from an .npz; {p} is a single .npy array (drop --name)"
+            )
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except ValueError as exc:
+            if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+                raise ValueError(
+                    f"{p} holds Python objects (a pickle); dysonsgd never unpickles files: "
+                    "save a plain numeric array (numpy.save(path, W))"
+                ) from None
+            raise ValueError(f"{p} is truncated or corrupt ({exc})") from None
+        except (OSError, EOFError) as exc:
+            raise ValueError(f"{p} is truncated or corrupt ({exc})") from None
+        matrices = {p.stem: arr}
+        kind = "npy"
+    elif head.startswith(_ZIP_MAGIC) or head.startswith(b"PK\x05\x06"):
+        try:
+            f = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise ValueError(f"{p} is truncated or corrupt ({exc})") from None
+        with f:
+            files = list(f.files)
+            if not files:
+                raise ValueError(f"{p} is an empty .npz (no arrays)")
+            is_train = all(k in files for k in _TRAIN_KEYS)
+            kind = "dysonsgd-train" if is_train else "npz"
+            if is_train:
+                available = _train_file_matrices(f, p, notes)
+                if names is None:
+                    matrices = available
+                else:
+                    unknown = [n for n in names if n not in available]
+                    if unknown:
+                        raise ValueError(
+                            f"{p} has no matrix named {unknown[0]!r}; this dysonsgd training "
+                            f"result offers: {', '.join(available)}"
+                        )
+                    matrices = {n: available[n] for n in names}
+            else:
+                if names is not None:
+                    unknown = [n for n in names if n not in files]
+                    if unknown:
+                        raise ValueError(
+                            f"{p} has no array named {unknown[0]!r}; available: {', '.join(files)}"
+                        )
+                    matrices = {n: _load_member(f, n, p) for n in names}
+                else:
+                    loaded = {k: _load_member(f, k, p) for k in files}
+                    matrices = {k: a for k, a in loaded.items() if a.ndim == 2}
+                    skipped = [f"{k} {a.shape}" for k, a in loaded.items() if a.ndim != 2]
+                    if not matrices:
+                        found = ", ".join(f"{k} ({_describe(a)})" for k, a in loaded.items())
+                        raise ValueError(
+                            f"{p} has no 2-D arrays to analyse (found: {found}); save each "
+                            "weight matrix as a 2-D array"
+                        )
+    else:
+        raise ValueError(
+            f"{p} is not a numpy .npy or .npz file; export the weights with numpy.save or "
+            "numpy.savez (e.g. numpy.savez('w.npz', layer1=W1, layer2=W2))"
+        )
+    checked = {n: _check_matrix(a, f"{p}: array {n!r}") for n, a in matrices.items()}
+    return MatrixFile(path=str(p), kind=kind, matrices=checked, skipped=tuple(skipped), notes=notes)
