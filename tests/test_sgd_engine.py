@@ -139,7 +139,7 @@ def _log_top_eigenvalue(W):
 
 @pytest.mark.parametrize(
     "n_seeds",
-    [pytest.param(40, id="40-seeds"), pytest.param(200, id="200-seeds", marks=pytest.mark.slow)],
+    [pytest.param(40, id="40-seeds"), pytest.param(120, id="120-seeds", marks=pytest.mark.slow)],
 )
 def test_high_temperature_agrees_in_distribution(n_seeds):
     """T = 4, sigma_w = 1/8 (paper Fig 6's high-temperature point): chaotic.
@@ -147,8 +147,8 @@ def test_high_temperature_agrees_in_distribution(n_seeds):
     Rounding differences of 1e-16 grow to O(1) within one epoch here, so the two engines'
     trajectories become different samples of the same process. Two-sample KS test on the
     log top eigenvalue of W W^T after 2 epochs across seeds, at alpha = 1e-3: the
-    critical distance for n = m = 40 is c(alpha) sqrt(2/n) = 1.95 * 0.224 = 0.44 (0.19 for
-    200). Residual pairing (same data per seed) only makes the samples more alike, so the
+    critical distance for n = m = 40 is c(alpha) sqrt(2/n) = 1.95 * 0.224 = 0.44 (0.25 for
+    120). Residual pairing (same data per seed) only makes the samples more alike, so the
     test stays conservative. The fixed entropy makes the p-value deterministic.
     """
     config = NetworkConfig()
