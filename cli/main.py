@@ -26,3 +26,4 @@ from dysonsgd.cli import plot_store as _plot_store  # noqa: E402,F401
 from dysonsgd.cli import advise as _advise  # noqa: E402,F401
 from dysonsgd.cli import bench as _bench  # noqa: E402,F401
 from dysonsgd.cli import simulate as _simulate  # noqa: E402,F401
+from dysonsgd.cli import spectrum as _spectrum  # noqa: E402,F401
