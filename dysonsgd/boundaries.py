@@ -4,8 +4,9 @@ Reads a Dataset from :func:`dysonsgd.sweep.load` and gives
 
 - :func:`cell_phases` -- the phase of every cell: each seed is named by the eigenvalue-flow
   rule of :func:`dysonsgd.phases.classify_flow` (runaway growth of x_1 -> high-temperature;
-  a spectrum that did not move -> disordered; otherwise ordered), amended for short runs by
-  the training loss (:func:`seed_phases`), and the cell takes the majority of its seeds;
+  a spectrum that did not move -> disordered; otherwise ordered), amended for flows that move
+  away from the teacher and for short runs (:func:`seed_phases`), and the cell takes the
+  majority of its seeds;
 - :func:`ordered_fraction` -- the fraction of seeds the Langevin criterion calls ordered;
 - :func:`boundary_temperatures` -- per 1/sigma_W, the temperature at which that fraction
   falls through 0.68, 0.95, 0.997 (the contours of paper Fig 8), interpolated in log2 T;
@@ -45,15 +46,24 @@ def seed_phases(cell, *, loss_drop: float = LOSS_DROP) -> list[str]:
 
     The rule of :func:`dysonsgd.phases.classify_flow` on the eigenvalue flow (runaway growth of
     x_1 beyond 10 max(x*_1, x_1(0)) -> high-temperature; a spectrum that moved less than 10% of
-    its distance to the teacher's -> disordered; otherwise ordered), with two amendments. A seed
-    flagged as diverged is high-temperature. For short runs, a seed called disordered whose
-    training loss fell below ``loss_drop`` times its initial value while its features did not
-    stay frozen (``G(t_f, 0) < 1/2``) is ordered. The ordered spectrum reaches the teacher's
-    only over the paper's 10^5 epochs (at T = 2^-5, 1/sigma_W = 8 it covers about 5% of the way
-    in 2 10^4 steps) while the loss falls by orders of magnitude within a few thousand steps
-    (0.098 -> 4e-4 there, G(t_f, 0) ~ 0.01). Jammed seeds keep their saturated +-1 features,
-    G(t_f, 0) ~ 0.8-0.98 at 1/sigma_W = 2^-8, even where their loss falls by a factor of ten at
-    T = 4.
+    its distance to the teacher's -> disordered; otherwise ordered), with three amendments:
+
+    1. a seed flagged as diverged is high-temperature;
+    2. a seed called ordered that ended more than twice as far from the teacher's spectrum as it
+       started (classify_flow's ``progress < -1``) is high-temperature when its top eigenvalue
+       grew (the repulsion inflating the spectrum before the runaway of rule 1: at 20 epochs,
+       T = 64 and 1/sigma_W = 2^-8, x_1 grows 3-4x, progress is -1.1 to -1.5 and the test loss
+       stays ~0.1), disordered when it shrank. Ordered seeds that start near the teacher's
+       scale (sigma_W ~ 1) wander by up to about half their small initial distance
+       (progress down to -0.5 at T <= 2^-4), hence the margin;
+    3. for short runs, a seed called disordered that did come closer (``progress > 0``) and whose
+       training loss fell below ``loss_drop`` times its initial value while its features did not
+       stay frozen (``G(t_f, 0) < 1/2``) is ordered. The ordered spectrum reaches the teacher's
+       only over the paper's 10^5 epochs (at T = 2^-5, 1/sigma_W = 8 it covers about 5% of the
+       way in 2 10^4 steps) while the loss falls by orders of magnitude within a few thousand
+       steps (0.098 -> 4e-4 there, G(t_f, 0) ~ 0.01). Jammed seeds keep their saturated +-1
+       features, G(t_f, 0) ~ 0.8-0.98 at 1/sigma_W = 2^-8, even where their loss falls by a
+       factor of ten at T = 4.
 
     Parameters
     ----------
@@ -75,10 +85,20 @@ def seed_phases(cell, *, loss_drop: float = LOSS_DROP) -> list[str]:
     diverged = cell["diverged"].values
     overlap = cell["overlap_G"].values
     out = []
+    x1 = cell["eigenvalues"].values[:, :, 0]
     for k, p in enumerate(cls.phases):
         if diverged[k] == 1.0:
             p = "high-temperature"
-        if p == "disordered" and loss[k, -1] < loss_drop * loss[k, 0] and overlap[k] < 0.5:
+        elif p == "ordered" and cls.progress[k] < -1.0:
+            # moved, but away from the teacher: an inflating spectrum is the Coulomb
+            # repulsion winning (high-temperature); a shrinking one is not learning either
+            p = "high-temperature" if x1[k, -1] > x1[k, 0] else "disordered"
+        if (
+            p == "disordered"
+            and cls.progress[k] > 0
+            and loss[k, -1] < loss_drop * loss[k, 0]
+            and overlap[k] < 0.5
+        ):
             p = "ordered"
         out.append(p)
     return out
