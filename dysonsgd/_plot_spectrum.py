@@ -52,25 +52,20 @@ def _eigenvalue_axes(ax, rep) -> None:
         ax.plot(grid, law.pdf(grid), color="C0", lw=1.4, label=f"MP fit, q={rep.mp_ratio:.3g}")
         ax.axvline(rep.mp_upper_edge, color="C0", ls="--", lw=0.9, label="MP edge")
         ax.axvline(rep.mp_threshold, color="C3", ls=":", lw=0.9, label=f"+{rep.margin:g} TW")
+    title = f"{rep.name}  {rep.shape[0]}x{rep.shape[1]}"
     if rep.outlier_singular_values.size:
         out = rep.outlier_singular_values**2
         inside = out[out <= right]
-        ax.plot(inside, np.zeros_like(inside), "v", color="C3", ms=7, clip_on=False)
+        if inside.size:
+            ax.plot(inside, np.zeros_like(inside), "v", color="C3", ms=7, label="outliers")
         beyond = out[out > right]
         if beyond.size:
-            txt = ", ".join(f"{v:.3g}" for v in beyond[:4]) + (" ..." if beyond.size > 4 else "")
-            ax.annotate(
-                f"{rep.n_outliers} outlier(s)\nx = {txt} ->",
-                xy=(0.98, 0.6),
-                xycoords="axes fraction",
-                ha="right",
-                color="C3",
-                fontsize=8,
-            )
+            txt = ", ".join(f"{v:.3g}" for v in beyond[:3]) + (" ..." if beyond.size > 3 else "")
+            title += f"\n{beyond.size} outlier(s) beyond the axis: x = {txt}"
     ax.set_xlim(0.0, right)
     ax.set_xlabel(r"eigenvalue $x$ of $X = WW^T$")
     ax.set_ylabel("density")
-    ax.set_title(f"{rep.name}  {rep.shape[0]}x{rep.shape[1]}", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, frameon=False)
 
 
