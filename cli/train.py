@@ -18,7 +18,13 @@ from dysonsgd.sgd import ENGINES, save_schedule, train
 @click.option("--epochs", type=c.POSITIVE_INT, default=100, show_default=True)
 @click.option("--seeds", type=c.POSITIVE_INT, default=1, show_default=True, help="Ensemble size.")
 @click.option("--seed", type=c.NONNEGATIVE_INT, default=0, show_default=True, help="Base seed.")
-@click.option("--engine", type=click.Choice(ENGINES), default="numpy", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="numba",
+    show_default=True,
+    help="numba: compiled engine; numpy: the readable reference (same records).",
+)
 @click.option("--save-points", type=c.POSITIVE_INT, default=21, show_default=True)
 @click.option("--shuffle", is_flag=True, help="Reshuffle the training set every epoch.")
 @click.option("--K", "K", type=c.POSITIVE_INT, default=16, show_default=True)

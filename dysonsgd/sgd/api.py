@@ -209,7 +209,7 @@ def train(
     epochs: int,
     n_seeds: int = 1,
     seed: int | np.random.Generator | None = 0,
-    engine: str = "numpy",
+    engine: str = "numba",
     save_points: int = 21,
     shuffle: bool = False,
     on_epoch: Callable[[], None] | None = None,
