@@ -41,6 +41,7 @@ BIG = 1e150  # state magnitude treated as overflow (x = s^2 stays below 1e300)
 MAX_DEPTH = 100  # bisection levels of one outer step (near-collisions need h ~ gap^2)
 GAP_FRACTION = 0.5  # Euler: largest relative change of a gap (or of a walled s_K) per step
 NEWTON_MAX_ITER = 60
+NEWTON_TRI_ITER = 8  # tridiagonal-Hessian iterations before switching to the full Hessian
 NEWTON_RTOL = 1e-13  # converged when the Newton step is below this times max|y|
 NEWTON_FLOOR = 1e-10  # ... or, at the iteration cap, below this (rounding floor reached)
 _U53 = 1.0 / 9007199254740992.0  # 2**-53
@@ -295,14 +296,71 @@ def _thomas(dg, e, rhs, out, cp, dp):
 
 
 @njit(cache=True, error_model="numpy")
-def implicit_solve(yold, z, h, positive, Wm, om, out, sc):
+def _hessian_full(yv, h, positive, Wm, om, H):
+    # Full Hessian of F (symmetric, diagonally dominant, hence SPD).
+    K = yv.shape[0]
+    for i in range(K):
+        H[i, i] = 1.0
+    for i in range(K - 1):
+        for j in range(i + 1, K):
+            w = h * Wm[i, j]
+            inv = 1.0 / (yv[i] - yv[j])
+            t2 = w * inv * inv
+            H[i, i] += t2
+            H[j, j] += t2
+            od = -t2
+            if positive:
+                invp = 1.0 / (yv[i] + yv[j])
+                u2 = w * invp * invp
+                H[i, i] += u2
+                H[j, j] += u2
+                od += u2
+            H[i, j] = od
+            H[j, i] = od
+    if positive:
+        for i in range(K):
+            if om[i] > 0.0:
+                H[i, i] += h * om[i] / (yv[i] * yv[i])
+
+
+@njit(cache=True, error_model="numpy")
+def _cholesky_solve(H, rhs, out):
+    # Solve H out = -rhs by Cholesky, factorising H in place (lower triangle).
+    K = H.shape[0]
+    for j in range(K):
+        d = H[j, j]
+        for k in range(j):
+            d -= H[j, k] * H[j, k]
+        d = math.sqrt(d)
+        H[j, j] = d
+        for i in range(j + 1, K):
+            v = H[i, j]
+            for k in range(j):
+                v -= H[i, k] * H[j, k]
+            H[i, j] = v / d
+    for i in range(K):
+        v = -rhs[i]
+        for k in range(i):
+            v -= H[i, k] * out[k]
+        out[i] = v / H[i, i]
+    for i in range(K - 1, -1, -1):
+        v = out[i]
+        for k in range(i + 1, K):
+            v -= H[k, i] * out[k]
+        out[i] = v / H[i, i]
+
+
+@njit(cache=True, error_model="numpy")
+def implicit_solve(yold, z, h, positive, Wm, om, out, sc, H):
     """Solve ``y = z + h Phi(y)`` for the unique y in the chamber.
 
     The solution minimises the strictly convex ``F(y) = |y - z|^2 / 2 - h P(y)`` with the
     logarithmic barrier ``P = sum_{i<j} W_ij [log(y_i - y_j) + m log(y_i + y_j)] +
     sum_i om_i log y_i``. Newton iterations with the tridiagonal part of the Hessian
-    (diagonally dominant, hence SPD) and backtracking that keeps every iterate in the
-    chamber, so the result is ordered whatever happens. Returns True when converged.
+    (diagonally dominant, hence SPD; O(K^2) per iteration) for up to NEWTON_TRI_ITER
+    iterations, then, if needed (stiff clusters couple all pairs), with the full Hessian
+    (Cholesky, O(K^3)). Backtracking keeps every iterate in the chamber, so the result is
+    ordered whatever happens. ``H`` is (K, K) scratch. Returns True when converged.
     """
     K = yold.shape[0]
     grad = sc[_GRAD]
@@ -323,8 +381,13 @@ def implicit_solve(yold, z, h, positive, Wm, om, out, sc):
             out[i] = yold[i]
     gn = _grad_hess(out, z, h, positive, Wm, om, grad, dg, e)
     dmax = 0.0
-    for _it in range(NEWTON_MAX_ITER):
-        _thomas(dg, e, grad, delta, cp, dp)
+    for it in range(NEWTON_MAX_ITER):
+        dense = it >= NEWTON_TRI_ITER
+        if dense:
+            _hessian_full(out, h, positive, Wm, om, H)
+            _cholesky_solve(H, grad, delta)
+        else:
+            _thomas(dg, e, grad, delta, cp, dp)
         dmax = 0.0
         scale = 0.0
         for i in range(K):
@@ -338,6 +401,7 @@ def implicit_solve(yold, z, h, positive, Wm, om, out, sc):
                     out[i] = yt[i]
             return True
         alpha = 1.0
+        failed = False
         while True:
             for i in range(K):
                 yt[i] = out[i] + alpha * delta[i]
@@ -347,7 +411,12 @@ def implicit_solve(yold, z, h, positive, Wm, om, out, sc):
                     break
             alpha *= 0.5
             if alpha < 1e-12:
+                failed = True
+                break
+        if failed:
+            if dense:
                 return False
+            continue  # next iteration counts towards the switch to the full Hessian
         for i in range(K):
             out[i] = yt[i]
             grad[i] = gt[i]
@@ -373,12 +442,12 @@ def wall_coefficients(positive, T, kt0, a, C, om):
 
 
 @njit(cache=True, error_model="numpy")
-def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm):
+def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm, H):
     """One semi-implicit Euler-Maruyama step (Ngo & Taguchi 2020 type). True if accepted.
 
     ``y_new = y + h (f(y) - Phi(y)) + g(y) dW + h Phi(y_new)`` with Phi the Coulomb (and for
     the positive domain mirror-image and wall) part, its pair weights frozen at y.
-    ``Wm`` is a (K, K) scratch array for the weights.
+    ``Wm`` and ``H`` are (K, K) scratch arrays (weights, Hessian).
     """
     K = y.shape[0]
     x = sc[_X]
@@ -393,7 +462,7 @@ def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm
     implicit_force(y, positive, Wm, om, phi)
     for i in range(K):
         z[i] = y[i] + h * (f[i] - phi[i]) + g[i] * dW[i]
-    ok = implicit_solve(y, z, h, positive, Wm, om, ynew, sc)
+    ok = implicit_solve(y, z, h, positive, Wm, om, ynew, sc, H)
     if not ok:
         return False
     return admissible(ynew, positive)
@@ -437,6 +506,7 @@ def _run_member(
     st = rng[m]
     sc = np.empty((_NSCRATCH, K))
     Wm = np.empty((K, K))
+    Hm = np.empty((K, K))
     ynew = np.empty(K)
     dW = np.empty(K)
     stack_h = np.empty(MAX_DEPTH + 2)
@@ -483,7 +553,7 @@ def _run_member(
                     )
                 else:
                     ok = semi_implicit_step(
-                        yv, hh, stack_w[sp], positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm
+                        yv, hh, stack_w[sp], positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm, Hm
                     )
                 if ok:
                     big = False

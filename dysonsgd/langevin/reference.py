@@ -134,19 +134,42 @@ def _thomas(dg, e, rhs):
     return out
 
 
+def _hessian_full(yv, h, positive, W, om):
+    d = yv[:, None] - yv[None, :]
+    np.fill_diagonal(d, np.inf)
+    H2 = h * W / d**2
+    H = -H2
+    diag = 1.0 + H2.sum(axis=1)
+    if positive:
+        p = yv[:, None] + yv[None, :]
+        np.fill_diagonal(p, np.inf)
+        P2 = h * W / p**2
+        H = H + P2
+        diag = diag + P2.sum(axis=1)
+        pos = om > 0
+        diag[pos] += h * om[pos] / yv[pos] ** 2
+    np.fill_diagonal(H, diag)
+    return H
+
+
 def implicit_solve(yold, z, h, positive, W, om):
     """Newton solve of ``y = z + h Phi(y)`` (same iteration as the kernel); (ok, y)."""
     yv = z.copy() if _feasible(z, positive, om) else yold.copy()
     grad, dg, e, gn = _grad_hess(yv, z, h, positive, W, om)
     dmax = 0.0
-    for _ in range(_k.NEWTON_MAX_ITER):
-        delta = _thomas(dg, e, grad)
+    for it in range(_k.NEWTON_MAX_ITER):
+        dense = it >= _k.NEWTON_TRI_ITER
+        if dense:
+            delta = -np.linalg.solve(_hessian_full(yv, h, positive, W, om), grad)
+        else:
+            delta = _thomas(dg, e, grad)
         dmax = float(np.max(np.abs(delta)))
         scale = float(np.max(np.abs(yv)))
         if dmax <= _k.NEWTON_RTOL * scale:
             yt = yv + delta
             return True, (yt if _feasible(yt, positive, om) else yv)
         alpha = 1.0
+        failed = False
         while True:
             yt = yv + alpha * delta
             if _feasible(yt, positive, om):
@@ -155,7 +178,12 @@ def implicit_solve(yold, z, h, positive, W, om):
                     break
             alpha *= 0.5
             if alpha < 1e-12:
+                failed = True
+                break
+        if failed:
+            if dense:
                 return False, yv
+            continue
         yv, grad, dg, e, gn = yt, gt, dgt, et, gnt
     return dmax <= _k.NEWTON_FLOOR * float(np.max(np.abs(yv))), yv
 
