@@ -335,8 +335,17 @@ def analyse_matrix(
     s = spectra.singular_values(arr)
     if not s[0] > 0:
         raise ValueError(f"{label}: all singular values are zero (a zero matrix has no spectrum)")
-    x = s**2
     notes: list[str] = []
+    # numerically zero singular values (the matrix_rank rule): exact zeros, not levels
+    tol = s[0] * nn * np.finfo(np.float64).eps
+    rank = int(np.sum(s > tol))
+    if rank < p:
+        s = np.where(s > tol, s, 0.0)
+        notes.append(
+            f"rank {rank} < {p}: {p - rank} singular values vanish (to rounding); the level "
+            "statistics use the nonzero ones only"
+        )
+    x = s**2
 
     # Marchenko-Pastur bulk and outliers. The eigenvalues of W W^T and W^T W agree, so the
     # fit is done in the orientation (p, nn) with ratio p / nn <= 1.
@@ -352,7 +361,7 @@ def analyse_matrix(
     if fit is not None:
         is_out = np.zeros(p, dtype=bool)
         is_out[fit.outlier_indices] = True
-        bulk_x = x[~is_out]
+        bulk_x = x[~is_out & (x > 0)]
         outlier_s = s[fit.outlier_indices]
         mp_ks_p = _finite_or_none(fit.ks.pvalue)
         if mp_ks_p is not None and mp_ks_p < _MP_PVALUE_MIN:
@@ -485,7 +494,7 @@ def _describe(arr: np.ndarray) -> str:
 
 def _load_member(f, key: str, path: Path) -> np.ndarray:
     try:
-        return f[key]
+        arr = f[key]
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
             raise ValueError(
@@ -495,6 +504,12 @@ def _load_member(f, key: str, path: Path) -> np.ndarray:
         raise ValueError(f"{path}: array {key!r} is truncated or corrupt ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
         raise ValueError(f"{path}: array {key!r} is truncated or corrupt ({exc})") from None
+    if not isinstance(arr, np.ndarray):  # a zip member that is not a .npy file
+        raise ValueError(
+            f"{path}: member {key!r} is not a numpy array (is this a zip of other files?); "
+            "write the file with numpy.savez"
+        )
+    return arr
 
 
 def _train_file_matrices(f, path: Path, diverged_note: dict) -> dict[str, np.ndarray]:
