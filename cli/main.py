@@ -27,3 +27,4 @@ from dysonsgd.cli import plot_store as _plot_store  # noqa: E402,F401
 from dysonsgd.cli import simulate as _simulate  # noqa: E402,F401
 from dysonsgd.cli import spectrum as _spectrum  # noqa: E402,F401
 from dysonsgd.cli import train as _train  # noqa: E402,F401
+from dysonsgd.cli import compare as _compare  # noqa: E402,F401

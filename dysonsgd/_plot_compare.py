@@ -1,0 +1,108 @@
+"""Figure of a theory-vs-SGD comparison (to be merged into :mod:`dysonsgd.plot` by its owner).
+
+matplotlib is imported lazily through :mod:`dysonsgd.plot`; nothing numerical is computed
+here beyond histogram binning.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def comparison_figure(comp, path: str | os.PathLike, *, title: str | None = None) -> None:
+    """Four panels: both eigenvalue flows, final eigenvalues, unfolded spacings, ratios.
+
+    Top row: x_i(t) of SGD (left) and of the Langevin network model (right) on the same axes
+    (log scale, Langevin time ``t = eps x steps``; teacher's levels dashed). Bottom row: the
+    final eigenvalue histograms of both ensembles overlaid (log-spaced bins); the pooled
+    unfolded spacings with the Wigner surmise and ``exp(-s)``; the pooled spacing ratios with
+    the GOE surmise and the Poisson law.
+
+    Parameters
+    ----------
+    comp : dysonsgd.compare.Comparison
+    path : str or PathLike
+        Output file; the format comes from the suffix (.png, .pdf, .svg).
+    title : str, optional
+        Figure title (default: the cell and the two phases).
+    """
+    from dysonsgd import plot as _plot
+    from dysonsgd import spectra
+
+    plt = _plot._pyplot()
+    fig = plt.figure(figsize=(12, 7.6))
+    gs = fig.add_gridspec(2, 6)
+    ax_s = fig.add_subplot(gs[0, :3])
+    ax_l = fig.add_subplot(gs[0, 3:], sharex=ax_s, sharey=ax_s)
+    ax_h = fig.add_subplot(gs[1, :2])
+    ax_sp = fig.add_subplot(gs[1, 2:4])
+    ax_r = fig.add_subplot(gs[1, 4:])
+
+    teacher = comp.teacher_eigenvalues
+    for ax, ens, label in ((ax_s, comp.sgd, "SGD"), (ax_l, comp.langevin, "Langevin model")):
+        flow = np.where(np.isfinite(ens.eigenvalues), ens.eigenvalues, np.nan)
+        _plot.eigenvalue_flow_axes(
+            ax, comp.times, flow, teacher, xlabel="Langevin time t = eps x steps",
+            title=f"{label}: {ens.phase}",
+        )  # fmt: skip
+    ax_l.set_ylabel("")
+
+    # final eigenvalue distributions, shared log-spaced bins
+    xs, xl = comp.sgd.final, comp.langevin.final
+    both = np.concatenate([xs.ravel(), xl.ravel(), teacher.ravel()])
+    both = both[np.isfinite(both) & (both > 0)]
+    bins = np.geomspace(both.min() * 0.9, both.max() * 1.1, 25)
+    kw = dict(bins=bins, histtype="step", lw=1.5, density=False)
+    ax_h.hist(xs[np.isfinite(xs)], label="SGD", color="C0", **kw)
+    ax_h.hist(xl[np.isfinite(xl)], label="Langevin", color="C3", **kw)
+    ax_h.hist(teacher.ravel(), label="teacher", color="0.5", ls="--", **kw)
+    ax_h.set_xscale("log")
+    ax_h.set_xlabel(r"final eigenvalues $x_i$")
+    ax_h.set_ylabel("count (all seeds)")
+    d = comp.final_distance
+    ax_h.set_title(f"KS D = {d.ks_statistic:.2f}, W1 = {d.wasserstein:.3g}", fontsize=9)
+    ax_h.legend(fontsize=8)
+
+    # unfolded spacings with the Wigner surmise
+    s_grid = np.linspace(0, 4, 200)
+    sb = np.linspace(0, 4, 17)
+    for ens, col in ((comp.sgd, "C0"), (comp.langevin, "C3")):
+        s = ens.statistics.spacings
+        if s.size:
+            ax_sp.hist(s, bins=sb, density=True, histtype="step", lw=1.5, color=col,
+                       label=f"{'SGD' if ens.name == 'sgd' else 'Langevin'}")  # fmt: skip
+    ax_sp.plot(s_grid, spectra.wigner_surmise.pdf(s_grid), "k-", lw=1, label="Wigner (GOE)")
+    ax_sp.plot(s_grid, spectra.poisson_spacing.pdf(s_grid), "k:", lw=1, label="Poisson")
+    ax_sp.set_xlabel("unfolded spacing s (ensemble kernel unfolding)")
+    ax_sp.set_ylabel("P(s)")
+    ax_sp.legend(fontsize=8)
+
+    # spacing ratios with the GOE surmise
+    r_grid = np.linspace(0, 1, 200)
+    rb = np.linspace(0, 1, 11)
+    for ens, col in ((comp.sgd, "C0"), (comp.langevin, "C3")):
+        r = ens.statistics.spacing_ratios
+        st = ens.statistics
+        if r.size:
+            ax_r.hist(r, bins=rb, density=True, histtype="step", lw=1.5, color=col,
+                      label=f"{'SGD' if ens.name == 'sgd' else 'Langevin'} "
+                            f"<r> = {st.mean_ratio:.3f}")  # fmt: skip
+    ax_r.plot(r_grid, spectra.goe_ratio.pdf(r_grid), "k-", lw=1, label="GOE surmise (0.536)")
+    ax_r.plot(r_grid, spectra.poisson_ratio.pdf(r_grid), "k:", lw=1, label="Poisson (0.386)")
+    ax_r.set_xlabel("spacing ratio r")
+    ax_r.set_ylabel("P(r)")
+    dr = comp.ratio_distance
+    ax_r.set_title(f"KS D = {dr.ks_statistic:.2f} (p = {dr.ks_pvalue:.2g})", fontsize=9)
+    ax_r.legend(fontsize=7)
+
+    if title is None:
+        title = (
+            f"T = {comp.temperature:g}, $1/\\sigma_W$ = {1 / comp.sigma_w:g}, "
+            f"{comp.epochs} epochs x {comp.config.n_batches} batches, {comp.n_seeds} seeds"
+        )
+    fig.suptitle(title)
+    fig.tight_layout()
+    _plot._save(fig, path)
+    plt.close(fig)
