@@ -137,8 +137,9 @@ class MatrixReport:
     brody_q, brody_q_stderr : float or None
         Maximum-likelihood Brody parameter (0 Poisson, 1 Wigner) of the unfolded spacings.
     reliable : bool
-        A Marchenko-Pastur bulk was fitted and it has at least ``RATIO_MIN_LEVELS`` levels, so
-        <r> separates GOE from Poisson by at least 2 standard deviations.
+        A Marchenko-Pastur bulk was fitted, it has at least ``RATIO_MIN_LEVELS`` levels (so
+        <r> separates GOE from Poisson by at least 2 standard deviations) and no degenerate
+        levels. It vouches for <r>; the spacing statistics have their own warnings.
     warnings : tuple of str
     ratios : ndarray of float64, shape (n_bulk - 2,)
         The bulk spacing ratios (read-only; for figures, not in :meth:`to_dict`).
@@ -325,7 +326,10 @@ def analyse_matrix(
     """
     label = str(name)
     arr = _check_matrix(W, label)
-    margin_f = float(margin) if not isinstance(margin, bool) else math.nan
+    try:
+        margin_f = math.nan if isinstance(margin, bool) else float(margin)
+    except (TypeError, ValueError):
+        margin_f = math.nan
     if not (math.isfinite(margin_f) and margin_f >= 0):
         raise ValueError(f"margin must be a non-negative number (TW units), got {margin!r}")
     if unfolding not in _UNFOLDINGS:
@@ -335,6 +339,14 @@ def analyse_matrix(
     s = spectra.singular_values(arr)
     if not s[0] > 0:
         raise ValueError(f"{label}: all singular values are zero (a zero matrix has no spectrum)")
+    with np.errstate(over="ignore", under="ignore"):
+        sq = s[s > 0] ** 2
+    if not (np.isfinite(sq[0]) and sq[-1] >= np.finfo(np.float64).tiny):
+        raise ValueError(
+            f"{label}: singular values {s[0]:.3g} ... {s[s > 0][-1]:.3g} overflow or underflow "
+            "when squared (eigenvalues of W W^T); rescale W (the level statistics are "
+            "scale-free)"
+        )
     notes: list[str] = []
     # numerically zero singular values (the matrix_rank rule): exact zeros, not levels
     tol = s[0] * nn * np.finfo(np.float64).eps
@@ -368,7 +380,8 @@ def analyse_matrix(
             notes.append(
                 f"the bulk is not Marchenko-Pastur (KS p = {mp_ks_p:.2g}): W is not i.i.d. noise "
                 "plus a few directions (e.g. heavy-tailed or strongly trained), so the MP edge, "
-                "the outlier count and the MP-unfolded spacings are not meaningful; <r> is"
+                "the outlier count and the MP-unfolded spacings are not meaningful; <r> (which "
+                "needs no unfolding) still is"
             )
         if margin_f < 2.0:
             notes.append(
@@ -381,6 +394,16 @@ def analyse_matrix(
         mp_ks_p = None
     n_bulk = int(bulk_x.size)
     bulk_sorted = np.sort(bulk_x)
+    n_degenerate = 0
+    if n_bulk >= 2:
+        # spacings at the rounding level of the eigenvalues are degeneracies, not statistics
+        n_degenerate = int(np.sum(np.diff(bulk_sorted) <= 1e-10 * bulk_sorted[-1]))
+        if n_degenerate:
+            notes.append(
+                f"{n_degenerate} of {n_bulk - 1} bulk spacings vanish to rounding (degenerate "
+                "levels, e.g. an orthogonal or identity-like matrix): the ratios and spacings "
+                "of such a spectrum describe its symmetry, not GOE or Poisson statistics"
+            )
 
     # spacing ratios: no unfolding needed
     r_mean = r_se = z_goe = z_poi = None
@@ -445,7 +468,9 @@ def analyse_matrix(
     else:
         notes.append(f"only {n_bulk} bulk levels: no spacing statistics (need {MIN_LEVELS})")
 
-    reliable = fit is not None and n_bulk >= RATIO_MIN_LEVELS and r_mean is not None
+    reliable = (
+        fit is not None and n_bulk >= RATIO_MIN_LEVELS and r_mean is not None and not n_degenerate
+    )
     return MatrixReport(
         name=label,
         shape=(int(K), int(L)),

@@ -390,3 +390,15 @@ def test_load_matrices_and_analyse_reject_bad_input():
         analyse_matrix(np.empty((5, 5), dtype=object))
     with pytest.raises(ValueError, match="no such file"):
         load_matrices("/nonexistent/w.npy")
+
+
+def test_degenerate_and_out_of_range_spectra():
+    # an orthogonal matrix: all singular values 1, every spacing is rounding noise
+    Q = np.linalg.qr(np.random.default_rng(0).standard_normal((30, 30)))[0]
+    rep = analyse_matrix(Q, "orthogonal")
+    assert rep.reliable is False
+    assert any("vanish to rounding" in w for w in rep.warnings)
+    with pytest.raises(ValueError, match="overflow or underflow"):
+        analyse_matrix(noise(10, 20, 0) * 1e200)
+    with pytest.raises(ValueError, match="margin must be"):
+        analyse_matrix(noise(10, 20, 0), margin="x")
