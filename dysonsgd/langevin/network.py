@@ -13,7 +13,7 @@ matrix is a fixed point of the aligned model's drift.
 Coefficients of the eigenvalue Langevin equation (SPEC sections 3 and 4):
 
 - drift ``Kt_ii = u_i^T E_n[D_n] u_i = 2 s_i u_i^T gbar v_i``, with gbar the mean gradient over
-  the training set (or its first ``n_drift`` samples);
+  the first ``n_drift`` = 1000 training samples (or the whole training set);
 - fluctuations ``Vt_ij = Var_n(u_i^T D_n u_j)`` and second-order term
   ``C_ii = E_n |u_i^T (g_n - gbar)|^2`` from per-sample gradients on the probe set (or its
   first ``n_probe`` samples);
@@ -59,6 +59,10 @@ SLOPES: tuple[str, ...] = ("secant", "hessian")
 
 #: Default Langevin time between two coefficient measurements.
 DEFAULT_REFRESH_INTERVAL: float = 1.0
+#: Default size of the fixed training subsample of the drift. The teacher is realisable, so
+#: every subsample's loss has W* as its exact minimum: the fixed point does not move, and
+#: the drift is 4x cheaper than on the paper's 4000 inputs.
+DEFAULT_N_DRIFT: int = 1000
 
 
 def _svd(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,9 +80,10 @@ class NetworkModel(DriftModel):
         One network per system of the ensemble (n systems = n seeds).
     basis : {"teacher", "student"}
         Fixed singular basis: the teacher's (default) or the student's initial one.
-    n_drift : int, optional
-        Use the first ``n_drift`` training samples for the drift (default: the whole training
-        set, the loss SGD descends).
+    n_drift : int or None
+        Use the first ``n_drift`` training samples for the drift (default 1000: the teacher
+        is realisable, so every subsample has the same exact minimum W*; ``None``: the whole
+        training set, the loss SGD descends).
     n_probe : int, optional
         Use the first ``n_probe`` probe samples for Vt and C (default: the whole probe set).
     refresh_interval : float
@@ -104,7 +109,7 @@ class NetworkModel(DriftModel):
         instances: Instance | Sequence[Instance],
         *,
         basis: str = "teacher",
-        n_drift: int | None = None,
+        n_drift: int | None = DEFAULT_N_DRIFT,
         n_probe: int | None = None,
         refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
         exchange: bool = False,
@@ -142,6 +147,8 @@ class NetworkModel(DriftModel):
             if not (math.isfinite(lr) and lr > 0):
                 raise ValueError(f"lr must be a positive number or None, got {lr!r}")
         self.lr = lr
+        if n_drift is not None and n_drift == DEFAULT_N_DRIFT:
+            n_drift = min(n_drift, cfg.n_samples)
         self.n_drift = self._count("n_drift", n_drift, cfg.n_samples)
         self.n_probe = self._count("n_probe", n_probe, cfg.n_test)
         self.basis = basis
