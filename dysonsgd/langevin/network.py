@@ -17,24 +17,34 @@ Coefficients of the eigenvalue Langevin equation (SPEC sections 3 and 4):
 - fluctuations ``Vt_ij = Var_n(u_i^T D_n u_j)`` and second-order term
   ``C_ii = E_n |u_i^T (g_n - gbar)|^2`` from per-sample gradients on the probe set (or its
   first ``n_probe`` samples);
-- the slope ``kappa_i = dKt_ii/dx_i`` (the diagonal of the loss Hessian in the basis, exact for
-  this network), so that between two refreshes the integrator uses the linearised drift
-  ``Kt_ii(x) ~ Kt_ii(x_ref) + kappa_i (x_i - x_ref,i)``.
+- the exact slope ``kappa_i = dKt_ii/dx_i`` (the loss Hessian's diagonal in the basis).
 
-The coefficients are measured at the current state every ``refresh_interval`` of Langevin
-time ``t = eps * SGD steps``.
+They are measured at the current state every ``refresh_interval`` of Langevin time
+``t = eps * SGD steps`` and handed to the integrator in its affine form
+(:class:`dysonsgd.langevin.models.Coefficients`):
 
-Approximations (measured against SGD in docs/theory-network.md):
+- drift through the origin, ``Kt_ii(x) = (Kt_ii/x_i)|_ref x_i`` (``slope="secant"``, default;
+  the true drift ``2 s_i G_ii`` vanishes with s_i), or ``Kt_ref + kappa (x - x_ref)``
+  (``slope="hessian"``);
+- ``Vt = V0 + a (x_i + x_j)`` with the largest isotropic part a the measurement contains;
+- a level that the drift would bring to s_i = 0 before the next refresh has u_i flipped
+  (it passes through zero in the fixed basis and comes back as a singular value).
+
+Approximations (measured in docs/theory-network.md):
 
 1. The singular vectors are frozen: SGD also rotates U and V, and the off-diagonal drift
-   ``Kt_ij`` (i != j) that would rotate them is dropped. In the aligned model the student can
-   still reach the teacher exactly; with the student's basis it cannot.
-2. Only the leading equation of SPEC section 3 (order T); the order-eps terms are left out.
-3. The noise is Gaussian with the measured covariance's diagonal structure of the DBM equation
-   (independent increments per level), as in the paper's Langevin description.
-4. Coefficients are piecewise (linearised) constant between refreshes.
-5. Vt and C come from the probe set (as the paper's measurement does), the drift from the
-   training set, the set SGD actually descends.
+   ``Kt_ij`` (i != j) that would rotate them is dropped. In the aligned model the student
+   starts aligned and learns faster than SGD; with the student's basis it cannot reach the
+   teacher.
+2. Only the leading equation of SPEC section 3 (order T); the order-eps terms are optional
+   (``lr``) and experimental. The model's high-temperature boundary lies above SGD's.
+3. Gaussian noise with independent increments per level, as in the paper's Langevin
+   description.
+4. Coefficients are piecewise affine between refreshes; the exact fixed-basis noise is
+   quadratic in s, so a level racing to zero within one refresh is misdescribed (and can
+   stop the integrator, which flags the system).
+5. Vt and C come from the probe set (as the paper's measurement does), the drift from a
+   fixed training subsample.
 
 References
 ----------
