@@ -1,0 +1,320 @@
+"""Theory vs SGD: `compare`, `compare_measured` and `dysonsgd compare` at the paper's reference
+points, the shape of the results, the CLI and every bad input.
+
+Seeds: base seed 0 throughout, the seed the phase tests (tests/test_phases.py) use; the
+margins quoted below were measured on these seeds and are what makes each assertion safe.
+The training set is cut to ``n_batches`` = 50 (200 samples): the ordered flow is a function
+of the Langevin time t = eps x steps and hardly of the set size (measured: the distance moved
+at t = 2000 is 0.083 / 0.219 / 0.147 with 50 batches and 0.078 / 0.213 / 0.143 with the
+paper's 1000), so the reference points keep their phases at a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dysonsgd import spectra
+from dysonsgd.cli.main import cli
+from dysonsgd.compare import (
+    compare,
+    compare_measured,
+    default_save_points,
+    distance,
+    level_statistics,
+)
+from dysonsgd.model import NetworkConfig
+from dysonsgd.observables import eigenvalues_of_X
+from dysonsgd.phases import classify_flow
+
+SMALL = NetworkConfig(n_batches=50)
+
+
+@pytest.fixture(scope="module")
+def ordered():
+    # Paper Fig 6 ordered point (T = 2^-5, 1/sigma_W = 8). 320 epochs x 50 batches x
+    # eps = 1/8: Langevin time t = 2000. SGD has then moved 8 / 22 / 15 % of the way to the
+    # teacher (rule threshold 10 %: majority ordered, 2 of 3); the aligned Langevin model
+    # 77-84 %. Refresh 5 / dt 0.5 (no rejected steps, measured) keeps it to ~5 s.
+    return compare(SMALL, temperature=2.0**-5, sigma_w=1 / 8, epochs=320, n_seeds=3, seed=0,
+                   refresh_interval=5.0, dt=0.5)  # fmt: skip
+
+
+def _hot(basis):
+    # Paper Fig 6 high-temperature point (T = 4, 1/sigma_W = 8): eps = 16, 2 epochs x 10
+    # batches = 20 steps, t = 320. SGD's top eigenvalue grows 190-400 x*_1 (measured), far
+    # past the rule's factor 10. Default refresh (1) and dt (1/2).
+    return compare(NetworkConfig(n_batches=10), temperature=4.0, sigma_w=1 / 8, epochs=2,
+                   n_seeds=3, seed=0, basis=basis)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hot():
+    # The model in the student's initial singular basis (no knowledge of the teacher).
+    return _hot("student")
+
+
+@pytest.fixture(scope="module")
+def hot_aligned():
+    # The aligned model (teacher's basis, the network model's default).
+    return _hot("teacher")
+
+
+# --------------------------------------------------------------------------- reference points
+
+
+def test_ordered_point_both_ordered(ordered):
+    assert ordered.sgd.phase == "ordered"
+    assert ordered.langevin.phase == "ordered"
+    # Both moved towards the teacher, none diverged or stopped.
+    assert np.all(ordered.sgd.classification.progress > 0)
+    assert np.all(ordered.langevin.classification.progress > 0)
+    assert not np.any(ordered.sgd.stopped) and not np.any(ordered.langevin.stopped)
+
+
+def test_high_temperature_point_both_high_temperature(hot):
+    # Student basis: x_1 grows 79 and 122 x*_1 in two of three seeds by t = 320 (measured;
+    # the third stays at 0.4), so the majority is high-temperature with a factor 8 to spare.
+    assert hot.sgd.phase == "high-temperature"
+    assert np.all(hot.sgd.classification.growth > 100)
+    assert hot.langevin.phase == "high-temperature"
+    assert np.all(np.isfinite(hot.langevin.eigenvalues))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the aligned (teacher-basis) model stays ordered at T = 4 in 2 of 3 seeds by t = 320 "
+    "(its drift pulls every level to the teacher); see docs/tutorial-theory-vs-sgd.md",
+)
+def test_high_temperature_point_aligned_model(hot_aligned):
+    assert hot_aligned.sgd.phase == "high-temperature"
+    assert hot_aligned.langevin.phase == "high-temperature"
+
+
+@pytest.mark.slow
+def test_ordered_point_student_basis():
+    # The student-basis model is ordered too (moves 24-70 % of the way by t = 2000, measured).
+    c = compare(SMALL, temperature=2.0**-5, sigma_w=1 / 8, epochs=320, n_seeds=3, seed=0,
+                refresh_interval=5.0, dt=0.5, basis="student")  # fmt: skip
+    assert c.sgd.phase == "ordered" and c.langevin.phase == "ordered"
+
+
+# --------------------------------------------------------------------------- contents
+
+
+def test_same_seeds_same_start_aligned_saves(ordered):
+    c = ordered
+    n, n_saves, K = c.sgd.eigenvalues.shape
+    assert c.langevin.eigenvalues.shape == (n, n_saves, K) == (3, 21, 16)
+    # Both start from the same initial matrices: the Langevin x0 are the squared singular
+    # values of the SGD instances' W0 (the same arithmetic up to rounding).
+    np.testing.assert_allclose(c.langevin.eigenvalues[:, 0], c.sgd.eigenvalues[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(c.times, c.lr * SMALL.n_batches * c.save_epochs, rtol=1e-12)
+    np.testing.assert_array_equal(c.save_epochs, np.arange(0, 321, 16))
+    # Identical up to rounding at t = 0 (KS, a step function, may still see one 1e-17 tie
+    # broken, 1/48).
+    assert c.eigenvalue_distances[0].wasserstein < 1e-12
+    assert c.eigenvalue_distances[0].ks_statistic <= 1 / 48
+    # Per-save summaries are the seed means and spreads of the flows.
+    np.testing.assert_allclose(c.sgd.mean, c.sgd.eigenvalues.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(c.langevin.std, c.langevin.eigenvalues.std(axis=0, ddof=1),
+                               rtol=1e-12)  # fmt: skip
+    # The SGD flow is that of the trained matrices; the phases are classify_flow's.
+    np.testing.assert_allclose(c.sgd.eigenvalues, eigenvalues_of_X(c.sgd_result.W), rtol=1e-12)
+    pc = classify_flow(c.langevin_result.x, c.teacher_eigenvalues)
+    assert pc.phases == c.langevin.classification.phases
+
+
+def test_distances_are_those_of_the_pooled_samples(ordered):
+    c = ordered
+    ks = spectra.ks_two_sample(c.sgd.final, c.langevin.final)
+    assert c.final_distance.ks_statistic == pytest.approx(ks.statistic, rel=1e-12)
+    w = spectra.wasserstein(c.sgd.final, c.langevin.final, n_bootstrap=2)
+    assert c.final_distance.wasserstein == pytest.approx(w.statistic, rel=1e-12)
+    assert c.final_distance.n == c.final_distance.m == 3 * 16
+    r = spectra.spacing_ratios(c.sgd.final).ravel()
+    np.testing.assert_allclose(np.sort(c.sgd.statistics.spacing_ratios), np.sort(r))
+    assert c.ratio_distance.n == 3 * 14
+
+
+def test_level_statistics_recover_goe():
+    # 200 GOE matrices of size 16: the pooled <r> is the finite-N GOE value (between the
+    # 3 x 3 surmise 0.5359 and large N 0.5307). Its error is the spread of the per-matrix
+    # means over sqrt(200) (~0.006); 4 standard errors around the large-N value, whose
+    # finite-N shift at N = 16 (< 0.005) the band covers.
+    rng = np.random.default_rng(7)  # any seed: the band is 4 sigma
+    A = rng.standard_normal((200, 16, 16))
+    eig = np.linalg.eigvalsh(A + np.swapaxes(A, 1, 2))
+    st = level_statistics(eig)
+    assert abs(st.mean_ratio - spectra.GOE_RATIO_MEAN_LARGE_N) < 4 * st.mean_ratio_stderr + 0.005
+    assert st.mean_ratio_stderr < 0.01
+    assert st.n_spectra == 200 and st.spacing_ratios.size == 200 * 14
+    assert st.spacings.mean() == pytest.approx(1.0, rel=1e-12)
+    # Poisson levels are told apart: 2 ln 2 - 1 = 0.386 within 4 standard errors.
+    p = np.sort(rng.uniform(size=(200, 16)), axis=1)
+    sp = level_statistics(p)
+    assert abs(sp.mean_ratio - spectra.POISSON_RATIO_MEAN) < 4 * sp.mean_ratio_stderr + 0.01
+
+
+def test_distance_drops_non_finite_values():
+    d = distance([1.0, 2.0, np.nan], [1.0, 2.0, np.inf], n_bootstrap=2)
+    assert d.n == d.m == 2 and d.ks_statistic == 0.0 and d.wasserstein == 0.0
+    e = distance([np.nan], [1.0], n_bootstrap=2)
+    assert np.isnan(e.ks_statistic) and e.n == 0
+
+
+def test_default_save_points():
+    assert default_save_points(320) == 21
+    assert default_save_points(30) == 16
+    assert default_save_points(7) == 8
+    assert default_save_points(23) == 2  # a prime above 20: only start and end
+    assert default_save_points(1) == 2
+
+
+def test_compare_measured_predicts_one_interval(ordered):
+    # From save 10 to 11 (16 epochs, Langevin time 100) with the coefficients held fixed.
+    m = compare_measured(ordered.sgd_result, 10, n_replicas=8, seed=0)
+    n, K = 3, 16
+    for name in ("sgd_shift", "predicted_shift", "predicted_std", "deterministic_shift",
+                 "z_score", "x_start"):  # fmt: skip
+        assert getattr(m, name).shape == (n, K), name
+    assert m.epochs == (160, 176) and m.time == pytest.approx(100.0)
+    np.testing.assert_allclose(m.x_start, ordered.sgd.eigenvalues[:, 10], rtol=1e-10)
+    np.testing.assert_allclose(
+        m.sgd_shift, ordered.sgd.eigenvalues[:, 11] - ordered.sgd.eigenvalues[:, 10], atol=1e-12
+    )
+    assert np.all(m.predicted_std > 0) and np.all(m.status == 0)
+    # The replica mean estimates the deterministic drift x time: they differ by the noise's
+    # mean over 8 replicas plus the drift's change along the path. Only a sanity bound here
+    # (a factor 3 on the largest level, whose drift dominates its noise at T = 2^-5).
+    assert m.predicted_shift[:, 0] == pytest.approx(m.deterministic_shift[:, 0], rel=2.0)
+    np.testing.assert_allclose(m.sgd_mean, m.sgd_shift.mean(axis=0), rtol=1e-12)
+    # last interval by negative index
+    assert compare_measured(ordered.sgd_result, -2, n_replicas=2).checkpoint == 19
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(temperature=0.0), "temperature"),
+        (dict(temperature=float("nan")), "temperature"),
+        (dict(sigma_w=-1.0), "sigma_w"),
+        (dict(epochs=0), "epochs"),
+        (dict(epochs=2.5), "epochs"),
+        (dict(n_seeds=0), "n_seeds"),
+        (dict(save_points=1), "save_points"),
+        (dict(epochs=10, save_points=4), "divide epochs=10"),
+        (dict(basis="rotating"), "basis"),
+        (dict(scheme="rk4"), "scheme"),
+        (dict(refresh_interval=0), "refresh_interval"),
+        (dict(dt=-1.0), "dt"),
+        (dict(dt=1e6), "smaller than the Langevin time"),
+        (dict(n_bootstrap=1), "n_bootstrap"),
+        (dict(config="paper"), "NetworkConfig"),
+    ],
+)
+def test_compare_bad_input(kwargs, match):
+    args = dict(temperature=1.0, sigma_w=1.0, epochs=2, n_seeds=1) | kwargs
+    config = args.pop("config", SMALL)
+    with pytest.raises(ValueError, match=match):
+        compare(config, **args)
+
+
+def test_compare_measured_bad_input(ordered):
+    r = ordered.sgd_result
+    with pytest.raises(ValueError, match="no next checkpoint"):
+        compare_measured(r, 20)
+    with pytest.raises(ValueError, match="no next checkpoint"):
+        compare_measured(r, -22)
+    with pytest.raises(ValueError, match="checkpoint_index must be an integer"):
+        compare_measured(r, 1.0)
+    with pytest.raises(ValueError, match="n_replicas"):
+        compare_measured(r, 0, n_replicas=1)
+    with pytest.raises(ValueError, match="scheme"):
+        compare_measured(r, 0, scheme="rk4")
+    with pytest.raises(ValueError, match="dt"):
+        compare_measured(r, 0, dt=1e9)
+    with pytest.raises(ValueError, match="SGDResult"):
+        compare_measured(ordered, 0)
+
+
+def test_level_statistics_bad_input():
+    with pytest.raises(ValueError, match="K >= 3"):
+        level_statistics(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="n_spectra, K"):
+        level_statistics(np.ones(5))
+
+
+# --------------------------------------------------------------------------- CLI
+
+CLI_SMALL = ["--T", "0.03125", "--sigma", "0.125", "--epochs", "4", "--seeds", "2",
+             "--n-batches", "10", "--refresh", "2"]  # fmt: skip
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["compare", *map(str, args)])
+
+
+def test_cli_json_files_and_plot(tmp_path):
+    out_path, fig = tmp_path / "cmp.npz", tmp_path / "cmp.png"
+    res = run(*CLI_SMALL, "--json", "--out", out_path, "--plot", fig)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    for side in ("sgd", "langevin"):
+        x = np.array(out[side]["final_eigenvalues"])
+        assert x.shape == (2, 16) and np.all(np.diff(x, axis=1) <= 0)
+        assert out[side]["phase"] in ("ordered", "disordered", "high-temperature")
+        assert len(out[side]["phases"]) == 2
+    d = out["distance"]
+    for sub in (d, d["eigenvalues"], d["spacing_ratios"], d["spacings"]):
+        assert 0 <= sub["ks_statistic"] <= 1 and 0 <= sub["ks_pvalue"] <= 1
+        assert sub["wasserstein"] >= 0
+    assert d["ks_statistic"] == d["eigenvalues"]["ks_statistic"]
+    assert d["spacing_ratios"]["n"] == 2 * 14
+    assert len(d["per_save_point"]["ks_statistic"]) == len(out["save_epochs"]) == 5
+    stats = out["sgd"]["level_statistics"]
+    assert stats["goe_ratio_mean_surmise"] == pytest.approx(0.5359, abs=1e-4)
+    with np.load(out_path, allow_pickle=False) as f:
+        np.testing.assert_allclose(f["x_sgd"][:, -1], out["sgd"]["final_eigenvalues"], rtol=1e-12)
+        assert f["x_langevin"].shape == (2, 5, 16)
+        assert json.loads(str(f["meta"]))["sgd_phase"] == out["sgd"]["phase"]
+    assert fig.stat().st_size > 1000
+
+
+def test_cli_text_output():
+    res = run(*CLI_SMALL)
+    assert res.exit_code == 0, res.output
+    assert "final eigenvalues: KS D=" in res.stdout and "spacing ratios:" in res.stdout
+    assert "0.5359" in res.stdout and "0.5307" in res.stdout
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--T", "0", "--sigma", "1", "--epochs", "2"], "--T"),
+        (["--T", "1", "--sigma", "-1", "--epochs", "2"], "--sigma"),
+        (["--T", "1", "--sigma", "1", "--epochs", "0"], "--epochs"),
+        (["--T", "1", "--sigma", "1"], "--epochs"),
+        (["--T", "1", "--sigma", "1", "--epochs", "2", "--seeds", "0"], "--seeds"),
+        (["--T", "1", "--sigma", "1", "--epochs", "2", "--batch-size", "x"], "--batch-size"),
+        (["--T", "1", "--sigma", "1", "--epochs", "10", "--save-points", "4"], "--save-points"),
+        (["--T", "1", "--sigma", "1", "--epochs", "2", "--save-points", "1"], "--save-points"),
+        (["--T", "1", "--sigma", "1", "--epochs", "2", "--dt", "1e9"], "--dt"),
+        (["--T", "1", "--sigma", "1", "--epochs", "2", "--basis", "x"], "--basis"),
+        (["--T", "1", "--sigma", "1", "--epochs", "2", "--plot", "a.gif"], "--plot"),
+        (["--T", "1", "--sigma", "1", "--epochs", "2", "--out", "/nonexistent/a.npz"], "--out"),
+    ],
+)
+def test_cli_bad_input_one_line_exit_2_nothing_written(tmp_path, monkeypatch, args, match):
+    monkeypatch.chdir(tmp_path)
+    res = run(*args)
+    assert res.exit_code == 2, res.output
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error:") and match in err[0]
+    assert list(tmp_path.iterdir()) == []
