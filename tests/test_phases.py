@@ -230,8 +230,8 @@ def _network_phase(T, sigma_w, time, n_seeds=3):
 
 @pytest.mark.slow
 def test_network_model_ordered_point():
-    # (T = 2^-5, 1/sigma_W = 8), t = 500 = 4 paper epochs: the aligned model moves 26-64%
-    # of the way to the teacher (measured), well past the 10% threshold.
+    # (T = 2^-5, 1/sigma_W = 8), t = 500 = 4 paper epochs: the aligned model covers 33-58%
+    # of the way to the teacher (measured on these seeds), well past the 10% threshold.
     pc, r = _network_phase(2.0**-5, 1 / 8, 500.0)
     assert pc.phase == "ordered"
     assert np.all(np.isfinite(r.x))
@@ -249,7 +249,9 @@ def test_network_model_disordered_point():
 def test_network_model_high_temperature():
     # The leading-order Langevin model is cooler than SGD: at the paper's T = 4 it stays
     # ordered to t = 500 (docs/theory-network.md); at T = 16 the noise wins, x_1 grows by
-    # 67-182 x*_1 by t = 200 (measured).
+    # 83 and 197 x*_1 by t = 200 on seeds 0 and 1 (measured); seed 2 stops in the
+    # integrator (status 3, see docs) and reads disordered, so the test asks for the
+    # majority.
     pc, _ = _network_phase(16.0, 1 / 8, 200.0)
     assert pc.phase == "high-temperature"
 
