@@ -6,6 +6,7 @@ tests/test_langevin_exact.py.
 
 import math
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -115,6 +116,14 @@ def test_same_seed_same_arrays_and_member_independent_of_ensemble_size(scheme):
     np.testing.assert_array_equal(a.steps[:2], c.steps)
     assert not np.array_equal(a.x, d.x)
     assert not np.array_equal(a.x[0], a.x[1])  # members are independent
+    # and whatever the number of threads
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        e = integrate(model, np.tile(x0, (5, 1)), 1.0, seed=123, **kw)
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_array_equal(a.x, e.x)
 
 
 def test_result_fields():

@@ -447,7 +447,10 @@ def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm
 
     ``y_new = y + h (f(y) - Phi(y)) + g(y) dW + h Phi(y_new)`` with Phi the Coulomb (and for
     the positive domain mirror-image and wall) part, its pair weights frozen at y.
-    ``Wm`` and ``H`` are (K, K) scratch arrays (weights, Hessian).
+    ``Wm`` and ``H`` are (K, K) scratch arrays (weights, Hessian). Order preserved by
+    construction (unique minimiser of a convex barrier problem in the chamber). Strong order
+    1/2 (1 for constant diffusion), weak order 1, as measured in tests/test_langevin_exact.py
+    (Ngo & Taguchi prove such rates for their class of non-colliding systems).
     """
     K = y.shape[0]
     x = sc[_X]
@@ -470,7 +473,12 @@ def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm
 
 @njit(cache=True, error_model="numpy")
 def euler_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc):
-    """One explicit Euler-Maruyama step; True if the result is admissible."""
+    """One explicit Euler-Maruyama step; True if the result is admissible.
+
+    Strong order 1/2 (1 for constant diffusion: harmonic model, free model in s), weak
+    order 1 (Kloeden & Platen 1992). Rejected when levels cross, leave the domain, turn
+    non-finite, or a gap changes by more than GAP_FRACTION of itself.
+    """
     K = y.shape[0]
     x = sc[_X]
     f = sc[_F]
