@@ -7,7 +7,12 @@ import click
 from dysonsgd import spectra
 from dysonsgd.cli import _common as c
 from dysonsgd.cli.main import cli
-from dysonsgd.spectrum_report import RATIO_MIN_LEVELS, analyse_matrix, load_matrices
+from dysonsgd.spectrum_report import (
+    RATIO_MIN_LEVELS,
+    analyse_matrix,
+    load_matrices,
+    pool_spacing_ratios,
+)
 
 
 def _fmt(v, spec: str) -> str:
@@ -60,6 +65,13 @@ def spectrum_command(file, names, margin, unfolding, json_output, plot):
             d["warnings"] = [note, *d["warnings"]]
         rows.append(d)
 
+    by_name = {r.name: r for r in reports}
+    pooled = [
+        pool_spacing_ratios([by_name[n] for n in members], group)
+        for group, members in loaded.ensembles.items()
+    ]
+    pooled = [p for p in pooled if p is not None]
+
     written = []
     if plot is not None:
         from dysonsgd import _plot_spectrum
@@ -81,6 +93,7 @@ def spectrum_command(file, names, margin, unfolding, json_output, plot):
                 },
                 "skipped": list(loaded.skipped),
                 "arrays": rows,
+                "pooled": [p.to_dict() for p in pooled],
                 "plot": written,
             }
         )
@@ -107,9 +120,19 @@ def spectrum_command(file, names, margin, unfolding, json_output, plot):
             f"{_fmt(rep.ks_wigner_pvalue, '.2g'):>9} {_fmt(rep.ks_poisson_pvalue, '.2g'):>9} "
             f"{_fmt(rep.brody_q, '.2f'):>7}  {'yes' if rep.reliable else 'no'}"
         )
+    for p in pooled:
+        click.echo(
+            f"pooled <r> of {p.group} over {len(p.names)} seeds: {p.mean:.3f} +- {p.stderr:.3f} "
+            f"({p.z_goe:+.1f} se from GOE, {p.z_poisson:+.1f} se from Poisson; "
+            f"{'separates' if p.reliable else 'cannot separate'} GOE from Poisson)"
+        )
+    # identical warnings of several matrices are printed once
+    grouped: dict[str, list[str]] = {}
     for d in rows:
         for w in d["warnings"]:
-            click.echo(f"warning [{d['name']}]: {w}")
+            grouped.setdefault(w, []).append(d["name"])
+    for w, who in grouped.items():
+        click.echo(f"warning [{', '.join(who)}]: {w}")
     if loaded.skipped:
         click.echo(f"skipped (not 2-D): {', '.join(loaded.skipped)}")
     for path in written:

@@ -22,6 +22,7 @@ from dysonsgd.spectrum_report import (
     RATIO_SD_COEFF,
     analyse_matrix,
     load_matrices,
+    pool_spacing_ratios,
 )
 
 
@@ -185,6 +186,7 @@ def test_npz_with_several_arrays(tmp_path):
     assert out["arrays"][1]["n_outliers"] == 1
     assert out["skipped"] == ["bias (64,)", "conv (3, 4, 5)"]
     assert out["plot"] == [str(tmp_path / "fig.png")]
+    assert out["pooled"] == []  # layers of one network are not an ensemble
     assert (tmp_path / "fig.png").stat().st_size > 10_000
     picked = run_json(path, "--name", "layer2", "--name", "layer1")
     assert [a["name"] for a in picked["arrays"]] == ["layer2", "layer1"]
@@ -222,7 +224,19 @@ def test_dysonsgd_train_file(tmp_path):
     for a, M in zip(out["arrays"], [W[0, -1], W[1, -1], teacher[0], teacher[1]], strict=True):
         np.testing.assert_allclose(a["singular_values"], np.linalg.svd(M, compute_uv=False))
         assert a["shape"] == [16, 32] and a["reliable"] is False  # 16 levels < 23
+    # the seeds are independent draws of one ensemble: their <r> are pooled, with the error
+    # sqrt(sum_m 0.34^2 / N_m) / M (= 0.34 / sqrt(32) = 0.060 for M = 2 seeds of 16 levels)
+    pooled = {p["group"]: p for p in out["pooled"]}
+    assert set(pooled) == {"W", "W_teacher"}
+    assert pooled["W"]["names"] == ["W[seed=0]", "W[seed=1]"]
+    r = [a["mean_spacing_ratio"] for a in out["arrays"][:2]]
+    n = [a["n_bulk"] for a in out["arrays"][:2]]
+    assert pooled["W"]["mean_spacing_ratio"] == pytest.approx(np.mean(r))
+    se = math.sqrt(sum(RATIO_SD_COEFF**2 / k for k in n)) / 2
+    assert pooled["W"]["mean_spacing_ratio_stderr"] == pytest.approx(se)
+    assert pooled["W"]["reliable"] is (se <= (0.5307 - 0.3863) / 2)
     one = run_json(path, "--name", "W_teacher[seed=1]")
+    assert one["pooled"] == []  # one matrix is no ensemble
     assert [a["name"] for a in one["arrays"]] == ["W_teacher[seed=1]"]
     res = run(path, "--name", "W")
     assert res.exit_code == 2 and "W[seed=0], W[seed=1], W_teacher[seed=0]" in res.stderr
@@ -405,3 +419,18 @@ def test_degenerate_and_out_of_range_spectra():
         analyse_matrix(noise(10, 20, 0) * 1e200)
     with pytest.raises(ValueError, match="margin must be"):
         analyse_matrix(noise(10, 20, 0), margin="x")
+
+
+def test_pooling_seeds_shrinks_the_error():
+    # four independent 16 x 32 noise matrices: each <r> has sd 0.34/4 = 0.085 (unreliable);
+    # pooled, 0.34/sqrt(64) = 0.0425 <= gap/2 = 0.072: reliable
+    reports = [analyse_matrix(noise(16, 32, seed=s), f"s{s}") for s in range(4)]
+    assert not any(r.reliable for r in reports)
+    p = pool_spacing_ratios(reports, "W")
+    assert p.n_levels == sum(r.n_bulk for r in reports)
+    assert p.stderr == pytest.approx(
+        math.sqrt(sum(RATIO_SD_COEFF**2 / r.n_bulk for r in reports)) / 4
+    )
+    assert p.reliable is True
+    assert pool_spacing_ratios([reports[0]], "one").reliable is False
+    assert pool_spacing_ratios([], "none") is None
