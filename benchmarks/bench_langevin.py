@@ -151,7 +151,10 @@ def _numpy_vec_rate(K, n, steps):
 
 
 def _sdeint_rate(K, steps):
-    import sdeint
+    try:
+        import sdeint
+    except ImportError:  # an optional baseline: pip install 'dysonsgd[bench]'
+        return float("nan")
 
     y0 = np.sqrt(_x0(K, 1)[0])
     kt0, kappa, V0, a, C = _coeffs(K)
@@ -219,6 +222,7 @@ def run(quick: bool = False) -> str:
     notes = [
         "rates in system-steps per second; 'euler 1t' = kernel on one thread, 'Nt' on "
         f"{threads} threads; ratios use the one-thread Euler kernel",
+        "(iii) is nan when sdeint is not installed (pip install '.[bench]'); "
         "(i) numpy loop: reference.path one system at a time; (ii) numpy vec: "
         "reference.euler_ensemble over the ensemble; (iii) sdeint.itoEuler; (iv) K x 2K "
         "matrix SDE + batched np.linalg.svd every step; (v) bound: K(K-1)/2 pair terms + K "
