@@ -239,7 +239,7 @@ def test_network_kernels_match_measure_coefficients(small_model, basis):
 
 def test_sign_flip_of_a_level_heading_through_zero(small_model):
     _, inst = small_model
-    model = NetworkModel(inst, refresh_interval=1e6)  # every level pushed down flips
+    model = NetworkModel(inst, flip_horizon=1e6)  # every level pushed down flips
     # Tiny singular values: flipping u_i moves W by 2 s_i u_i v_i^T ~ 1e-4, so the drift
     # after the flip is minus the one before to that order.
     x = model.x0 * 1e-8
@@ -320,6 +320,7 @@ def test_network_initial_state_is_students_spectrum(small_model):
         (dict(refresh_interval=0), "refresh_interval"),
         (dict(refresh_interval=float("nan")), "refresh_interval"),
         (dict(slope="quadratic"), "slope"),
+        (dict(flip_horizon=0.0), "flip_horizon"),
         (dict(lr=0), "lr"),
         (dict(lr=float("inf")), "lr"),
     ],

@@ -247,21 +247,20 @@ def test_network_model_disordered_point():
 
 @pytest.mark.slow
 def test_network_model_high_temperature():
-    # The leading-order Langevin model is cooler than SGD: at the paper's T = 4 it stays
-    # ordered to t = 500 (docs/theory-network.md); at T = 16 the noise wins, x_1 grows by
-    # 83 and 197 x*_1 by t = 200 on seeds 0 and 1 (measured); seed 2 stops in the
-    # integrator (status 3, see docs) and reads disordered, so the test asks for the
-    # majority.
+    # Well inside the model's high-temperature phase: at T = 16 x_1 grows by 55-134 x*_1 by
+    # t = 200 on seeds 0, 1, 3 (measured); seed 2 stops in the integrator at the start
+    # (status 3, docs/theory-network.md) and reads disordered, hence the majority.
     pc, _ = _network_phase(16.0, 1 / 8, 200.0)
     assert pc.phase == "high-temperature"
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="the leading-order network model needs T ~ 16 for the high-temperature phase; "
-    "SGD's blow-up at T = 4 (eps = 16) is a finite-step effect (docs/theory-network.md)",
-    strict=False,
-)
 def test_network_model_paper_high_temperature_point():
+    # Paper Fig 6, (T = 4, 1/sigma_W = 8). The leading-order model sits near its own boundary
+    # here: by t = 500 seeds 0 and 1 run away (x_1 grows by ~70 x*_1, seven times the
+    # threshold), seed 3 stays ordered, seed 2 stops in the integrator; the majority of
+    # seeds 0-2 is high-temperature. SGD is far hotter here (x_1 ~ 800 x*_1 in one epoch):
+    # its blow-up is largely a finite-step effect (eps = 16) the Langevin equation lacks.
     pc, _ = _network_phase(4.0, 1 / 8, 500.0)
     assert pc.phase == "high-temperature"
+    assert np.sum(pc.growth > 10 * 5) >= 2  # two seeds grew past five times the threshold

@@ -69,6 +69,8 @@ SLOPES: tuple[str, ...] = ("secant", "hessian")
 
 #: Default Langevin time between two coefficient measurements.
 DEFAULT_REFRESH_INTERVAL: float = 1.0
+#: Default Langevin time within which a level heading through zero gets its u_i flipped.
+DEFAULT_FLIP_HORIZON: float = 10.0
 #: Default size of the fixed training subsample of the drift. The teacher is realisable, so
 #: every subsample's loss has W* as its exact minimum: the fixed point does not move, and
 #: the drift is 4x cheaper than on the paper's 4000 inputs.
@@ -97,7 +99,18 @@ class NetworkModel(DriftModel):
     n_probe : int, optional
         Use the first ``n_probe`` probe samples for Vt and C (default: the whole probe set).
     refresh_interval : float
-        Langevin time between two measurements of the coefficients.
+        Langevin time between two measurements of the coefficients (default 1).
+    exchange : bool
+        Swap the basis pairs of adjacent levels that would cross before the next refresh
+        (off by default; see docs/theory-network.md).
+    slope : {"secant", "hessian"}
+        Drift handed to the integrator: a line through the origin (default) or the tangent
+        with the exact Hessian slope.
+    lr : float, optional
+        Learning rate eps: adds the order-eps drift (experimental, off by default).
+    flip_horizon : float
+        A level the drift would bring to s = 0 within this Langevin time has its u_i flipped
+        (default 10; ``inf`` never flips).
 
     Attributes
     ----------
@@ -125,6 +138,7 @@ class NetworkModel(DriftModel):
         exchange: bool = False,
         slope: str = "secant",
         lr: float | None = None,
+        flip_horizon: float = DEFAULT_FLIP_HORIZON,
     ) -> None:
         if isinstance(instances, Instance):
             instances = [instances]
@@ -146,6 +160,12 @@ class NetworkModel(DriftModel):
             raise ValueError(f"refresh_interval must be positive, got {refresh_interval!r}")
         self.refresh_interval = refresh
         self.exchange = bool(exchange)
+        fh = float(flip_horizon)
+        if not fh > 0:
+            raise ValueError(
+                f"flip_horizon must be positive (inf: never flip), got {flip_horizon!r}"
+            )
+        self.flip_horizon = fh
         if slope not in SLOPES:
             raise ValueError(f"slope must be one of {', '.join(SLOPES)}, got {slope!r}")
         self.slope = slope
@@ -217,15 +237,17 @@ class NetworkModel(DriftModel):
         pushed down crosses zero in finite time and continues as ``-|s_i| u_i v_i^T``: its
         singular value bounces back with the sign of u_i flipped. The affine drift handed to
         the integrator cannot express this, so at each refresh a level whose drift would
-        bring it to zero before the next one (``2 x_i / Kt_ii < refresh_interval``,
-        Kt_ii > 0) has its u_i flipped now; W changes by ``2 s_i u_i v_i^T``, small for
-        such a level. Returns True if anything changed.
+        bring it to zero within ``flip_horizon`` (``s_i / G_ii = 2 x_i / Kt_ii < flip_horizon``,
+        Kt_ii > 0) has its u_i flipped now; W changes by ``2 s_i u_i v_i^T``, at most
+        ``2 G_ii flip_horizon``, small for such a level. (The secant drift makes a level
+        decay exponentially instead of crossing, so waiting for it to arrive would pile
+        levels up at s ~ 0.) Returns True if anything changed.
         """
-        if not math.isfinite(self.refresh_interval):
+        if not math.isfinite(self.flip_horizon):
             return False
         changed = False
         for m in range(x.shape[0]):
-            hit = (Kt[m] > 0) & (2.0 * x[m] < Kt[m] * self.refresh_interval)
+            hit = (Kt[m] > 0) & (2.0 * x[m] < Kt[m] * self.flip_horizon)
             if np.any(hit):
                 sys = self._systems[m]
                 sys["sign"][sys["perm"][hit]] *= -1.0
