@@ -112,8 +112,8 @@ def test_rank_two_spike_gives_two_outliers_at_the_bbp_position(tmp_path):
     # Noise (entries N(0, 1/n), q = K/L = 1/3) plus theta_1 u_1 v_1^T + theta_2 u_2 v_2^T:
     # above theta_c = q^(1/4) = 0.76 each spike leaves the bulk (edge 1 + sqrt q = 1.58) at
     # s = sqrt((1 + theta^2)(q + theta^2)) / theta (Benaych-Georges & Nadakuditi, J.
-    # Multivariate Anal. 111 (2012) 120): 3.220 and 2.327. Over 100 seeds the outliers had sd 0.045 and mean
-    # offset < 0.01, so 0.22 (5 sd) is the tolerance. Seed 3: any seed.
+    # Multivariate Anal. 111 (2012) 120): 3.220 and 2.327. Over 100 seeds the outliers had
+    # sd 0.045 and mean offset < 0.01, so 0.22 (5 sd) is the tolerance. Seed 3: any seed.
     K, L, thetas = 150, 450, (3.0, 2.0)
     path = tmp_path / "spike.npy"
     np.save(path, spiked(K, L, thetas, seed=3))
