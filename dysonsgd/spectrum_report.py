@@ -15,8 +15,10 @@ student or teacher of a ``dysonsgd train`` run, pure noise) and returns a
 * a ``reliable`` flag and plain-language ``warnings`` that say when a statistic cannot
   separate the two hypotheses (too few levels, bulk not Marchenko-Pastur, ...).
 
-:func:`load_matrices` reads the matrices from a ``.npy``/``.npz`` file without ever
-unpickling, and knows the layout of ``dysonsgd train --out`` files. The thresholds below are
+:func:`pool_spacing_ratios` averages <r> over independent matrices of one ensemble (the seeds
+of a run), which a single small spectrum needs. :func:`load_matrices` reads the matrices from a
+``.npy``/``.npz`` file without ever unpickling, and knows the layout of ``dysonsgd train
+--out`` files. The thresholds below are
 derived in their comments and in ``docs/spectrum.md``.
 
 References
