@@ -19,7 +19,9 @@ def _fmt(v, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
-@cli.command("spectrum")
+@cli.command(
+    "spectrum", short_help="Level statistics of your own weight matrices (MP bulk, GOE/Poisson)."
+)
 @click.argument("file", type=click.Path(dir_okay=True))
 @click.option(
     "--name",
@@ -100,7 +102,8 @@ def spectrum_command(file, names, margin, unfolding, json_output, plot):
         return
 
     click.echo(
-        f"{loaded.path} ({loaded.kind}): {len(reports)} matrix/matrices; "
+        f"{loaded.path} ({loaded.kind}): {len(reports)} "
+        f"{'matrix' if len(reports) == 1 else 'matrices'}; "
         f"<r>: GOE 0.531, Poisson 0.386; outliers above MP edge + {margin:g} TW"
     )
     width = max(12, *(len(r.name) for r in reports))
