@@ -434,3 +434,27 @@ def test_pooling_seeds_shrinks_the_error():
     assert p.reliable is True
     assert pool_spacing_ratios([reports[0]], "one").reliable is False
     assert pool_spacing_ratios([], "none") is None
+
+
+@pytest.mark.slow
+def test_calibration_high_statistics():
+    # The two numbers the warnings rest on, re-measured with 1000 spectra each (seeds 10000+:
+    # disjoint from the other tests). sd of 1000 values has relative error 1/sqrt(2 x 999) =
+    # 2.2 %, so the measured sd(<r>) sqrt(N) must lie below 0.34 x (1 + 3 x 0.022); and above
+    # 0.8 x 0.34, or the coefficient would be needlessly conservative.
+    rng = np.random.default_rng(10_000)
+    for N in (16, 64):
+        W = rng.standard_normal((1000, N, 2 * N)) / math.sqrt(2 * N)
+        goe = spectra.mean_spacing_ratio(spectra.eigenvalues_X(W))
+        poisson = spectra.mean_spacing_ratio(rng.random((1000, N)))
+        for r in (goe, poisson):
+            c = np.std(r, ddof=1) * math.sqrt(N)
+            assert 0.8 * RATIO_SD_COEFF < c < RATIO_SD_COEFF * 1.066, (N, c)
+    # false outliers of 1000 Gaussian 64 x 128 matrices at margin 2: measured 1.2-2.8 % at
+    # K = 8 ... 128 (500 each). Binomial(1000, 0.028): mean 28, sd 5.2, so <= 45 holds beyond
+    # 3.3 sd; Binomial(1000, 0.012): mean 12, sd 3.4, so >= 1 holds beyond 3.2 sd (the
+    # threshold is not so far out that noise never reaches it).
+    n_false = sum(
+        analyse_matrix(noise(64, 128, seed=10_000 + s)).n_outliers > 0 for s in range(1000)
+    )
+    assert 1 <= n_false <= 45, n_false
