@@ -56,13 +56,15 @@ def _forward(s, U, bn, yn, Z, code, z, f, fp, fpp, c, delta):
 
 
 @njit(cache=True)
-def network_drift(s, U, b, y, Z, code, Kt_out, kappa_out):
+def network_drift(s, U, b, y, Z, code, with_slope, Kt_out, kappa_out):
     """Drift ``Kt_ii = 2 s_i u_i^T gbar v_i`` and its slope ``dKt_ii/dx_i`` (x = s^2).
 
     Parameters
     ----------
     s : (K,) singular values; U : (K, K); b : (n, K) = a V; y : (n, d_out); Z : (d_out, K)
     code : activation code
+    with_slope : bool
+        Compute kappa (otherwise kappa_out is left untouched; about half the work).
     Kt_out, kappa_out : (K,) outputs
     """
     K = s.shape[0]
@@ -81,6 +83,13 @@ def network_drift(s, U, b, y, Z, code, Kt_out, kappa_out):
     zf = np.empty((d_out, K))
     for m in range(n):
         _forward(s, U, b[m], y[m], Z, code, z, f, fp, fpp, c, delta)
+        if not with_slope:
+            for i in range(K):
+                di = 0.0
+                for k in range(K):
+                    di += UT[i, k] * delta[k]
+                G[i] -= di * b[m, i]
+            continue
         for k in range(K):
             cf[k] = c[k] * fpp[k]
         for o in range(d_out):
@@ -104,10 +113,10 @@ def network_drift(s, U, b, y, Z, code, Kt_out, kappa_out):
             dG[i] -= bi * bi * (curv - zw2)
     for i in range(K):
         G[i] /= n
-        dG[i] /= n
         Kt_out[i] = 2.0 * s[i] * G[i]
-        # dKt/dx = (dKt/ds) / (2 s) = G/s + dG/ds
-        kappa_out[i] = G[i] / s[i] + dG[i]
+        if with_slope:
+            # dKt/dx = (dKt/ds) / (2 s) = G/s + dG/ds
+            kappa_out[i] = G[i] / s[i] + dG[i] / n
 
 
 @njit(cache=True)

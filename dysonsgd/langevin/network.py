@@ -328,7 +328,9 @@ class NetworkModel(DriftModel):
             ]
         )
 
-    def measure(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def measure(
+        self, x: np.ndarray, *, with_slope: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Coefficients at the state x.
 
         Parameters
@@ -340,7 +342,7 @@ class NetworkModel(DriftModel):
         Kt : ndarray, shape (n, K)
             Drift ``2 s_i u_i^T gbar v_i`` on the drift set.
         kappa : ndarray, shape (n, K)
-            Its slope ``dKt_ii / dx_i``.
+            Its slope ``dKt_ii / dx_i`` (NaN when ``with_slope`` is False: half the work).
         Vt : ndarray, shape (n, K, K)
             Exact fluctuations on the probe set.
         C : ndarray, shape (n, K)
@@ -349,13 +351,21 @@ class NetworkModel(DriftModel):
         x = self._check_x(x)
         n, K = x.shape
         Kt = np.empty((n, K))
-        kappa = np.empty((n, K))
+        kappa = np.full((n, K), np.nan)
         Vt = np.empty((n, K, K))
         C = np.empty((n, K))
         for m, sys in enumerate(self._systems):
             s = np.sqrt(x[m])
             _kn.network_drift(
-                s, sys["U"], sys["b_drift"], sys["y_drift"], sys["Z"], self._code, Kt[m], kappa[m]
+                s,
+                sys["U"],
+                sys["b_drift"],
+                sys["y_drift"],
+                sys["Z"],
+                self._code,
+                bool(with_slope),
+                Kt[m],
+                kappa[m],
             )
             _kn.network_noise(
                 s,
@@ -405,13 +415,14 @@ class NetworkModel(DriftModel):
         """
         if t == 0:
             self.reset()
-        Kt, kappa, Vt, C = self.measure(x)
+        hess = self.slope == "hessian"
+        Kt, kappa, Vt, C = self.measure(x, with_slope=hess)
         x = np.asarray(x, dtype=np.float64)
         changed = self._flip(x, Kt)
         if self.exchange:
             changed = self._exchange(x, Kt) or changed
         if changed:
-            Kt, kappa, Vt, C = self.measure(x)
+            Kt, kappa, Vt, C = self.measure(x, with_slope=hess)
         # Noise: in the fixed basis Vt_ii = 4 x_i Var_n(u_i^T g_n v_i) is proportional to x_i.
         # Hand the integrator the largest isotropic part a (x_i + x_j) that Vt contains
         # (entry-wise), so that the noise of a level that shrinks between refreshes shrinks
