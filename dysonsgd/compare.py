@@ -42,7 +42,7 @@ from dysonsgd.langevin import SCHEMES, STATUS, LangevinResult, MeasuredModel, in
 from dysonsgd.langevin.coefficients import measure_coefficients
 from dysonsgd.model import NetworkConfig, check_sigma_w
 from dysonsgd.observables import eigenvalues_of_X
-from dysonsgd.phases import PhaseClassification, classify_flow
+from dysonsgd.phases import PHASES, PhaseClassification, classify_flow
 from dysonsgd.sgd import SGDResult, learning_rate, train
 
 __all__ = [
@@ -281,6 +281,11 @@ class EnsembleSummary:
         the seeds.
     classification : PhaseClassification
         :func:`dysonsgd.phases.classify_flow` of the flow against the teacher's eigenvalues.
+    phases : tuple of str
+        Per seed: the flow rule's phase, except that a diverged SGD seed (batch loss above the
+        guard) or a Langevin system that overflowed is ``high-temperature``, and a Langevin
+        system the integrator could not advance (step limit or budget exhausted) is
+        ``stopped``: its frozen record says nothing about the phase.
     statistics : LevelStatistics
         Of the final spectra.
     stopped : ndarray of bool, shape (n_seeds,)
@@ -294,14 +299,19 @@ class EnsembleSummary:
     mean: np.ndarray = field(repr=False)
     std: np.ndarray = field(repr=False)
     classification: PhaseClassification
+    phases: tuple[str, ...]
     statistics: LevelStatistics
     stopped: np.ndarray
     status: tuple[str, ...]
 
     @property
     def phase(self) -> str:
-        """Majority phase of the ensemble."""
-        return self.classification.phase
+        """Majority phase over the seeds that are not ``stopped`` (ties: the order of
+        :data:`dysonsgd.phases.PHASES`); ``stopped`` if every seed is."""
+        votes = [p for p in self.phases if p != "stopped"]
+        if not votes:
+            return "stopped"
+        return max(PHASES, key=votes.count)
 
     @property
     def final(self) -> np.ndarray:
@@ -309,8 +319,13 @@ class EnsembleSummary:
         return self.eigenvalues[:, -1]
 
 
-def _summary(name, x, teacher, stopped, status) -> EnsembleSummary:
+def _summary(name, x, teacher, stopped, status, hot, unresolved) -> EnsembleSummary:
     n = x.shape[0]
+    pc = classify_flow(x, teacher)
+    phases = tuple(
+        "high-temperature" if hot[m] else "stopped" if unresolved[m] else pc.phases[m]
+        for m in range(n)
+    )
     with np.errstate(invalid="ignore", over="ignore"):
         mean = x.mean(axis=0)
         std = x.std(axis=0, ddof=1) if n > 1 else np.zeros_like(mean)
@@ -319,7 +334,8 @@ def _summary(name, x, teacher, stopped, status) -> EnsembleSummary:
         eigenvalues=x,
         mean=mean,
         std=std,
-        classification=classify_flow(x, teacher),
+        classification=pc,
+        phases=phases,
         statistics=level_statistics(x[:, -1]),
         stopped=np.asarray(stopped, dtype=bool),
         status=tuple(status),
@@ -399,7 +415,8 @@ class Comparison:
                 "final_eigenvalues": e.final,
                 "initial_eigenvalues": e.eigenvalues[:, 0],
                 "phase": e.phase,
-                "phases": list(c.phases),
+                "phases": list(e.phases),
+                "flow_phases": list(c.phases),
                 "growth": c.growth,
                 "progress": c.progress,
                 "moved": c.moved,
@@ -636,8 +653,10 @@ def compare(
     x_sgd = eigenvalues_of_X(sgd.W)
     sgd_status = ["diverged" if d else "ok" for d in sgd.diverged]
     lang_status = [STATUS.get(int(s), f"code {int(s)}") for s in lang.status]
-    s_sum = _summary("sgd", x_sgd, teacher, sgd.diverged, sgd_status)
-    l_sum = _summary("langevin", lang.x, teacher, lang.stopped, lang_status)
+    s_sum = _summary("sgd", x_sgd, teacher, sgd.diverged, sgd_status, sgd.diverged,
+                     np.zeros(n_seeds, dtype=bool))  # fmt: skip
+    l_sum = _summary("langevin", lang.x, teacher, lang.stopped, lang_status, lang.blown_up,
+                     lang.stopped & ~lang.blown_up)  # fmt: skip
     per = tuple(
         distance(x_sgd[:, k], lang.x[:, k], n_bootstrap=n_bootstrap, seed=k)
         for k in range(save_points)
@@ -717,6 +736,8 @@ class MeasuredComparison:
         The same for the Langevin prediction: a seed drawn at random with one replica, i.e.
         ``spread^2 = Var_seeds(predicted_shift) + mean_seeds(predicted_std^2)``.
     n_replicas : int
+    samples : str
+        Where the coefficients were measured (``probe`` or ``train``).
     status : ndarray of int64, shape (n_seeds, n_replicas)
         Integrator status per run (0 ok).
     """
@@ -735,6 +756,7 @@ class MeasuredComparison:
     langevin_mean: np.ndarray = field(repr=False)
     langevin_spread: np.ndarray = field(repr=False)
     n_replicas: int
+    samples: str
     status: np.ndarray = field(repr=False)
 
     def to_dict(self) -> dict:
@@ -744,7 +766,7 @@ class MeasuredComparison:
             for k in (
                 "checkpoint", "epochs", "time", "x_start", "sgd_shift", "predicted_shift",
                 "predicted_std", "deterministic_shift", "z_score", "sgd_mean", "sgd_spread",
-                "langevin_mean", "langevin_spread", "n_replicas", "status",
+                "langevin_mean", "langevin_spread", "n_replicas", "samples", "status",
             )
         }  # fmt: skip
 
@@ -754,6 +776,7 @@ def compare_measured(
     checkpoint_index: int,
     *,
     n_replicas: int = 32,
+    samples: str = "probe",
     dt: float | None = None,
     scheme: str = "semi_implicit",
     seed: int | np.random.Generator | None = 0,
@@ -774,6 +797,10 @@ def compare_measured(
         is the last interval).
     n_replicas : int
         Langevin runs per seed (the prediction's spread), >= 2.
+    samples : {"probe", "train"}
+        Where Kt, Vt, C are measured: the probe set (fresh inputs, as the paper's criterion
+        does) or the training set (the loss SGD descends and the population its batches are
+        drawn from).
     dt : float, optional
         Largest Langevin step; default the interval's time / 200.
     scheme : {"semi_implicit", "euler"}
@@ -812,6 +839,8 @@ def compare_measured(
         raise ValueError(f"n_replicas must be at least 2 to give a spread, got {n_replicas}")
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+    if samples not in ("probe", "train"):
+        raise ValueError(f"samples must be 'probe' or 'train', got {samples!r}")
     cfg = sgd_result.config
     e0, e1 = int(sgd_result.save_epochs[c]), int(sgd_result.save_epochs[c + 1])
     time = sgd_result.lr * cfg.n_batches * (e1 - e0)
@@ -833,7 +862,8 @@ def compare_measured(
     x_start = np.empty((n, K))
     det = np.empty((n, K))
     for m, inst in enumerate(sgd_result.instances()):
-        co = measure_coefficients(W0[m], inst.a_probe, inst.y_probe, inst.Z, cfg.activation)
+        a, y = (inst.a_probe, inst.y_probe) if samples == "probe" else (inst.a_train, inst.y_train)
+        co = measure_coefficients(W0[m], a, y, inst.Z, cfg.activation)
         Kt[m], Vt[m], C[m], x_start[m] = co.Kt, co.Vt, co.C, co.x
         det[m] = time * co.drift(T)
     if np.any(np.diff(x_start, axis=1) >= 0) or np.any(x_start <= 0):
@@ -875,5 +905,6 @@ def compare_measured(
         langevin_mean=pred.mean(axis=0),
         langevin_spread=lang_spread,
         n_replicas=n_replicas,
+        samples=samples,
         status=r.status.reshape(n, n_replicas),
     )

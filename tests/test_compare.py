@@ -38,7 +38,7 @@ def ordered():
     # Paper Fig 6 ordered point (T = 2^-5, 1/sigma_W = 8). 320 epochs x 50 batches x
     # eps = 1/8: Langevin time t = 2000. SGD has then moved 8 / 22 / 15 % of the way to the
     # teacher (rule threshold 10 %: majority ordered, 2 of 3); the aligned Langevin model
-    # 77-84 %. Refresh 5 / dt 0.5 (no rejected steps, measured) keeps it to ~5 s.
+    # moves 77-96 %. Refresh 5 / dt 0.5 (no rejected steps, measured) keeps it to ~5 s.
     return compare(SMALL, temperature=2.0**-5, sigma_w=1 / 8, epochs=320, n_seeds=3, seed=0,
                    refresh_interval=5.0, dt=0.5)  # fmt: skip
 
@@ -75,23 +75,26 @@ def test_ordered_point_both_ordered(ordered):
     assert not np.any(ordered.sgd.stopped) and not np.any(ordered.langevin.stopped)
 
 
-def test_high_temperature_point_both_high_temperature(hot):
-    # Student basis: x_1 grows 79 and 122 x*_1 in two of three seeds by t = 320 (measured;
-    # the third stays at 0.4), so the majority is high-temperature with a factor 8 to spare.
+def test_high_temperature_point_both_high_temperature(hot_aligned):
+    # Aligned (default) model: x_1 grows 39 and 28 x*_1 in seeds 0 and 1 by t = 320
+    # (measured), a factor 3 past the threshold of 10; seed 2 stays ordered (1.3).
+    c = hot_aligned
+    assert c.sgd.phase == "high-temperature"
+    assert np.all(c.sgd.classification.growth > 100)
+    assert c.langevin.phase == "high-temperature"
+    assert np.all(np.isfinite(c.langevin.eigenvalues))
+
+
+@pytest.mark.slow
+def test_high_temperature_point_student_basis(hot):
+    # Student basis: x_1 grows 69 and 38 x*_1 in seeds 0 and 2 by t = 320 (measured). A
+    # system the integrator cannot advance is left out of the vote as "stopped".
     assert hot.sgd.phase == "high-temperature"
-    assert np.all(hot.sgd.classification.growth > 100)
     assert hot.langevin.phase == "high-temperature"
-    assert np.all(np.isfinite(hot.langevin.eigenvalues))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="the aligned (teacher-basis) model stays ordered at T = 4 in 2 of 3 seeds by t = 320 "
-    "(its drift pulls every level to the teacher); see docs/tutorial-theory-vs-sgd.md",
-)
-def test_high_temperature_point_aligned_model(hot_aligned):
-    assert hot_aligned.sgd.phase == "high-temperature"
-    assert hot_aligned.langevin.phase == "high-temperature"
+    for m, p in enumerate(hot.langevin.phases):
+        assert (p == "stopped") == bool(
+            hot.langevin.stopped[m] and not hot.langevin_result.blown_up[m]
+        )
 
 
 @pytest.mark.slow
@@ -125,7 +128,7 @@ def test_same_seeds_same_start_aligned_saves(ordered):
     # The SGD flow is that of the trained matrices; the phases are classify_flow's.
     np.testing.assert_allclose(c.sgd.eigenvalues, eigenvalues_of_X(c.sgd_result.W), rtol=1e-12)
     pc = classify_flow(c.langevin_result.x, c.teacher_eigenvalues)
-    assert pc.phases == c.langevin.classification.phases
+    assert pc.phases == c.langevin.classification.phases == c.langevin.phases
 
 
 def test_distances_are_those_of_the_pooled_samples(ordered):
@@ -157,6 +160,15 @@ def test_level_statistics_recover_goe():
     p = np.sort(rng.uniform(size=(200, 16)), axis=1)
     sp = level_statistics(p)
     assert abs(sp.mean_ratio - spectra.POISSON_RATIO_MEAN) < 4 * sp.mean_ratio_stderr + 0.01
+
+
+def test_phase_vote_skips_stopped_seeds(hot_aligned):
+    from dataclasses import replace
+
+    e = hot_aligned.langevin
+    assert replace(e, phases=("stopped", "ordered", "stopped")).phase == "ordered"
+    assert replace(e, phases=("stopped",) * 3).phase == "stopped"
+    assert replace(e, phases=("ordered", "disordered", "stopped")).phase == "disordered"
 
 
 def test_distance_drops_non_finite_values():
@@ -238,6 +250,8 @@ def test_compare_measured_bad_input(ordered):
         compare_measured(r, 0, n_replicas=1)
     with pytest.raises(ValueError, match="scheme"):
         compare_measured(r, 0, scheme="rk4")
+    with pytest.raises(ValueError, match="samples"):
+        compare_measured(r, 0, samples="test")
     with pytest.raises(ValueError, match="dt"):
         compare_measured(r, 0, dt=1e9)
     with pytest.raises(ValueError, match="SGDResult"):
