@@ -75,7 +75,7 @@ def comparison_figure(comp, path: str | os.PathLike, *, title: str | None = None
                        label=f"{'SGD' if ens.name == 'sgd' else 'Langevin'}")  # fmt: skip
     ax_sp.plot(s_grid, spectra.wigner_surmise.pdf(s_grid), "k-", lw=1, label="Wigner (GOE)")
     ax_sp.plot(s_grid, spectra.poisson_spacing.pdf(s_grid), "k:", lw=1, label="Poisson")
-    ax_sp.set_xlabel("unfolded spacing s (ensemble kernel unfolding)")
+    ax_sp.set_xlabel("unfolded spacing s (per-spectrum polynomial)")
     ax_sp.set_ylabel("P(s)")
     ax_sp.legend(fontsize=8)
 
