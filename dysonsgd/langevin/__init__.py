@@ -1,5 +1,6 @@
 """The eigenvalue Langevin (Dyson Brownian motion) integrator: drift models and schemes."""
 
+from dysonsgd.langevin.coefficients import LangevinCoefficients, measure_coefficients
 from dysonsgd.langevin.integrate import (
     SCHEMES,
     STATUS,
@@ -16,6 +17,7 @@ from dysonsgd.langevin.models import (
     HarmonicModel,
     MeasuredModel,
 )
+from dysonsgd.langevin.network import NetworkModel
 
 __all__ = [
     "SCHEMES",
@@ -24,10 +26,13 @@ __all__ = [
     "DriftModel",
     "FreeModel",
     "HarmonicModel",
+    "LangevinCoefficients",
     "LangevinResult",
     "MeasuredModel",
+    "NetworkModel",
     "check_coefficients",
     "integrate",
+    "measure_coefficients",
     "step_count",
     "x0_from_singular_values",
 ]
