@@ -738,7 +738,9 @@ class MeasuredComparison:
     sgd_shift : ndarray of float64, shape (n_seeds, K)
         SGD's actual shift.
     predicted_shift, predicted_std : ndarray of float64, shape (n_seeds, K)
-        Mean and standard deviation of the shift over ``n_replicas`` Langevin runs per seed.
+        Mean and standard deviation of the shift over the ``n_replicas`` Langevin runs per
+        seed that reached the next checkpoint (runs the integrator stopped are left out;
+        NaN if all of a seed's were).
     deterministic_shift : ndarray of float64, shape (n_seeds, K)
         ``time`` times the measured drift ``-Kt + T (C + sum_j Vt_ij/(x_i - x_j))`` at the
         checkpoint: the first-order prediction without integrating.
@@ -753,7 +755,7 @@ class MeasuredComparison:
     samples : str
         Where the coefficients were measured (``probe`` or ``train``).
     status : ndarray of int64, shape (n_seeds, n_replicas)
-        Integrator status per run (0 ok).
+        Integrator status per run (0 ok; see :data:`dysonsgd.langevin.STATUS`).
     """
 
     checkpoint: int
@@ -896,14 +898,17 @@ def compare_measured(
         model, np.repeat(x_start, n_replicas, axis=0), time, temperature=T, dt=dt,
         scheme=scheme, save_points=2, seed=_seeding.base_entropy(seed),
     )  # fmt: skip
-    shift = (r.final - np.repeat(x_start, n_replicas, axis=0)).reshape(n, n_replicas, K)
-    pred = shift.mean(axis=1)
-    pstd = shift.std(axis=1, ddof=1)
-    sgd_shift = x_next - x_start
-    with np.errstate(divide="ignore", invalid="ignore"):
+    shift = r.final - np.repeat(x_start, n_replicas, axis=0)
+    shift[r.stopped] = np.nan  # a stopped run's frozen state is no prediction
+    shift = shift.reshape(n, n_replicas, K)
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all replicas of a seed stopped
+        pred = np.nanmean(shift, axis=1)
+        pstd = np.nanstd(shift, axis=1, ddof=1)
+        sgd_shift = x_next - x_start
         z = (sgd_shift - pred) / pstd
-    ddof = 1 if n > 1 else 0
-    lang_spread = np.sqrt(pred.var(axis=0, ddof=ddof) + np.mean(pstd**2, axis=0))
+        ddof = 1 if n > 1 else 0
+        lang_spread = np.sqrt(np.nanvar(pred, axis=0, ddof=ddof) + np.nanmean(pstd**2, axis=0))
     return MeasuredComparison(
         checkpoint=c,
         epochs=(e0, e1),
@@ -916,7 +921,7 @@ def compare_measured(
         z_score=z,
         sgd_mean=sgd_shift.mean(axis=0),
         sgd_spread=sgd_shift.std(axis=0, ddof=ddof),
-        langevin_mean=pred.mean(axis=0),
+        langevin_mean=np.nanmean(pred, axis=0) if np.any(np.isfinite(pred)) else pred[0],
         langevin_spread=lang_spread,
         n_replicas=n_replicas,
         samples=samples,
