@@ -42,15 +42,17 @@ def comparison_figure(comp, path: str | os.PathLike, *, title: str | None = None
 
     teacher = comp.teacher_eigenvalues
     for ax, ens, label in ((ax_s, comp.sgd, "SGD"), (ax_l, comp.langevin, "Langevin model")):
-        flow = np.where(np.isfinite(ens.eigenvalues), ens.eigenvalues, np.nan)
+        # systems the integrator stopped are not drawn (their frozen state is no prediction)
+        flow = np.where(np.isfinite(ens.eigenvalues), ens.eigenvalues, np.nan)[ens.used]
+        n_out = int(np.sum(~ens.used))
         _plot.eigenvalue_flow_axes(
-            ax, comp.times, flow, teacher, xlabel="Langevin time t = eps x steps",
-            title=f"{label}: {ens.phase}",
+            ax, comp.times, flow, teacher[ens.used], xlabel="Langevin time t = eps x steps",
+            title=f"{label}: {ens.phase}" + (f" ({n_out} stopped, not drawn)" if n_out else ""),
         )  # fmt: skip
     ax_l.set_ylabel("")
 
     # final eigenvalue distributions, shared log-spaced bins
-    xs, xl = comp.sgd.final, comp.langevin.final
+    xs, xl = comp.sgd.final[comp.sgd.used], comp.langevin.final[comp.langevin.used]
     both = np.concatenate([xs.ravel(), xl.ravel(), teacher.ravel()])
     both = both[np.isfinite(both) & (both > 0)]
     bins = np.geomspace(both.min() * 0.9, both.max() * 1.1, 25)

@@ -292,7 +292,7 @@ class EnsembleSummary:
         Eigenvalues of ``X = W W^T`` at the save points, descending.
     mean, std : ndarray of float64, shape (n_saves, K)
         Mean and spread (standard deviation, ddof = 1; 0 for one seed) of each eigenvalue over
-        the seeds.
+        the seeds in ``used``.
     classification : PhaseClassification
         :func:`dysonsgd.phases.classify_flow` of the flow against the teacher's eigenvalues.
     phases : tuple of str
@@ -301,7 +301,10 @@ class EnsembleSummary:
         system the integrator could not advance (step limit or budget exhausted) is
         ``stopped``: its frozen record says nothing about the phase.
     statistics : LevelStatistics
-        Of the final spectra.
+        Of the final spectra of the seeds in ``used``.
+    used : ndarray of bool, shape (n_seeds,)
+        Seeds entering the means, statistics and distances: all but the ``stopped`` ones
+        (a system the integrator could not advance holds a frozen state, not a prediction).
     stopped : ndarray of bool, shape (n_seeds,)
         SGD: diverged (batch loss above the guard); Langevin: stopped early (see ``status``).
     status : tuple of str
@@ -315,6 +318,7 @@ class EnsembleSummary:
     classification: PhaseClassification
     phases: tuple[str, ...]
     statistics: LevelStatistics
+    used: np.ndarray
     stopped: np.ndarray
     status: tuple[str, ...]
 
@@ -340,9 +344,11 @@ def _summary(name, x, teacher, stopped, status, hot, unresolved) -> EnsembleSumm
         "high-temperature" if hot[m] else "stopped" if unresolved[m] else pc.phases[m]
         for m in range(n)
     )
-    with np.errstate(invalid="ignore", over="ignore"):
-        mean = x.mean(axis=0)
-        std = x.std(axis=0, ddof=1) if n > 1 else np.zeros_like(mean)
+    used = x[~np.asarray(unresolved, dtype=bool)]
+    with np.errstate(invalid="ignore", over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no system left
+        mean = used.mean(axis=0)
+        std = used.std(axis=0, ddof=1) if used.shape[0] > 1 else np.zeros_like(mean)
     return EnsembleSummary(
         name=name,
         eigenvalues=x,
@@ -350,7 +356,8 @@ def _summary(name, x, teacher, stopped, status, hot, unresolved) -> EnsembleSumm
         std=std,
         classification=pc,
         phases=phases,
-        statistics=level_statistics(x[:, -1]),
+        statistics=level_statistics(used[:, -1]),
+        used=np.asarray(~np.asarray(unresolved, dtype=bool)),
         stopped=np.asarray(stopped, dtype=bool),
         status=tuple(status),
     )
@@ -374,8 +381,9 @@ class Comparison:
     teacher_eigenvalues : ndarray of float64, shape (n_seeds, K)
     sgd, langevin : EnsembleSummary
     eigenvalue_distances : tuple of Distance, length n_saves
-        Between the two ensembles' pooled eigenvalues (n_seeds K values each) at each save.
-        At save 0 both hold the same initial spectra (distance 0).
+        Between the two ensembles' pooled eigenvalues (n_seeds K values each; Langevin
+        systems the integrator stopped are left out) at each save. At save 0 both hold the
+        same initial spectra (distance 0 up to rounding).
     ratio_distance, spacing_distance : Distance
         Between the final pooled spacing ratios, and unfolded spacings.
     langevin_settings : dict
@@ -440,6 +448,7 @@ class Comparison:
                 "final_std": e.std[-1],
                 "level_statistics": e.statistics.to_dict(),
                 "stopped": e.stopped,
+                "used": e.used,
                 "status": list(e.status),
             }
 
@@ -672,7 +681,7 @@ def compare(
     l_sum = _summary("langevin", lang.x, teacher, lang.stopped, lang_status, lang.blown_up,
                      lang.stopped & ~lang.blown_up)  # fmt: skip
     per = tuple(
-        distance(x_sgd[:, k], lang.x[:, k], n_bootstrap=n_bootstrap, seed=k)
+        distance(x_sgd[:, k], lang.x[l_sum.used, k], n_bootstrap=n_bootstrap, seed=k)
         for k in range(save_points)
     )
     settings = {

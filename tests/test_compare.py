@@ -91,6 +91,8 @@ def test_high_temperature_point_student_basis(hot):
     # system the integrator cannot advance is left out of the vote as "stopped".
     assert hot.sgd.phase == "high-temperature"
     assert hot.langevin.phase == "high-temperature"
+    # Stopped systems are left out of the statistics and distances.
+    assert hot.final_distance.m == int(hot.langevin.used.sum()) * 16
     for m, p in enumerate(hot.langevin.phases):
         assert (p == "stopped") == bool(
             hot.langevin.stopped[m] and not hot.langevin_result.blown_up[m]
