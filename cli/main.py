@@ -22,9 +22,9 @@ def main() -> None:
 # Commands register themselves on import, one line each.
 from dysonsgd.cli import advise as _advise  # noqa: E402,F401
 from dysonsgd.cli import bench as _bench  # noqa: E402,F401
+from dysonsgd.cli import compare as _compare  # noqa: E402,F401
 from dysonsgd.cli import phase_diagram as _phase_diagram  # noqa: E402,F401
 from dysonsgd.cli import plot_store as _plot_store  # noqa: E402,F401
 from dysonsgd.cli import simulate as _simulate  # noqa: E402,F401
 from dysonsgd.cli import spectrum as _spectrum  # noqa: E402,F401
 from dysonsgd.cli import train as _train  # noqa: E402,F401
-from dysonsgd.cli import compare as _compare  # noqa: E402,F401

@@ -226,9 +226,14 @@ def test_network_kernels_match_measure_coefficients(small_model, basis):
     w = x[:, :, None] + x[:, None, :]
     for m in range(2):
         np.fill_diagonal(w[m], 4 * x[m])
-    np.testing.assert_allclose(coeffs.V0 + coeffs.a_iso[:, None, None] * w, Vt, rtol=1e-10,
+    slope = coeffs.a_iso[:, None, None] + np.zeros_like(w)
+    idx = np.arange(x.shape[1])
+    slope[:, idx, idx] += coeffs.a_diag
+    np.testing.assert_allclose(coeffs.V0 + slope * w, Vt, rtol=1e-10,
                                atol=1e-14 * Vt.max())  # fmt: skip
     assert np.all(coeffs.V0 >= 0) and np.all(coeffs.a_iso >= 0)
+    # the diagonal noise is exactly proportional to x_i (no constant part)
+    assert np.all(coeffs.V0[:, idx, idx] == 0) and np.all(slope[:, idx, idx] >= 0)
     np.testing.assert_array_equal(coeffs.C, C)
     hess = NetworkModel(inst, basis=basis, n_drift=120, n_probe=20, slope="hessian")
     ch = hess.coefficients(x, 0.0)

@@ -34,13 +34,37 @@ def _measured(K, rng):
     return MeasuredModel(rng.normal(size=K), A @ A.T, rng.random(K))
 
 
+class _DiagonalSlopeModel(DriftModel):
+    """Positive domain with per-level diagonal noise slopes (V0_ii = 0), as the network
+    model hands over its fixed-basis noise ``Vt_ii = 4 x_i Var(u_i^T g v_i)``."""
+
+    name = "diagonal-slope"
+    domain = "positive"
+
+    def __init__(self, K, rng):
+        A = rng.random((K, K))
+        self.V0 = 0.1 * (A + A.T)
+        np.fill_diagonal(self.V0, 0.0)
+        self.a_diag = rng.random(K)
+        self.C = 5.0 + rng.random(K)
+
+    def coefficients(self, x, t):
+        n, K = x.shape
+        tile = lambda v: np.tile(v, (n,) + (1,) * np.ndim(v))  # noqa: E731
+        return Coefficients(
+            kt0=np.zeros((n, K)), kappa=np.full((n, K), 0.5), V0=tile(self.V0),
+            a_iso=np.full(n, 0.2), C=tile(self.C), a_diag=tile(self.a_diag),
+        )  # fmt: skip
+
+
 def _models(rng):
     # one model per coefficient type: isotropic (free), constant V0 on the real line
-    # (harmonic), constant measured V0 on the positive domain
+    # (harmonic), constant measured V0 on the positive domain, per-level diagonal slopes
     return [
         (FreeModel(5, 7, 0.8), np.array([9.0, 6, 4, 2, 1])),
         (HarmonicModel([1, 0.5, 0, -1, -2.0], [1, 2, 1, 1, 3], 0.7), np.array([3.0, 1, 0, -1, -3])),
         (_measured(5, rng), np.array([9.0, 6, 4, 2, 1])),
+        (_DiagonalSlopeModel(5, rng), np.array([9.0, 6, 4, 2, 1])),
     ]
 
 
@@ -67,8 +91,9 @@ def test_kernel_matches_numpy_reference_on_same_increments(scheme):
         for m in range(n):
             y0 = np.sqrt(x0) if pos else x0
             p = ref.path(
-                y0, h, dB[m], pos, T, c.kt0[m], c.kappa[m], c.V0[m], c.a_iso[m], c.C[m], scheme
-            )
+                y0, h, dB[m], pos, T, c.kt0[m], c.kappa[m], c.V0[m], c.a_iso[m], c.C[m],
+                scheme, ad=c.a_diag[m],
+            )  # fmt: skip
             xf = p[-1] ** 2 if pos else p[-1]
             np.testing.assert_allclose(r.final[m], xf, rtol=1e-12, atol=0)
 
@@ -309,7 +334,9 @@ class _BadModel(DriftModel):
     [
         ({"V0": -np.ones((1, 3, 3))}, "V0 must be >= 0"),
         ({"V0": np.triu(np.ones((3, 3)))[None]}, "symmetric"),
-        ({"a_iso": np.ones(1)}, "a_iso must be 0 for a real-domain"),
+        ({"a_iso": np.ones(1)}, "a_iso and a_diag must be 0 for a real-domain"),
+        ({"a_diag": np.ones((1, 3))}, "a_iso and a_diag must be 0 for a real-domain"),
+        ({"a_diag": -np.ones((1, 3))}, "a_iso \\+ a_diag must be >= 0"),
         ({"C": np.full((1, 3), np.nan)}, "non-finite"),
         ({"kappa": np.zeros((1, 2))}, "kappa must have shape"),
     ],

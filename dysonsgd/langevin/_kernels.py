@@ -120,7 +120,7 @@ def normals(state, n):
 
 
 @njit(cache=True, error_model="numpy")
-def drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, x, f, g):
+def drift_diffusion(y, positive, T, kt0, kappa, V0, a, ad, C, x, f, g):
     """Drift ``f`` and diffusion ``g`` of the state ``y`` (SPEC section 3).
 
     In x: ``b_i = -(kt0_i + kappa_i x_i) + T (C_i + sum_j Vt_ij / (x_i - x_j))`` and
@@ -142,7 +142,7 @@ def drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, x, f, g):
             f[j] -= c
         f[i] += fi
     for i in range(K):
-        vii = T * (V0[i, i] + 4.0 * a * x[i])
+        vii = T * (V0[i, i] + 4.0 * (a + ad[i]) * x[i])
         if positive:
             q = 0.5 / y[i]
             f[i] = f[i] * q - vii * q * q * q
@@ -430,19 +430,19 @@ def implicit_solve(yold, z, h, positive, Wm, om, out, sc, H):
 
 
 @njit(cache=True, error_model="numpy")
-def wall_coefficients(positive, T, kt0, a, C, om):
-    """Implicit wall strength ``om_i = max(0, (T C_i - kt0_i - T a K) / 2)`` (positive domain).
+def wall_coefficients(positive, T, kt0, a, ad, C, om):
+    """Implicit wall strength ``om_i = max(0, (T C_i - kt0_i - T a K - T ad_i) / 2)``.
 
     It is the coefficient of 1/s_i in the s-drift of the affine family; zero for the real
     domain and for the square (K = L) free model.
     """
     K = om.shape[0]
     for i in range(K):
-        om[i] = max(0.0, 0.5 * (T * C[i] - kt0[i] - T * a * K)) if positive else 0.0
+        om[i] = max(0.0, 0.5 * (T * C[i] - kt0[i] - T * (a * K + ad[i]))) if positive else 0.0
 
 
 @njit(cache=True, error_model="numpy")
-def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm, H):
+def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, ad, C, ynew, sc, Wm, H):
     """One semi-implicit Euler-Maruyama step (Ngo & Taguchi 2020 type). True if accepted.
 
     ``y_new = y + h (f(y) - Phi(y)) + g(y) dW + h Phi(y_new)`` with Phi the Coulomb (and for
@@ -459,9 +459,9 @@ def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm
     z = sc[_Z]
     phi = sc[_PHI]
     om = sc[_OM]
-    drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, x, f, g)
+    drift_diffusion(y, positive, T, kt0, kappa, V0, a, ad, C, x, f, g)
     pair_weights(y, positive, T, V0, a, Wm, sc[_QO])
-    wall_coefficients(positive, T, kt0, a, C, om)
+    wall_coefficients(positive, T, kt0, a, ad, C, om)
     implicit_force(y, positive, Wm, om, phi)
     for i in range(K):
         z[i] = y[i] + h * (f[i] - phi[i]) + g[i] * dW[i]
@@ -472,7 +472,7 @@ def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm
 
 
 @njit(cache=True, error_model="numpy")
-def euler_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc):
+def euler_step(y, h, dW, positive, T, kt0, kappa, V0, a, ad, C, ynew, sc):
     """One explicit Euler-Maruyama step; True if the result is admissible.
 
     Strong order 1/2 (1 for constant diffusion: harmonic model, free model in s), weak
@@ -483,7 +483,7 @@ def euler_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc):
     x = sc[_X]
     f = sc[_F]
     g = sc[_G]
-    drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, x, f, g)
+    drift_diffusion(y, positive, T, kt0, kappa, V0, a, ad, C, x, f, g)
     for i in range(K):
         ynew[i] = y[i] + h * f[i] + g[i] * dW[i]
     # accuracy control: no gap (nor a walled s_K, om_K > 0) may change by more than
@@ -494,7 +494,7 @@ def euler_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc):
         gap = y[i] - y[i + 1]
         if abs((ynew[i] - ynew[i + 1]) - gap) > GAP_FRACTION * gap:
             return False
-    if positive and 0.5 * (T * C[K - 1] - kt0[K - 1] - T * a * K) > 0.0:
+    if positive and 0.5 * (T * C[K - 1] - kt0[K - 1] - T * (a * K + ad[K - 1])) > 0.0:
         if abs(ynew[K - 1] - y[K - 1]) > GAP_FRACTION * y[K - 1]:
             return False
     return admissible(ynew, positive)
@@ -505,7 +505,7 @@ def euler_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ynew, sc):
 
 @njit(cache=True, error_model="numpy")
 def _run_member(
-    m, scheme, positive, y, T, kt0, kappa, V0, a, C, seg_h, seg_m, seg_save, out,
+    m, scheme, positive, y, T, kt0, kappa, V0, a, ad, C, seg_h, seg_m, seg_save, out,
     supplied, dB, step_offset, rng, status, steps, rejected, attempts, max_attempts,
     min_gap, min_x,
 ):  # fmt: skip
@@ -557,11 +557,11 @@ def _run_member(
                 n_att += 1
                 if scheme == EULER:
                     ok = euler_step(
-                        yv, hh, stack_w[sp], positive, T, kt0, kappa, V0, a, C, ynew, sc
+                        yv, hh, stack_w[sp], positive, T, kt0, kappa, V0, a, ad, C, ynew, sc
                     )
                 else:
                     ok = semi_implicit_step(
-                        yv, hh, stack_w[sp], positive, T, kt0, kappa, V0, a, C, ynew, sc, Wm, Hm
+                        yv, hh, stack_w[sp], positive, T, kt0, kappa, V0, a, ad, C, ynew, sc, Wm, Hm
                     )
                 if ok:
                     big = False
@@ -618,7 +618,7 @@ def _run_member(
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def run(
-    scheme, positive, y, T, kt0, kappa, V0, a_iso, C, seg_h, seg_m, seg_save, out,
+    scheme, positive, y, T, kt0, kappa, V0, a_iso, a_diag, C, seg_h, seg_m, seg_save, out,
     supplied, dB, step_offset, rng, status, steps, rejected, attempts, max_attempts,
     min_gap, min_x,
 ):  # fmt: skip
@@ -634,7 +634,7 @@ def run(
         State, updated in place (the last accepted state of a stopped member stays).
     T : float
         Temperature.
-    kt0, kappa, C : float64 (n, K); V0 : float64 (n, K, K); a_iso : float64 (n,)
+    kt0, kappa, a_diag, C : float64 (n, K); V0 : float64 (n, K, K); a_iso : float64 (n,)
         Coefficients held fixed in this call.
     seg_h : float64 (n_seg,); seg_m : int64 (n_seg,); seg_save : int64 (n_seg,)
         Each segment is ``seg_m`` outer steps of size ``seg_h``; at its end the state is
@@ -654,7 +654,7 @@ def run(
     n = y.shape[0]
     for m in prange(n):
         _run_member(
-            m, scheme, positive, y, T, kt0[m], kappa[m], V0[m], a_iso[m], C[m], seg_h, seg_m,
-            seg_save, out, supplied, dB, step_offset, rng, status, steps, rejected, attempts,
-            max_attempts, min_gap, min_x,
+            m, scheme, positive, y, T, kt0[m], kappa[m], V0[m], a_iso[m], a_diag[m], C[m],
+            seg_h, seg_m, seg_save, out, supplied, dB, step_offset, rng, status, steps,
+            rejected, attempts, max_attempts, min_gap, min_x,
         )  # fmt: skip

@@ -170,7 +170,14 @@ def check_coefficients(c: Coefficients, n: int, K: int, domain: str) -> Coeffici
     """
     if not isinstance(c, Coefficients):
         raise ValueError(f"coefficients() must return a Coefficients, got {type(c).__name__}")
-    want = {"kt0": (n, K), "kappa": (n, K), "V0": (n, K, K), "a_iso": (n,), "C": (n, K)}
+    want = {
+        "kt0": (n, K),
+        "kappa": (n, K),
+        "V0": (n, K, K),
+        "a_iso": (n,),
+        "C": (n, K),
+        "a_diag": (n, K),
+    }
     out = {}
     for name, shape in want.items():
         a = np.ascontiguousarray(getattr(c, name), dtype=np.float64)
@@ -186,8 +193,12 @@ def check_coefficients(c: Coefficients, n: int, K: int, domain: str) -> Coeffici
         raise ValueError("coefficient V0 must be >= 0 (its entries are variances)")
     if np.any(out["a_iso"] < 0):
         raise ValueError("coefficient a_iso must be >= 0")
-    if domain == "real" and np.any(out["a_iso"] != 0):
-        raise ValueError("a_iso must be 0 for a real-domain model (Vt_ii = 4 a x_i needs x > 0)")
+    if np.any(out["a_iso"][:, None] + out["a_diag"] < 0):
+        raise ValueError("coefficients a_iso + a_diag must be >= 0 (diagonal noise slopes)")
+    if domain == "real" and (np.any(out["a_iso"] != 0) or np.any(out["a_diag"] != 0)):
+        raise ValueError(
+            "a_iso and a_diag must be 0 for a real-domain model (Vt_ii = 4 a x_i needs x > 0)"
+        )
     out["V0"] = np.ascontiguousarray(0.5 * (V0 + np.swapaxes(V0, 1, 2)))
     return Coefficients(**out)
 
@@ -377,7 +388,7 @@ def integrate(
         xs = x.copy() if offset == 0 else (y * y if positive else y.copy())
         coef = check_coefficients(model.coefficients(xs, t_b), n, K, domain)
         _k.run(
-            code, positive, y, T, coef.kt0, coef.kappa, coef.V0, coef.a_iso, coef.C,
+            code, positive, y, T, coef.kt0, coef.kappa, coef.V0, coef.a_iso, coef.a_diag, coef.C,
             np.ascontiguousarray(seg_h[sel]), np.ascontiguousarray(seg_m[sel]),
             np.ascontiguousarray(seg_save[sel]), out, supplied, dB, offset, rng, status,
             steps, rejected, attempts, max_attempts, min_gap, min_x,

@@ -4,7 +4,7 @@ Every model hands the integrator one affine family of coefficients (SPEC section
 
     Kt_ii(x) = kt0_i + kappa_i x_i
     Vt_ij(x) = V0_ij + a_iso (x_i + x_j)      (i != j)
-    Vt_ii(x) = V0_ii + 4 a_iso x_i
+    Vt_ii(x) = V0_ii + 4 (a_iso + a_diag_i) x_i
     C_ii     = C_i
 
 which is evaluated at the current eigenvalues every step and refreshed by calling
@@ -34,7 +34,7 @@ class Coefficients:
 
     Drift:  ``Kt_ii(x) = kt0[n, i] + kappa[n, i] * x_i``
     Noise:  ``Vt_ij(x) = V0[n, i, j] + a_iso[n] * (x_i + x_j)`` (i != j),
-            ``Vt_ii(x) = V0[n, i, i] + 4 * a_iso[n] * x_i``
+            ``Vt_ii(x) = V0[n, i, i] + 4 * (a_iso[n] + a_diag[n, i]) * x_i``
     Second order: ``C_ii = C[n, i]``
 
     Attributes
@@ -46,6 +46,12 @@ class Coefficients:
     a_iso : ndarray of float64, shape (n,)
         Isotropic per-element gradient variance, >= 0 (0 for the real domain).
     C : ndarray of float64, shape (n, K)
+    a_diag : ndarray of float64, shape (n, K), optional
+        Per-level extra slope of the diagonal noise (default 0), with ``a_iso + a_diag >= 0``
+        (0 for the real domain). In a fixed singular basis ``Vt_ii = 4 x_i Var(u_i^T g v_i)``
+        exactly: a model can hand that over as ``a_iso + a_diag_i`` with ``V0_ii = 0``, so the
+        noise of a level vanishes with it (a constant ``V0_ii`` would make the Ito term
+        ``-T Vt_ii / (8 s^3)`` pull the singular value into 0).
     """
 
     kt0: np.ndarray
@@ -53,6 +59,11 @@ class Coefficients:
     V0: np.ndarray
     a_iso: np.ndarray
     C: np.ndarray
+    a_diag: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.a_diag is None:
+            object.__setattr__(self, "a_diag", np.zeros(np.shape(self.kt0)))
 
 
 class DriftModel:

@@ -41,8 +41,8 @@ Approximations (measured in docs/theory-network.md):
 3. Gaussian noise with independent increments per level, as in the paper's Langevin
    description.
 4. Coefficients are piecewise affine between refreshes; the exact fixed-basis noise is
-   quadratic in s, so a level racing to zero within one refresh is misdescribed (and can
-   stop the integrator, which flags the system).
+   quadratic in s off the diagonal, so a level racing to zero within one refresh is
+   misdescribed; the diagonal is handed over exactly (``4 x_i Var(u_i^T g v_i)``).
 5. Vt and C come from the probe set (as the paper's measurement does), the drift from a
    fixed training subsample.
 
@@ -410,8 +410,9 @@ class NetworkModel(DriftModel):
     def coefficients(self, x: np.ndarray, t: float) -> Coefficients:
         """Linearised coefficients about the state x (the integrator's contract).
 
-        ``kt0 + kappa * x`` equals the measured drift at x; ``V0`` the measured Vt; no
-        isotropic part (``a_iso = 0``); C the measured second-order term.
+        ``kt0 + kappa * x`` equals the measured drift at x; ``V0 + a_iso (x_i + x_j)`` the
+        measured Vt off the diagonal and ``4 (a_iso + a_diag_i) x_i`` on it
+        (:func:`isotropic_split`); C the measured second-order term.
         """
         if t == 0:
             self.reset()
@@ -423,11 +424,11 @@ class NetworkModel(DriftModel):
             changed = self._exchange(x, Kt) or changed
         if changed:
             Kt, kappa, Vt, C = self.measure(x, with_slope=hess)
-        # Noise: in the fixed basis Vt_ii = 4 x_i Var_n(u_i^T g_n v_i) is proportional to x_i.
-        # Hand the integrator the largest isotropic part a (x_i + x_j) that Vt contains
-        # (entry-wise), so that the noise of a level that shrinks between refreshes shrinks
-        # with it (a frozen Vt_ii would make the Ito term T Vt_ii/(8 s^3) pull s to 0).
-        a_iso, V0 = isotropic_split(Vt, x)
+        # Noise: in the fixed basis Vt_ii = 4 x_i Var_n(u_i^T g_n v_i) is proportional to x_i;
+        # hand it over exactly as per-level slopes, and the off-diagonal with its largest
+        # isotropic part a (x_i + x_j), so the noise of a level that shrinks between refreshes
+        # shrinks with it (a frozen Vt_ii would make the Ito term T Vt_ii/(8 s^3) pull s to 0).
+        a_iso, V0, a_diag = isotropic_split(Vt, x)
         if self.slope == "hessian":
             kt0, slope = Kt - kappa * x, kappa
         else:  # secant through the origin: Kt_ii = 2 s_i G_ii vanishes with s_i
@@ -440,11 +441,19 @@ class NetworkModel(DriftModel):
             V0=V0,
             a_iso=a_iso,
             C=C,
+            a_diag=a_diag,
         )
 
 
-def isotropic_split(Vt: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split ``Vt = V0 + a (x_i + x_j)`` (diagonal ``V0_ii + 4 a x_i``) with the largest a.
+def isotropic_split(Vt: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split ``Vt`` into the integrator's affine noise family, exact on the diagonal.
+
+    Off the diagonal ``Vt_ij = V0_ij + a (x_i + x_j)`` with the largest isotropic ``a`` the
+    off-diagonal entries allow; on the diagonal ``V0_ii = 0`` and
+    ``Vt_ii = 4 (a + a_diag_i) x_i``. In the fixed basis the diagonal is exactly proportional
+    to x_i (``Vt_ii = 4 x_i Var_n(u_i^T g_n v_i)``), so the noise of a level vanishes with it,
+    and the Ito term ``-T Vt_ii / (8 s^3)`` stays below the second-order push
+    ``T C_i / (2 s)`` (``C_i >= Var_n(u_i^T g_n v_i)``): no level is pulled into s = 0.
 
     Parameters
     ----------
@@ -456,15 +465,20 @@ def isotropic_split(Vt: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     Returns
     -------
     a : ndarray of float64, shape (n,)
-        ``min_ij Vt_ij / w_ij`` with ``w_ij = x_i + x_j`` (i != j), ``w_ii = 4 x_i``.
+        ``min_{i != j} Vt_ij / (x_i + x_j)``.
     V0 : ndarray of float64, shape (n, K, K)
-        ``Vt - a w``, entry-wise >= 0 (rounding clipped at 0).
+        ``Vt - a (x_i + x_j)`` off the diagonal (>= 0, rounding clipped at 0), 0 on it.
+    a_diag : ndarray of float64, shape (n, K)
+        ``Vt_ii / (4 x_i) - a``; ``a + a_diag >= 0``.
     """
-    w = x[:, :, None] + x[:, None, :]
     K = x.shape[1]
     idx = np.arange(K)
-    w[:, idx, idx] = 4.0 * x
-    a = np.min(Vt / w, axis=(1, 2))
+    w = x[:, :, None] + x[:, None, :]
+    ratio = Vt / w
+    ratio[:, idx, idx] = np.inf
+    a = np.maximum(np.min(ratio, axis=(1, 2)), 0.0)
     V0 = np.maximum(Vt - a[:, None, None] * w, 0.0)
     V0 = 0.5 * (V0 + np.swapaxes(V0, 1, 2))
-    return np.ascontiguousarray(a), np.ascontiguousarray(V0)
+    V0[:, idx, idx] = 0.0
+    a_diag = Vt[:, idx, idx] / (4.0 * x) - a[:, None]
+    return np.ascontiguousarray(a), np.ascontiguousarray(V0), np.ascontiguousarray(a_diag)

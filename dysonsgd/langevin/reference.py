@@ -13,8 +13,12 @@ import numpy as np
 from dysonsgd.langevin import _kernels as _k
 
 
-def drift_diffusion(y, positive, T, kt0, kappa, V0, a, C):
-    """Drift f and diffusion g of the state y (shape (K,)); see ``_kernels.drift_diffusion``."""
+def drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, ad=None):
+    """Drift f and diffusion g of the state y (shape (K,)); see ``_kernels.drift_diffusion``.
+
+    ``ad`` (K,) is the per-level extra slope of the diagonal noise (default 0).
+    """
+    ad = np.zeros_like(C) if ad is None else ad
     x = y * y if positive else y.copy()
     d = x[:, None] - x[None, :]
     np.fill_diagonal(d, 1.0)
@@ -22,7 +26,7 @@ def drift_diffusion(y, positive, T, kt0, kappa, V0, a, C):
     pair = T * V / d
     np.fill_diagonal(pair, 0.0)
     b = T * C - kt0 - kappa * x + pair.sum(axis=1)
-    vii = T * (np.diag(V0) + 4.0 * a * x)
+    vii = T * (np.diag(V0) + 4.0 * (a + ad) * x)
     if positive:
         q = 0.5 / y
         return b * q - vii * q**3, np.sqrt(vii) * q
@@ -39,15 +43,14 @@ def _admissible(y, positive):
     return ok, y
 
 
-def euler_step(y, h, dW, positive, T, kt0, kappa, V0, a, C):
+def euler_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ad=None):
     """Explicit Euler-Maruyama step with the kernel's acceptance test; returns (ok, y_new)."""
-    f, g = drift_diffusion(y, positive, T, kt0, kappa, V0, a, C)
+    f, g = drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, ad)
     ynew = y + h * f + g * dW
     gaps = y[:-1] - y[1:]
     if np.any(np.abs((ynew[:-1] - ynew[1:]) - gaps) > _k.GAP_FRACTION * gaps):
         return False, ynew
-    K = y.shape[0]
-    if positive and 0.5 * (T * C[-1] - kt0[-1] - T * a * K) > 0:
+    if positive and _wall(positive, T, kt0, a, C, ad)[-1] > 0:
         if abs(ynew[-1] - y[-1]) > _k.GAP_FRACTION * y[-1]:
             return False, ynew
     return _admissible(ynew, positive)
@@ -63,10 +66,11 @@ def _weights(y, positive, T, V0, a):
     return W
 
 
-def _wall(positive, T, kt0, a, C):
+def _wall(positive, T, kt0, a, C, ad=None):
     if not positive:
         return np.zeros_like(C)
-    return np.maximum(0.0, 0.5 * (T * C - kt0 - T * a * C.shape[0]))
+    ad = np.zeros_like(C) if ad is None else ad
+    return np.maximum(0.0, 0.5 * (T * C - kt0 - T * (a * C.shape[0] + ad)))
 
 
 def _implicit_force(yv, positive, W, om):
@@ -188,11 +192,11 @@ def implicit_solve(yold, z, h, positive, W, om):
     return dmax <= _k.NEWTON_FLOOR * float(np.max(np.abs(yv))), yv
 
 
-def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C):
+def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C, ad=None):
     """Semi-implicit Euler-Maruyama step (see ``_kernels.semi_implicit_step``); (ok, y_new)."""
-    f, g = drift_diffusion(y, positive, T, kt0, kappa, V0, a, C)
+    f, g = drift_diffusion(y, positive, T, kt0, kappa, V0, a, C, ad)
     W = _weights(y, positive, T, V0, a)
-    om = _wall(positive, T, kt0, a, C)
+    om = _wall(positive, T, kt0, a, C, ad)
     z = y + h * (f - _implicit_force(y, positive, W, om)) + g * dW
     ok, ynew = implicit_solve(y, z, h, positive, W, om)
     if not ok:
@@ -203,7 +207,7 @@ def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, C):
 STEPS = {"euler": euler_step, "semi_implicit": semi_implicit_step}
 
 
-def path(y0, h, dB, positive, T, kt0, kappa, V0, a, C, scheme="euler"):
+def path(y0, h, dB, positive, T, kt0, kappa, V0, a, C, scheme="euler", ad=None):
     """States after each of the steps ``h`` driven by ``dB`` (shape (n_steps, K)).
 
     Returns ndarray of float64, shape (n_steps + 1, K) (the state variable y: x or s).
@@ -213,7 +217,7 @@ def path(y0, h, dB, positive, T, kt0, kappa, V0, a, C, scheme="euler"):
     out = np.empty((dB.shape[0] + 1, y0.shape[0]))
     out[0] = y = np.array(y0, dtype=np.float64)
     for n in range(dB.shape[0]):
-        ok, y = step(y, h, dB[n], positive, T, kt0, kappa, V0, a, C)
+        ok, y = step(y, h, dB[n], positive, T, kt0, kappa, V0, a, C, ad)
         if not ok:
             raise RuntimeError(f"step {n} rejected; the reference has no step control")
         out[n + 1] = y
