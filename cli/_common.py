@@ -188,7 +188,22 @@ class Group(click.Group):
 
     Exit 2 for usage errors and ``ValueError`` from the public API (bad input), 1 for other
     failures, 130 for Ctrl-C. Set ``DYSONSGD_DEBUG=1`` to see tracebacks.
+
+    Commands can be loaded lazily: ``lazy_commands`` maps a command name to the module of
+    ``dysonsgd.cli`` whose import registers it.
     """
+
+    lazy_commands: dict[str, str] = {}
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            import importlib
+
+            importlib.import_module(f"dysonsgd.cli.{self.lazy_commands[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         debug = os.environ.get("DYSONSGD_DEBUG") == "1"

@@ -1,4 +1,10 @@
-"""The ``dysonsgd`` command: a click group; each command lives in its own module."""
+"""The ``dysonsgd`` command: a click group; each command lives in its own module.
+
+A command module registers itself with ``@cli.command`` when it is imported. The group
+imports it only when that command is asked for (or for ``--help``), so ``dysonsgd
+simulate`` does not pay for the imports of ``phase-diagram`` (Dask, xarray) or
+``spectrum`` (scipy.stats).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,18 @@ import click
 from dysonsgd import __version__
 from dysonsgd.cli._common import Group
 
+#: command name -> module under dysonsgd.cli that defines it. One line per command.
+COMMANDS: dict[str, str] = {
+    "advise": "advise",
+    "bench": "bench",
+    "compare": "compare",
+    "phase-diagram": "phase_diagram",
+    "plot": "plot_store",
+    "simulate": "simulate",
+    "spectrum": "spectrum",
+    "train": "train",
+}
+
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dysonsgd")
@@ -14,17 +32,9 @@ def cli() -> None:
     """Dyson Brownian motion of SGD weight matrices: train, simulate, compare."""
 
 
+cli.lazy_commands = COMMANDS
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()
-
-
-# Commands register themselves on import, one line each.
-from dysonsgd.cli import advise as _advise  # noqa: E402,F401
-from dysonsgd.cli import bench as _bench  # noqa: E402,F401
-from dysonsgd.cli import compare as _compare  # noqa: E402,F401
-from dysonsgd.cli import phase_diagram as _phase_diagram  # noqa: E402,F401
-from dysonsgd.cli import plot_store as _plot_store  # noqa: E402,F401
-from dysonsgd.cli import simulate as _simulate  # noqa: E402,F401
-from dysonsgd.cli import spectrum as _spectrum  # noqa: E402,F401
-from dysonsgd.cli import train as _train  # noqa: E402,F401

@@ -7,7 +7,7 @@ rule), ``sweep`` and ``boundaries`` (phase diagrams), ``compare`` (theory vs SGD
 ``scaling`` (the linear scaling rule), ``spectrum_report`` (users' own matrices), ``plot``.
 """
 
-from dysonsgd import observables, spectra
+from dysonsgd import observables
 from dysonsgd.langevin import (
     FreeModel,
     HarmonicModel,
@@ -22,6 +22,19 @@ from dysonsgd.phases import classify_flow, langevin_criterion
 from dysonsgd.sgd import SGDResult, train
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # ``dysonsgd.spectra`` loads scipy.stats (~0.5 s): imported on first use, so commands
+    # that do not need it start faster.
+    if name == "spectra":
+        import importlib
+
+        module = importlib.import_module("dysonsgd.spectra")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'dysonsgd' has no attribute {name!r}")
+
 
 __all__ = [
     "ACTIVATIONS",
