@@ -39,7 +39,8 @@ BASES = ("teacher", "student")
               show_default=True)  # fmt: skip
 @click.option("--basis", type=click.Choice(BASES), default="teacher", show_default=True,
               help="Fixed singular basis of the network model.")  # fmt: skip
-@click.option("--order-eps", is_flag=True, help="Add the order-eps drift terms.")
+@click.option("--order-eps", is_flag=True,
+              help="Add the order-eps drift terms (experimental; stalls at T = 4).")  # fmt: skip
 @click.option("--exchange", is_flag=True,
               help="Let adjacent Langevin levels swap basis pairs instead of jamming.")  # fmt: skip
 @click.option("--shuffle", is_flag=True, help="Reshuffle SGD's batches every epoch.")
