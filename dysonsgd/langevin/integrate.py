@@ -180,7 +180,8 @@ def check_coefficients(c: Coefficients, n: int, K: int, domain: str) -> Coeffici
     }
     out = {}
     for name, shape in want.items():
-        a = np.ascontiguousarray(getattr(c, name), dtype=np.float64)
+        # a writable C copy: a read-only array would compile a second kernel signature
+        a = np.array(getattr(c, name), dtype=np.float64, order="C")
         if a.shape != shape:
             raise ValueError(f"coefficient {name} must have shape {shape}, got {a.shape}")
         if not np.all(np.isfinite(a)):
