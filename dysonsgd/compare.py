@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dysonsgd import spectra
+from dysonsgd._validate import positive_float as _positive_float
+from dysonsgd._validate import positive_int as _positive_int
 from dysonsgd.langevin import SCHEMES, STATUS, LangevinResult, MeasuredModel, integrate
 from dysonsgd.langevin.coefficients import measure_coefficients
 from dysonsgd.model import NetworkConfig, check_sigma_w
@@ -489,22 +491,6 @@ class Comparison:
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _positive_float(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def default_save_points(epochs: int, maximum: int = MAX_SAVE_POINTS) -> int:

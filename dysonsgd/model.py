@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dysonsgd import _seeding
+from dysonsgd._validate import positive_float
 
 #: Activations offered, in the order of their integer codes used by the numba kernels.
 ACTIVATIONS: tuple[str, ...] = ("tanh", "identity", "relu")
@@ -171,13 +172,7 @@ class Instance:
 
 def check_sigma_w(sigma_w: float) -> float:
     """Validate the initial weight width and return it as a float."""
-    try:
-        value = float(sigma_w)
-    except (TypeError, ValueError):
-        raise ValueError(f"sigma_w must be a positive number, got {sigma_w!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"sigma_w must be a positive finite number, got {sigma_w!r}")
-    return value
+    return positive_float("sigma_w", sigma_w)
 
 
 def make_instance(config: NetworkConfig, sigma_w: float, rng: np.random.Generator) -> Instance:

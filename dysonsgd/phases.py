@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dysonsgd._validate import positive_float as _positive
 from dysonsgd.langevin.coefficients import VT_ESTIMATORS, measure_coefficients
 from dysonsgd.model import Instance, check_sigma_w
 
@@ -37,16 +38,6 @@ FROZEN_FRACTION: float = 0.1
 
 
 # --------------------------------------------------------------------------- criterion
-
-
-def _positive(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
 
 
 def mp_spacing(sigma_w: float, K: int, L: int) -> float:

@@ -58,6 +58,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dysonsgd import _seeding
+from dysonsgd._validate import integer as _check_int
+from dysonsgd._validate import positive_float as _check_positive
 
 #: Seed purpose of the injected gradient noise of the linear scaling experiment.
 SCALING = _seeding.SCALING
@@ -121,24 +123,6 @@ def theory_prefactor(K: int) -> float:
 
 
 # ----------------------------------------------------------------------------- validation
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_positive(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
 
 
 def _check_lr(lr) -> float:

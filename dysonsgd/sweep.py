@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from dysonsgd import _seeding
+from dysonsgd._validate import positive_int as _positive_int
 from dysonsgd.model import NetworkConfig, make_instances
 
 #: Named grids. ``paper``: SPEC section 1, eps in 2^-3..2^8 with |B| = 4 and sigma_W in
@@ -83,12 +84,6 @@ def _positive_values(name: str, values) -> tuple[float, ...]:
     if len(set(arr)) != len(arr):
         raise ValueError(f"{name} holds a value twice ({values!r}); list each value once")
     return tuple(sorted(arr))
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)

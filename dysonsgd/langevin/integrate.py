@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dysonsgd import _seeding
+from dysonsgd._validate import positive_float as _positive_float
 from dysonsgd.langevin import _kernels as _k
 from dysonsgd.langevin.models import DOMAINS, Coefficients, DriftModel
 
@@ -120,16 +121,6 @@ def x0_from_singular_values(s0: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _positive_float(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
 
 
 def _check_x0(x0, domain: str) -> np.ndarray:

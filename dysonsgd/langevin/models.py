@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dysonsgd._validate import positive_float as _positive_float
+
 DOMAINS: tuple[str, ...] = ("positive", "real")
 
 
@@ -88,16 +90,6 @@ class DriftModel:
     def coefficients(self, x: np.ndarray, t: float) -> Coefficients:
         """Coefficients at eigenvalues ``x`` (float64, shape (n, K), descending) and time t."""
         raise NotImplementedError("a DriftModel subclass must implement coefficients(x, t)")
-
-
-def _positive_float(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
 
 
 def _int_at_least(name: str, value, low: int) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dysonsgd import _io, _seeding
+from dysonsgd._validate import positive_float as _positive_float
+from dysonsgd._validate import positive_int as _positive_int
 from dysonsgd.model import Instance, NetworkConfig, check_sigma_w, make_instances
 from dysonsgd.sgd.reference import Records
 
@@ -36,22 +37,6 @@ def save_schedule(epochs: int, save_points: int = 21) -> np.ndarray:
             f"epochs={epochs}; lower save_points or raise epochs"
         )
     return np.rint(np.linspace(0, epochs, save_points)).astype(np.int64)
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _positive_float(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
 
 
 def learning_rate(
