@@ -143,7 +143,7 @@ def compare_command(
             ),
         )
     if plot is not None:
-        from dysonsgd import _plot_compare
+        from dysonsgd.plot import compare as _plot_compare
 
         _plot_compare.comparison_figure(comp, plot)
 

@@ -158,7 +158,7 @@ def phase_diagram_command(
     ds = sweep.load(store)
     summ = boundaries.summary(ds)
     if plot_dir is not None:
-        from dysonsgd import _plot_phase
+        from dysonsgd.plot import phase as _plot_phase
 
         written = _plot_phase.plot_store(ds, plot_dir)
     else:

@@ -27,7 +27,8 @@ def plot_command(store, out_dir, formats, json_output):
 
     Axes as in the paper: x = 1/sigma_W, y = T, both log2. Cells not yet computed are blank.
     """
-    from dysonsgd import _plot_phase, sweep
+    from dysonsgd import sweep
+    from dysonsgd.plot import phase as _plot_phase
 
     p = Path(store)
     if not p.exists():

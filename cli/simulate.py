@@ -229,7 +229,7 @@ def simulate_command(
             ),
         )
     if plot is not None:
-        from dysonsgd import _plot_langevin
+        from dysonsgd.plot import langevin as _plot_langevin
 
         _plot_langevin.langevin_flow_figure(
             result,

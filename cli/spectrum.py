@@ -76,7 +76,7 @@ def spectrum_command(file, names, margin, unfolding, json_output, plot):
 
     written = []
     if plot is not None:
-        from dysonsgd import _plot_spectrum
+        from dysonsgd.plot import spectrum as _plot_spectrum
 
         written = [str(p) for p in _plot_spectrum.spectrum_figure(reports, plot)]
 

@@ -80,9 +80,9 @@ def train_command(
     if out is not None:
         result.save(out)
     if plot is not None:
-        from dysonsgd import plot as plotting
+        from dysonsgd.plot.training import training_figure
 
-        plotting.training_figure(result, obs, plot)
+        training_figure(result, obs, plot)
 
     if json_output:
         c.echo_json(

@@ -196,7 +196,7 @@ def test_npz_with_several_arrays(tmp_path):
 
 
 def test_many_matrices_give_one_figure_each(tmp_path, monkeypatch):
-    from dysonsgd import _plot_spectrum
+    from dysonsgd.plot import spectrum as _plot_spectrum
 
     monkeypatch.setattr(_plot_spectrum, "MAX_ROWS", 1)  # 2 figures instead of 7: faster
     path = tmp_path / "many.npz"

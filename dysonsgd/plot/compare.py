@@ -1,6 +1,6 @@
-"""Figure of a theory-vs-SGD comparison (to be merged into :mod:`dysonsgd.plot` by its owner).
+"""Figure of a theory-vs-SGD comparison (:func:`dysonsgd.compare.compare`).
 
-matplotlib is imported lazily through :mod:`dysonsgd.plot`; nothing numerical is computed
+matplotlib is imported lazily through :mod:`dysonsgd.plot._base`; nothing numerical is computed
 here beyond histogram binning.
 """
 
@@ -28,8 +28,8 @@ def comparison_figure(comp, path: str | os.PathLike, *, title: str | None = None
     title : str, optional
         Figure title (default: the cell and the two phases).
     """
-    from dysonsgd import plot as _plot
     from dysonsgd import spectra
+    from dysonsgd.plot import _base as _plot
 
     plt = _plot._pyplot()
     fig = plt.figure(figsize=(12, 7.6))

@@ -4,8 +4,6 @@ Maps are drawn on the paper's axes: x = 1/sigma_W and y = T, both on log2 scales
 per cell. The predicted boundaries (contours of the fraction of seeds the Langevin criterion
 calls ordered, at 0.68 / 0.95 / 0.997) and the disorder lines are overlaid where they apply.
 
-Private: the lead merges these into :mod:`dysonsgd.plot`.
-
 References
 ----------
 C. Park, B. Lucini, G. Aarts, arXiv:2509.01349 (2025), Figs 1-9.
@@ -18,6 +16,8 @@ import os
 from pathlib import Path
 
 import numpy as np
+
+from dysonsgd.plot._base import _pyplot
 
 #: Reference points of paper Fig 6: (name, T, 1/sigma_W).
 REFERENCE_POINTS = (
@@ -37,15 +37,6 @@ def soft_spin_density(f: np.ndarray, s2: float) -> np.ndarray:
     """
     f = np.asarray(f, dtype=np.float64)
     return np.exp(-(np.arctanh(f) ** 2) / (2 * s2)) / ((1 - f * f) * math.sqrt(2 * math.pi * s2))
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:
@@ -75,7 +66,7 @@ def _label_map(ax, x, y):
 
 
 def _map(ax, ds, values: np.ndarray, label: str, *, cmap="viridis", vmin=None, vmax=None):
-    plt = _plt()
+    plt = _pyplot()
     x, y, order = _axes_log2(ds)
     v = np.asarray(values, dtype=np.float64)[:, order]
     m = ax.pcolormesh(
@@ -127,7 +118,7 @@ def _save(fig, out: Path, stem: str, formats) -> list[Path]:
         p = out / f"{stem}.{fmt}"
         fig.savefig(p, dpi=110, bbox_inches="tight")
         paths.append(p)
-    _plt().close(fig)
+    _pyplot().close(fig)
     return paths
 
 
@@ -158,7 +149,7 @@ def plot_store(ds, out_dir: str | os.PathLike, formats=FORMATS) -> list[Path]:
     """
     from dysonsgd import boundaries
 
-    plt = _plt()
+    plt = _pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

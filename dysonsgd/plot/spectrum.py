@@ -1,6 +1,6 @@
-"""Figures of ``dysonsgd spectrum`` (to be merged into :mod:`dysonsgd.plot` by its owner).
+"""Figures of ``dysonsgd spectrum``.
 
-matplotlib is imported lazily through :mod:`dysonsgd.plot`. Nothing is computed here that
+matplotlib is imported lazily through :mod:`dysonsgd.plot._base`. Nothing is computed here that
 :func:`dysonsgd.spectrum_report.analyse_matrix` has not already computed and tested, except
 evaluating the laws on a grid for drawing.
 """
@@ -120,7 +120,7 @@ def spectrum_figure(reports, path: str | os.PathLike) -> list[Path]:
     list of pathlib.Path
         The files written.
     """
-    from dysonsgd import plot as _plot
+    from dysonsgd.plot import _base as _plot
 
     plt = _plot._pyplot()
     reports = list(reports)

@@ -1,6 +1,6 @@
-"""Figure of a Langevin run (to be merged into :mod:`dysonsgd.plot` by its owner).
+"""Figure of a Langevin run (``dysonsgd simulate``).
 
-matplotlib is imported lazily through :mod:`dysonsgd.plot`.
+matplotlib is imported lazily through :mod:`dysonsgd.plot._base`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def langevin_flow_figure(
         Reference levels drawn dashed (the teacher's eigenvalues, or harmonic targets).
     title : str
     """
-    from dysonsgd import plot as _plot
+    from dysonsgd.plot import _base as _plot
 
     plt = _plot._pyplot()
     flow = np.asarray(result.x)
