@@ -10,6 +10,8 @@ Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 3 (Figs 2-9).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dysonsgd.model import phi
@@ -104,7 +106,10 @@ def alignment(
     """Alignment of the features ``f`` with the external field ``h = Z^T y_teacher``.
 
     The cosine similarity of ``h`` and ``f`` (each an n_test x K array, flattened). The
-    paper's figures show this divided by n_test: ``per_sample=True`` returns that.
+    paper's figures show this divided by n_test: ``per_sample=True`` returns that. It is 0
+    where f vanishes and finite for any finite f (f is rescaled first, so |f| ~ 1e152 from a
+    diverged identity or relu network neither overflows nor underflows); NaN only where f is
+    not finite.
 
     Returns
     -------
@@ -112,6 +117,13 @@ def alignment(
     """
     f = _student_features(W, a_probe, activation)
     h = np.einsum("...no,...ok->...nk", y_probe, Z)
+    # The cosine does not depend on the scale of f: divide f by a power of two near its
+    # largest entry (exact in binary, so results are unchanged) so that f * f can neither
+    # overflow (a diverged identity/relu network has |f| ~ 1e152) nor underflow.
+    with np.errstate(divide="ignore", over="ignore"):
+        top = np.max(np.abs(f), axis=(-2, -1), keepdims=True)
+        _, e = np.frexp(np.where(np.isfinite(top) & (top > 0), top, 1.0))
+    f = np.ldexp(f, -e)
     num = np.sum(f * h, axis=(-2, -1))
     den = np.sqrt(np.sum(f * f, axis=(-2, -1)) * np.sum(h * h, axis=(-2, -1)))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -146,10 +158,16 @@ def spacing_growth_rate(flow: np.ndarray, epochs: np.ndarray) -> float:
     Returns
     -------
     float
+        NaN when the initial spectra are exactly degenerate (``ubar(0) = 0``: no rate is
+        defined) or ``ubar`` is not finite; ``-inf`` when the final spectra collapse to one
+        level; ``+inf`` when ``ubar(t_f)`` overflows (a diverged run). No warning is raised.
     """
     ubar = np.mean(mean_spacing(flow), axis=0)  # (n_saves,)
     t_f = float(epochs[-1] - epochs[0])
-    return float(np.log(ubar[-1] / ubar[0]) / t_f)
+    if not (ubar[0] > 0 and math.isfinite(ubar[0])) or math.isnan(ubar[-1]):
+        return math.nan
+    with np.errstate(divide="ignore"):
+        return float(np.log(ubar[-1] / ubar[0]) / t_f)
 
 
 def summarize(result) -> dict:
