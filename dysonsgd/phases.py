@@ -92,10 +92,11 @@ class LangevinCriterion:
     spacing : float
         ``Delta`` of the initial Marchenko-Pastur spectrum.
     critical_temperature : ndarray of float64, shape (n_seeds,)
-        ``T_c = S Delta / N`` (``inf`` where N <= 0 and S >= 0: the noise never wins;
-        ``-inf`` where N <= 0 and S < 0).
+        ``T_c = S Delta / N`` (``inf`` where N <= 0 and S >= 0: the noise never wins, which
+        includes a jammed or dead network with S = N = 0 exactly; ``-inf`` where N <= 0 and
+        S < 0; NaN where S or N is not finite: the coefficients of a diverged W overflowed).
     ordered : ndarray of bool, shape (n_seeds,)
-        ``S >= T N / Delta``.
+        ``S >= T N / Delta``; False where S or N is not finite.
     """
 
     temperature: float
@@ -169,10 +170,14 @@ def langevin_criterion(
         c = measure_coefficients(W[m], inst.a_probe, inst.y_probe, inst.Z, cfg.activation)
         S[m] = abs(c.Kt[0]) - abs(c.Kt[-1])
         N[m] = coulomb_noise(c.vt(estimator), shifted=estimator == "paper")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    finite = np.isfinite(S) & np.isfinite(N)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         Tc = np.where(
             N > 0, S * spacing / np.where(N > 0, N, 1.0), np.where(S >= 0, np.inf, -np.inf)
         )
+        ordered = finite & (S >= T * N / spacing)
+    # inf/inf from an overflowed W is no temperature: say so instead of a stray NaN or inf
+    Tc = np.where(finite, Tc, np.nan)
     return LangevinCriterion(
         temperature=T,
         sigma_w=sig,
@@ -181,7 +186,7 @@ def langevin_criterion(
         noise=N,
         spacing=spacing,
         critical_temperature=Tc,
-        ordered=S >= T * N / spacing,
+        ordered=ordered,
     )
 
 
