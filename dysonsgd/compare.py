@@ -158,7 +158,9 @@ class LevelStatistics:
         to mean 1. Per spectrum, because every seed has its own teacher and so its own
         density; trained spectra span decades, which a pooled (ensemble) staircase cannot
         follow. With K = 16 the fit absorbs part of the fluctuations (docs/statistics.md):
-        read the spacings beside the ratios, which need no unfolding.
+        read the spacings beside the ratios, which need no unfolding. Empty (and the spacing
+        KS tests and Brody fit NaN) when K < UNFOLD_DEGREE + 2 = 7 or a spectrum is a single
+        repeated level: there is no unfolding fit.
     spacing_ks_wigner, spacing_ks_poisson : KSResult
         One-sample KS of the spacings against the beta = 1 Wigner surmise and ``exp(-s)``.
     brody_q, brody_stderr : float
@@ -253,7 +255,8 @@ def level_statistics(eigenvalues: np.ndarray) -> LevelStatistics:
     ks_w = ks_p = _NAN_KS
     q = q_err = math.nan
     bad = 0
-    if np.all(np.ptp(x, axis=1) > 0):
+    # the unfolding fit needs UNFOLD_DEGREE + 2 levels; with fewer only the ratios are defined
+    if x.shape[1] >= UNFOLD_DEGREE + 2 and np.all(np.ptp(x, axis=1) > 0):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # counted below instead
             xi = spectra.unfold(x, "polynomial", degree=UNFOLD_DEGREE)
