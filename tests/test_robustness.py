@@ -1,0 +1,214 @@
+"""Numerical robustness in the three phases of SPEC section 5 (issue 7, item 4).
+
+Each test is one extreme but valid case: the hot phase (overflowing eigenvalues), the jammed
+phase (gradients that underflow to exactly 0) and exactly degenerate initial spectra. Every
+case is either handled -- finite results, or a documented NaN/inf next to a flag -- or, where
+the bug sits in a file this suite may not change, an ``xfail(strict=True)`` reproducer that
+turns into a failure the day the bug is fixed (then drop the marker). Outcomes and figures:
+docs/reliability-properties.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from dysonsgd import observables, spectra
+from dysonsgd.langevin import FreeModel, NetworkModel, integrate, measure_coefficients
+from dysonsgd.model import NetworkConfig, make_instances
+from dysonsgd.phases import classify_flow, langevin_criterion
+from dysonsgd.sgd import train
+
+# Small networks (K = 4, L = 8, 50 batches of 4): the cases are about magnitudes, not size.
+SMALL = NetworkConfig(K=4, L=8, n_batches=50)
+# Fixed base seed: every run of the suite sees the same networks (any value would do; the
+# assertions below hold for every seed, the comments quote this one's numbers).
+SEED = 20250901
+
+
+def _finite_unless_diverged(res):
+    rec = res.records
+    for k in range(res.n_seeds):
+        if not rec.diverged[k]:
+            for a in (rec.W[k], rec.grad[k], rec.loss[k], rec.epoch_loss[k]):
+                assert np.all(np.isfinite(a))
+
+
+# --------------------------------------------------------------------------- hot phase
+
+
+@pytest.mark.parametrize("activation", ["relu", "identity"])
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_hot_sgd_T64_default_guard(activation, engine):
+    """T = 64: identity networks trip the divergence guard at once (step 1), relu networks
+    kill their units (all gradients 0) and stop moving; every record is finite and every
+    observable finite; the flow rule calls all seeds high-temperature."""
+    res = train(
+        SMALL.replace(activation=activation), sigma_w=1.0, temperature=64, epochs=4,
+        n_seeds=3, seed=SEED, engine=engine, save_points=3,
+    )  # fmt: skip
+    if activation == "identity":
+        assert res.diverged.all()
+    _finite_unless_diverged(res)
+    assert np.all(np.isfinite(res.records.W))  # the guard refuses the overflowing update
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        s = observables.summarize(res)
+    for key in ("final_loss", "test_loss", "grad_norm", "overlap_G", "alignment"):
+        assert np.all(np.isfinite(s[key])), key
+    assert math.isfinite(s["spacing_growth_rate"])
+    pc = classify_flow(s["eigenvalues"], s["teacher_eigenvalues"])
+    assert set(pc.phases) == {"high-temperature"}
+
+
+def test_hot_sgd_overflowing_eigenvalues_without_guard():
+    """Guard raised to 1e300: identity SGD at T = 64 runs W up to ~1e152, eigenvalues of X
+    to ~1e305, before the loss overflows and the guard stops the seed. Found here: the
+    alignment came out 0 (f * f overflowed) and the criterion said ordered with T_c = NaN;
+    both fixed. What is left non-finite is flagged (diverged) and documented."""
+    cfg = SMALL.replace(activation="identity", divergence_threshold=1e300)
+    res = train(cfg, sigma_w=1.0, temperature=64, epochs=4, n_seeds=3, seed=SEED, save_points=3)
+    assert res.diverged.all() and np.all(np.isfinite(res.records.W))
+    x = observables.eigenvalues_of_X(res.W[:, -1])
+    assert np.all(x[:, 0] > 1e12)  # the case asked for: eigenvalues past 1e12
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = observables.summarize(res)
+        crit = langevin_criterion(res.W[:, -1], res.instances(), temperature=64)
+    # the cosine is scale-free: finite and in [-1, 1] however large f is
+    assert np.all(np.isfinite(s["alignment"])) and np.all(np.abs(s["alignment"]) <= 1)
+    assert np.all(s["alignment"] != 0)
+    # overflowed coefficients: T_c is a documented NaN and the seed is not called ordered
+    bad = ~(np.isfinite(crit.signal) & np.isfinite(crit.noise))
+    assert bad.any()
+    assert np.all(np.isnan(crit.critical_temperature[bad])) and not crit.ordered[bad].any()
+    pc = classify_flow(s["eigenvalues"], s["teacher_eigenvalues"])
+    assert set(pc.phases) == {"high-temperature"}
+
+
+@pytest.mark.parametrize("scheme", ["semi_implicit", "euler"])
+def test_network_model_at_T_1e4(scheme):
+    """The reduced network model at T = 1e4: semi-implicit stays finite, ordered and
+    positive; explicit Euler stops (status STEP_LIMIT or MAX_STEPS) instead of returning
+    garbage -- either way no NaN without a flag."""
+    inst = make_instances(SMALL, 0.125, 3, SEED)
+    m = NetworkModel(inst)
+    r = integrate(m, m.x0, 2.0, temperature=1e4, dt=0.01, save_points=3, scheme=scheme)
+    assert np.all(np.isfinite(r.x))
+    for k in range(r.n_systems):
+        assert np.all(np.diff(r.x[k], axis=1) < 0) and np.all(r.x[k] > 0)
+    if scheme == "semi_implicit":
+        assert not r.stopped.any()
+        pc = classify_flow(r.x, m.teacher_eigenvalues)
+        assert "high-temperature" in pc.phases
+    else:
+        assert np.all((r.status == 0) | r.stopped)
+
+
+def test_free_model_eigenvalues_past_1e12():
+    """FreeModel at T = 1e4 for t = 1e4: X grows like T a L t ~ 1e9 per level scale; from a
+    start at 1e6 the levels pass 1e12 without overflow or crossing."""
+    x0 = 1e12 * np.array([4.0, 3.0, 2.0, 1.0])
+    r = integrate(FreeModel(4, 8), np.tile(x0, (2, 1)), 1e4, temperature=1e4, dt=100.0, seed=3)
+    assert not r.stopped.any() and np.all(np.isfinite(r.x))
+    assert np.all(np.diff(r.x, axis=2) < 0) and np.all(r.x > 0)
+
+
+# --------------------------------------------------------------------------- jammed phase
+
+
+@pytest.mark.parametrize("sigma_w", [1e4, 1e8])
+def test_jammed_phase_zero_gradients(sigma_w):
+    """sigma_W = 1e4 (gradients ~1e-8) and 1e8 (exactly 0: tanh saturates): observables,
+    spacing growth, the criterion and the flow rule all finite; the criterion's S = N = 0 is
+    documented as T_c = inf (the noise never wins), the flow rule says disordered."""
+    res = train(SMALL, sigma_w=sigma_w, temperature=2**-5, epochs=4, n_seeds=3, seed=SEED,
+                save_points=3)  # fmt: skip
+    assert not res.diverged.any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        s = observables.summarize(res)
+    for key in ("final_loss", "test_loss", "grad_norm", "overlap_G", "alignment"):
+        assert np.all(np.isfinite(s[key])), key
+    assert math.isfinite(s["spacing_growth_rate"])
+    pc = classify_flow(s["eigenvalues"], s["teacher_eigenvalues"])
+    assert set(pc.phases) == {"disordered"}
+    for est in ("exact", "paper"):
+        crit = langevin_criterion(res.W[:, -1], res.instances(), temperature=2**-5,
+                                  estimator=est)  # fmt: skip
+        assert not np.any(np.isnan(crit.critical_temperature))
+        zero = (crit.signal == 0) & (crit.noise == 0)
+        assert np.all(crit.critical_temperature[zero] == np.inf) and crit.ordered[zero].all()
+        if sigma_w == 1e8:
+            assert zero.all()
+    if sigma_w == 1e8:
+        assert np.all(res.records.grad == 0)
+        i = res.instances()[0]
+        c = measure_coefficients(res.W[0, -1], i.a_probe, i.y_probe, i.Z, "tanh")
+        assert np.all(c.Kt == 0) and np.all(c.Vt == 0) and np.all(c.C == 0)
+        # the network model with zero coefficients: the levels stay where they are
+        m = NetworkModel(res.instances())
+        r = integrate(m, m.x0, 1.0, temperature=2**-5, dt=0.05, save_points=3)
+        assert not r.stopped.any()
+        np.testing.assert_allclose(r.x[:, -1], m.x0, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- degeneracies
+
+
+def _degenerate_instances(W0):
+    cfg = NetworkConfig(K=4, L=4, n_batches=50)
+    return [dataclasses.replace(i, W0=W0) for i in make_instances(cfg, 1.0, 2, SEED)]
+
+
+def test_exactly_degenerate_student_refused_with_clear_error():
+    """K = L, W0 = c I: four exactly equal levels. The network model builds; the integrator
+    refuses the start and says how to fix it."""
+    m = NetworkModel(_degenerate_instances(0.5 * np.eye(4)))
+    assert np.all(m.x0 == 0.25)
+    with pytest.raises(ValueError, match="distinct.*perturbation"):
+        integrate(m, m.x0, 1.0, temperature=0.1, dt=0.01)
+    # a tiny perturbation, as the message says, is accepted
+    x0 = m.x0 * (1 + 1e-6 * np.arange(4)[::-1])
+    r = integrate(m, x0, 1.0, temperature=0.1, dt=0.01, save_points=3)
+    assert np.all(np.isfinite(r.x)) and np.all(np.diff(r.x, axis=2) < 0)
+
+
+def test_degenerate_X_coefficients_statistics():
+    """W0 = c Q with Q orthogonal: X = c^2 I up to rounding. measure_coefficients picks some
+    orthonormal basis and stays finite; the spacing statistics return their documented NaNs
+    (ratio 0/0 of three equal levels; growth rate with ubar(0) = 0) without warnings."""
+    Q = np.linalg.qr(np.random.default_rng(0).standard_normal((4, 4)))[0]
+    inst = _degenerate_instances(0.5 * Q)
+    i = inst[0]
+    c = measure_coefficients(i.W0, i.a_probe, i.y_probe, i.Z, "tanh")
+    for name in ("x", "Kt", "Vt", "C", "Vt_paper"):
+        assert np.all(np.isfinite(getattr(c, name))), name
+    np.testing.assert_allclose(c.x, 0.25, rtol=1e-14)
+    assert np.all(c.Vt >= 0) and np.all(c.C >= 0)
+    x = np.full((2, 4), 0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert np.all(np.isnan(spectra.spacing_ratios(x)))
+        assert np.all(np.isnan(spectra.mean_spacing_ratio(x)))
+        flow = np.stack([x, x], axis=1)
+        assert math.isnan(observables.spacing_growth_rate(flow, np.array([0, 10])))
+        flow[:, 1] = [1.0, 0.5, 0.3, 0.2]
+        assert math.isnan(observables.spacing_growth_rate(flow, np.array([0, 10])))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="kernel bug (dysonsgd/langevin/_kernels.py, implicit_solve): for relative gaps "
+    "<= 1e-10 the Thomas solve yields NaN, max() drops it, the step is 'converged' at the old "
+    "state and the system freezes with status ok; reported to the kernel's owner",
+)
+def test_semi_implicit_near_coincident_start_moves():
+    """Two levels 1e-12 apart (relative) at T = 1 must still diffuse: the free model spreads
+    X to O(T t) = O(1) by t = 1, 600 steps. Today the state does not move at all."""
+    x0 = np.array([0.00433333 * (1 + 1e-12), 0.00433333, 0.001])
+    r = integrate(FreeModel(3, 3), x0, 1.0, temperature=1.0, dt=1 / 600, save_points=3, seed=1)
+    assert r.stopped.any() or np.max(np.abs(r.x[0, -1] - x0)) > 1e-3
