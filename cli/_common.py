@@ -49,12 +49,20 @@ class _Number(click.ParamType):
         return f"a finite number {'>' if self.strict else '>='} {self.low:g}"
 
 
-class _Integer(click.ParamType):
-    """An integer with a lower bound."""
+#: Largest count an integer option takes: counts reach numba kernels as int64 and are
+#: multiplied together there (steps = epochs x n_batches, sizes = seeds x K x L), so they
+#: are kept to int32 range. A base seed may use the full int64 range.
+MAX_COUNT = 2**31 - 1
+MAX_SEED = 2**63 - 1
 
-    def __init__(self, name: str, low: int) -> None:
+
+class _Integer(click.ParamType):
+    """An integer with a lower and an upper bound."""
+
+    def __init__(self, name: str, low: int, high: int = MAX_COUNT) -> None:
         self.name = name
         self.low = low
+        self.high = high
 
     def convert(self, value, param, ctx):
         if isinstance(value, int) and not isinstance(value, bool):
@@ -64,8 +72,12 @@ class _Integer(click.ParamType):
                 v = int(str(value).strip())
             except (TypeError, ValueError):
                 self.fail(f"{value!r} is not an integer (must be >= {self.low})", param, ctx)
-        if v < self.low:
-            self.fail(f"{value} is out of range (must be an integer >= {self.low})", param, ctx)
+        if v < self.low or v > self.high:
+            self.fail(
+                f"{value} is out of range (must be an integer from {self.low} to {self.high})",
+                param,
+                ctx,
+            )
         return v
 
 
@@ -74,6 +86,7 @@ NONNEGATIVE = _Number("non-negative number", 0.0, strict=False)
 FINITE = _Number("number", None, strict=False)
 POSITIVE_INT = _Integer("positive integer", 1)
 NONNEGATIVE_INT = _Integer("non-negative integer", 0)
+SEED = _Integer("non-negative integer", 0, MAX_SEED)
 
 
 class FloatList(click.ParamType):
@@ -173,6 +186,36 @@ def progress_bar(total: int, *, enabled: bool, desc: str, unit: str = "it"):
 def show_progress(json_output: bool) -> bool:
     """Progress bars only for humans: never with --json, never when stderr is not a terminal."""
     return (not json_output) and sys.stderr.isatty()
+
+
+def physical_memory() -> int:
+    """Bytes of physical memory of this machine (1 TiB if the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 2**40
+
+
+def check_memory(n_floats: int, what: str) -> None:
+    """Stop with a user error if ``n_floats`` float64 values would not fit in memory.
+
+    A run that obviously cannot fit (``--seeds 1000000000``) is refused before any work,
+    with the limit in the message, instead of swapping or being killed hours later.
+    """
+    need = 8 * int(n_floats)
+    limit = physical_memory()
+    if need > limit:
+        fail(
+            f"{what} needs about {need / 1e9:.3g} GB of memory, more than the "
+            f"{limit / 1e9:.3g} GB of this machine (the limit); use fewer seeds, save points "
+            "or a smaller network"
+        )
+
+
+def network_floats(n_batches: int, batch_size: int, d_in: int, K: int, L: int) -> int:
+    """Float64 values one seed's network instance holds (training set, features, matrices)."""
+    n = n_batches * batch_size
+    return n * (d_in + L + 1 + K) + 4 * K * L + 128 * (d_in + L)
 
 
 def fail(message: str) -> None:

@@ -44,7 +44,7 @@ def _batch_sizes(ctx, param, value):
     "--epochs", type=c.POSITIVE_INT, default=20, show_default=True, help="Probe epochs (>= 20)."
 )
 @click.option("--n-batches", type=c.POSITIVE_INT, default=1000, show_default=True)
-@click.option("--seed", type=c.NONNEGATIVE_INT, default=0, show_default=True)
+@click.option("--seed", type=c.SEED, default=0, show_default=True)
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 def advise_command(
     sigma, checkpoint, batch_sizes, estimator, seeds, epochs, n_batches, seed, json_output
@@ -64,6 +64,10 @@ def advise_command(
         c.fail("give --sigma (the initial width) or --checkpoint")
     if epochs < 20:
         c.fail(f"--epochs {epochs} is too few for the 21 save points; use at least 20")
+    c.check_memory(
+        seeds * (c.network_floats(n_batches, 4, 3, 16, 32) + 3 * 21 * 16 * 32),
+        f"--seeds {seeds} probe networks",
+    )
     result = None
     if checkpoint is not None:
         p = Path(checkpoint)

@@ -24,7 +24,7 @@ BASES = ("teacher", "student")
               help="Ensemble size (the same seeds for SGD and Langevin).")  # fmt: skip
 @click.option("--batch-size", type=c.POSITIVE_INT, default=4, show_default=True,
               help="|B|; the learning rate is eps = T |B|.")  # fmt: skip
-@click.option("--seed", type=c.NONNEGATIVE_INT, default=0, show_default=True, help="Base seed.")
+@click.option("--seed", type=c.SEED, default=0, show_default=True, help="Base seed.")
 @click.option("--n-batches", type=c.POSITIVE_INT, default=1000, show_default=True,
               help="Batches per epoch (training set n_batches x |B|).")  # fmt: skip
 @click.option("--save-points", type=c.POSITIVE_INT,
@@ -70,6 +70,12 @@ def compare_command(
                 f"--epochs {epochs}; use {default_save_points(epochs)} or leave it unset"
             )
     config = NetworkConfig(n_batches=n_batches, batch_size=batch_size)
+    n_saves = 21 if save_points is None else save_points
+    c.check_memory(
+        seeds * (c.network_floats(n_batches, batch_size, config.d_in, config.K, config.L)
+                 + 4 * n_saves * config.K * config.L),
+        f"--seeds {seeds} x --save-points {n_saves}",
+    )  # fmt: skip
     time_ = T * batch_size * n_batches * epochs
     if dt is not None and dt >= time_:
         c.fail(f"Invalid value for '--dt': {dt:g} must be smaller than the Langevin time "

@@ -23,7 +23,7 @@ from dysonsgd.cli.main import cli
 @click.option("--sigma-values", type=c.FloatList(), help="Initial widths sigma_W, e.g. 0.125,256.")
 @click.option("--epochs", type=c.POSITIVE_INT, default=None, help="Epochs per seed [1000].")
 @click.option("--seeds", type=c.POSITIVE_INT, default=None, help="Seeds per cell [10].")
-@click.option("--seed", type=c.NONNEGATIVE_INT, default=None, help="Base seed [0].")
+@click.option("--seed", type=c.SEED, default=None, help="Base seed [0].")
 @click.option("--n-batches", type=c.POSITIVE_INT, default=None, help="Batches per epoch [1000].")
 @click.option(
     "--engine", type=click.Choice(["numba", "numpy"]), default=None, help="SGD backend [numba]."
@@ -102,6 +102,13 @@ def phase_diagram_command(
         config = _config_from_options(
             grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, None
         )
+    net = config.network
+    c.check_memory(
+        config.n_seeds
+        * (c.network_floats(net.n_batches, net.batch_size, net.d_in, net.K, net.L)
+           + 3 * sweep.SAVE_POINTS * net.K * net.L),
+        f"a cell of {config.n_seeds} seeds",
+    )  # fmt: skip
     store = Path(store) if store is not None else Path(config.default_store_name())
     sweep.check_store_path(store)
     if store.is_dir() and any(store.iterdir()):

@@ -61,7 +61,7 @@ def initial_spectrum(K: int, L: int, sigma: float, n: int, entropy: int) -> np.n
 @click.option("--scheme", type=click.Choice(list(SCHEMES)), default="semi_implicit",
               show_default=True)  # fmt: skip
 @click.option("--seeds", type=c.POSITIVE_INT, default=4, show_default=True, help="Ensemble size.")
-@click.option("--seed", type=c.NONNEGATIVE_INT, default=0, show_default=True, help="Base seed.")
+@click.option("--seed", type=c.SEED, default=0, show_default=True, help="Base seed.")
 @click.option("--save-points", type=c.POSITIVE_INT, default=21, show_default=True)
 @click.option("--targets", type=c.FloatList(positive=True),
               help="Harmonic targets x*, K comma-separated positive numbers "
@@ -98,6 +98,10 @@ def simulate_command(
         c.fail(f"Invalid value for '--targets': got {len(targets)} values, need K = {K}")
     if save_points < 2:
         c.fail(f"Invalid value for '--save-points': {save_points}; need at least 2")
+    per_seed = 2 * save_points * K + 2 * K * L
+    if model == "network":
+        per_seed += c.network_floats(1000, 4, 3, K, L)
+    c.check_memory(seeds * per_seed, f"--seeds {seeds} x --save-points {save_points} at K={K}")
     sigma = 1.0 if sigma is None else sigma
     time_ = DEFAULT_TIME[model] if time_ is None else time_
     dt = time_ / DEFAULT_STEPS if dt is None else dt

@@ -6,6 +6,7 @@ import click
 
 from dysonsgd import ACTIVATIONS, NetworkConfig, observables
 from dysonsgd.cli import _common as c
+from dysonsgd.cli._common import network_floats
 from dysonsgd.cli.main import cli
 from dysonsgd.sgd import ENGINES, save_schedule, train
 
@@ -17,7 +18,7 @@ from dysonsgd.sgd import ENGINES, save_schedule, train
 @click.option("--batch-size", type=c.POSITIVE_INT, default=4, show_default=True)
 @click.option("--epochs", type=c.POSITIVE_INT, default=100, show_default=True)
 @click.option("--seeds", type=c.POSITIVE_INT, default=1, show_default=True, help="Ensemble size.")
-@click.option("--seed", type=c.NONNEGATIVE_INT, default=0, show_default=True, help="Base seed.")
+@click.option("--seed", type=c.SEED, default=0, show_default=True, help="Base seed.")
 @click.option(
     "--engine",
     type=click.Choice(ENGINES),
@@ -59,6 +60,10 @@ def train_command(
     except ValueError as exc:
         c.fail(str(exc))
     save_schedule(epochs, save_points)
+    c.check_memory(
+        seeds * (network_floats(n_batches, batch_size, d_in, K, L) + 3 * save_points * K * L),
+        f"--seeds {seeds} x --save-points {save_points} of a {K} x {L} network",
+    )
 
     with c.progress_bar(
         seeds * epochs, enabled=c.show_progress(json_output), desc="train", unit="epoch"
