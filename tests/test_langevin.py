@@ -115,13 +115,41 @@ def test_drift_matches_spec_wishart_form():
     np.testing.assert_allclose(g, math.sqrt(sig2), rtol=1e-15)
 
 
-def test_kernel_normals_are_standard():
-    # 200k draws: the mean has SE 1/sqrt(2e5) = 0.0022 and the variance SE sqrt(2/2e5) =
-    # 0.0032; 5 SE bounds. KS against N(0,1) at p > 1e-3 (a fixed seed, one test).
-    z = _k.normals(member_rng_states(11, 1)[0], 200_000)
-    assert abs(z.mean()) < 5 * 0.0022
-    assert abs(z.var() - 1) < 5 * 0.0032
+@pytest.mark.parametrize("ziggurat", [False, True], ids=["polar", "ziggurat"])
+def test_kernel_normals_are_standard(ziggurat):
+    # The kernel's own N(0,1) generators on xoshiro256** (polar method, used by the kernel;
+    # ziggurat), seed 11: an arbitrary fixed value, so the test is deterministic. n = 2e6:
+    # - mean SE 1/sqrt(n) = 7.1e-4, variance SE sqrt(2/n) = 1.0e-3: 5 SE bounds;
+    # - KS against N(0,1) at p > 1e-3 (resolves CDF errors of ~1.9/sqrt(n) = 1.3e-3);
+    # - two-sided tail counts beyond 3, r (the ziggurat's tail start, 3.654, where the
+    #   exponential tail sampler takes over) and 4 sigma: Binomial(n, p) with the exact
+    #   p = 2 Phi(-c), bounded by 5 binomial SD sqrt(n p (1 - p)) (73, 23, 11 draws).
+    n = 2_000_000
+    z = _k.normals(member_rng_states(11, 1)[0], n, ziggurat)
+    assert abs(z.mean()) < 5 / math.sqrt(n)
+    assert abs(z.var() - 1) < 5 * math.sqrt(2 / n)
     assert stats.kstest(z, "norm").pvalue > 1e-3
+    for c in (3.0, _k._ZR, 4.0):
+        p = 2 * stats.norm.sf(c)
+        assert abs(np.count_nonzero(np.abs(z) > c) - n * p) < 5 * math.sqrt(n * p * (1 - p))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ziggurat", [False, True], ids=["polar", "ziggurat"])
+def test_kernel_normals_equiprobable_bins(ziggurat):
+    # 2e7 draws (seed 12, arbitrary fixed) into 400 bins of equal N(0,1) probability:
+    # chi-square with 399 degrees of freedom at p > 1e-4 (fails above chi2 ~ 505, i.e. an
+    # excess of ~105 over the mean 399, SD 28). Each bin expects 5e4 draws, so a relative
+    # density error d in a bin adds d^2 5e4: a wrong ziggurat wedge or layer (a few bins)
+    # is caught from d ~ 5% in one bin, d ~ 1% spread over 20 bins.
+    st = member_rng_states(12, 1)[0]
+    edges = stats.norm.ppf(np.linspace(0, 1, 401)[1:-1])
+    counts = np.zeros(400)
+    for _ in range(10):
+        counts += np.bincount(
+            np.searchsorted(edges, _k.normals(st, 2_000_000, ziggurat)), minlength=400
+        )
+    assert stats.chisquare(counts).pvalue > 1e-4
 
 
 # --------------------------------------------------------------------------- determinism
