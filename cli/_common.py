@@ -218,6 +218,39 @@ def network_floats(n_batches: int, batch_size: int, d_in: int, K: int, L: int) -
     return n * (d_in + L + 1 + K) + 4 * K * L + 128 * (d_in + L)
 
 
+def checked_store(path, config=None):
+    """The configuration of the sweep store at ``path``, after checking every array is there.
+
+    ``sweep.open_store`` compares the store with its own configuration (or ``config``), so
+    a store with a missing or unreadable array is refused here, as a user error naming the
+    store, instead of surfacing later as a ``KeyError`` or a figure drawn from a partial
+    store.
+    """
+    from dysonsgd import sweep
+
+    try:
+        stored = sweep.read_store_config(path)
+        sweep.open_store(path, config if config is not None else stored)
+        sweep.completed_cells(path)
+        # open_store does not notice a missing array (reported to the lead): compare the
+        # store's arrays with the template of its configuration.
+        import zarr
+
+        have = set(zarr.open_group(str(path), mode="r").array_keys())
+        want, _ = sweep._template(stored)
+        missing = sorted(set(want.variables) - have)
+        if missing:
+            raise KeyError(f"arrays {', '.join(missing)} are missing")
+    except ValueError:
+        raise
+    except Exception as exc:  # zarr/xarray/json errors of a damaged store
+        fail(
+            f"{path} is a damaged sweep store ({type(exc).__name__}: {exc}); move it away "
+            "and rerun the sweep"
+        )
+    return stored
+
+
 def fail(message: str) -> None:
     """Stop with a user error (exit status 2, one line)."""
     raise click.UsageError(message)
@@ -268,7 +301,10 @@ class Group(click.Group):
                 raise
             click.echo(f"Error: {exc}", err=True)
             sys.exit(2)
-        except (KeyboardInterrupt, click.exceptions.Abort):
+        except (KeyboardInterrupt, click.exceptions.Abort) as exc:
+            if isinstance(exc.__cause__, EOFError):  # click turns EOFError into Abort
+                click.echo(f"Error: unexpected end of input ({exc.__cause__})", err=True)
+                sys.exit(1)
             click.echo("Interrupted: nothing was written.", err=True)
             sys.exit(130)
         except click.ClickException as exc:

@@ -73,10 +73,16 @@ def advise_command(
         p = Path(checkpoint)
         if not p.is_file():
             c.fail(f"--checkpoint {p}: no such file")
+        with open(p, "rb") as fh:
+            magic = fh.read(4)
+        if magic != b"PK\x03\x04":  # an .npz is a zip file; .npy, text and empty files not
+            c.fail(f"--checkpoint {p} is not an .npz file (write one with dysonsgd train --out)")
         try:
             result = SGDResult.load(p)
-        except (OSError, ValueError, KeyError) as exc:
-            c.fail(f"--checkpoint {p} is not a dysonsgd training result ({exc})")
+        except Exception as exc:  # truncated zip, missing keys, bad JSON, pickles, ...
+            c.fail(
+                f"--checkpoint {p} is not a dysonsgd training result ({type(exc).__name__}: {exc})"
+            )
     adv = boundaries.advise(
         sigma,
         result=result,

@@ -86,7 +86,7 @@ def phase_diagram_command(
             "--n-batches": n_batches,
             "--engine": engine,
         }
-        config = sweep.read_store_config(store)
+        config = c.checked_store(store)
         clash = [k for k, v in given.items() if v is not None]
         if clash:
             # Options given with --resume must agree with the store (checked below).
@@ -112,7 +112,7 @@ def phase_diagram_command(
     store = Path(store) if store is not None else Path(config.default_store_name())
     sweep.check_store_path(store)
     if store.is_dir() and any(store.iterdir()):
-        sweep.open_store(store, config)  # refuses another configuration before any work
+        c.checked_store(store, config)  # refuses another configuration before any work
     if plot_dir is not None:
         _check_plot_dir(plot_dir)
     cluster_options = None

@@ -41,6 +41,7 @@ def plot_command(store, out_dir, formats, json_output):
         c.fail(f"--out {out}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         c.fail(f"--out {out}: directory {parent} is not writable")
+    c.checked_store(p)
     ds = sweep.load(p)
     written = _plot_phase.plot_store(ds, out, formats or _plot_phase.FORMATS)
     if json_output:
