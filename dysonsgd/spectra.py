@@ -653,7 +653,10 @@ class _GOERatio(stats.rv_continuous):
         return 6.75 * (r + r * r) / (1.0 + r + r * r) ** 2.5
 
     def _cdf(self, r):
-        return 1.0 + (r - 1.0) * (r + 2.0) * (2.0 * r + 1.0) / (2.0 * (1.0 + r + r * r) ** 1.5)
+        # 1 + (-1) cancels at r -> 0 (F ~ 27 r^2 / 8): clip the rounding, which came out
+        # -1.1e-16 at r = 1e-14 and gave a KS statistic of 1 + 2e-16
+        f = 1.0 + (r - 1.0) * (r + 2.0) * (2.0 * r + 1.0) / (2.0 * (1.0 + r + r * r) ** 1.5)
+        return np.clip(f, 0.0, 1.0)
 
     def _ppf(self, p):
         return _bisect_ppf(self._cdf, p, 0.0, 1.0)
