@@ -259,7 +259,7 @@ def run(quick: bool = False) -> str:
         "matrix SDE + batched np.linalg.svd every step; (v) bound: K(K-1)/2 pair terms + K "
         "normals at the measured single-thread throughput "
         f"(last K: {t_pair * 1e9:.2f} ns per pair, the faster of a scalar triangle loop and "
-        "the kernel's vectorised full-column loop; normals {t_numba * 1e9:.2f} ns with "
+        f"the kernel's vectorised full-column loop; normals {t_numba * 1e9:.2f} ns with "
         f"numba's np.random.standard_normal, {t_own * 1e9:.2f} ns with the kernel's "
         f"xoshiro256**/polar generator, {t_zig * 1e9:.2f} ns with the ziggurat on "
         "xoshiro256** in the kernel module (not yet the kernel's generator); the fastest "
