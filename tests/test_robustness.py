@@ -212,3 +212,28 @@ def test_semi_implicit_near_coincident_start_moves():
     x0 = np.array([0.00433333 * (1 + 1e-12), 0.00433333, 0.001])
     r = integrate(FreeModel(3, 3), x0, 1.0, temperature=1.0, dt=1 / 600, save_points=3, seed=1)
     assert r.stopped.any() or np.max(np.abs(r.x[0, -1] - x0)) > 1e-3
+
+
+def _non_finite(d, path=""):
+    """Paths of non-finite floats in a nested dict/list (a JSON report must have none)."""
+    if isinstance(d, dict):
+        return [p for k, v in d.items() for p in _non_finite(v, f"{path}.{k}")]
+    if isinstance(d, (list, tuple)):
+        return [p for i, v in enumerate(d) for p in _non_finite(v, f"{path}[{i}]")]
+    if isinstance(d, float) and not math.isfinite(d):
+        return [path]
+    if isinstance(d, np.ndarray) and d.dtype.kind == "f" and not np.all(np.isfinite(d)):
+        return [path]
+    return []
+
+
+def test_compare_in_the_jammed_phase():
+    """compare() at sigma_W = 1e8 (every gradient exactly 0): SGD and the network model both
+    frozen, both called disordered, every number of the report finite. (The hot counterpart,
+    T = 64, is equally clean but takes ~35 s: docs/reliability-properties.md.)"""
+    from dysonsgd.compare import compare
+
+    c = compare(NetworkConfig(K=8, L=16, n_batches=20), temperature=2**-5, sigma_w=1e8,
+                epochs=4, n_seeds=3, save_points=3, n_bootstrap=50)  # fmt: skip
+    assert c.sgd.phase == "disordered" and c.langevin.phase == "disordered"
+    assert _non_finite(c.to_dict()) == []
