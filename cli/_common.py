@@ -283,6 +283,20 @@ class Group(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         debug = os.environ.get("DYSONSGD_DEBUG") == "1"
+        previous_hook = sys.unraisablehook
+
+        def unraisable(u):
+            # Ctrl-C inside a ctypes callback (numba's compiler calls back into Python) is
+            # "ignored" with a traceback and the run goes on; hand it back to the main
+            # thread instead, where it ends the command like any other Ctrl-C.
+            if isinstance(u.exc_value, KeyboardInterrupt):
+                import _thread
+
+                _thread.interrupt_main()
+                return
+            previous_hook(u)
+
+        sys.unraisablehook = unraisable
         try:
             rv = super().main(
                 args=args,
@@ -318,6 +332,8 @@ class Group(click.Group):
                 raise
             click.echo(f"Error: {type(exc).__name__}: {exc}", err=True)
             sys.exit(1)
+        finally:
+            sys.unraisablehook = previous_hook
         if standalone_mode:
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv
