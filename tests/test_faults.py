@@ -85,7 +85,7 @@ def _startup_interrupt(code, err) -> bool:
     return (
         code == -signal.SIGINT
         and "KeyboardInterrupt" in err
-        and ("_find_and_load" in err or "<frozen runpy>" in err or "import" in err)
+        and ("_find_and_load" in err or "<frozen runpy>" in err)
     )
 
 
