@@ -288,11 +288,13 @@ class Group(click.Group):
         def unraisable(u):
             # Ctrl-C inside a ctypes callback (numba's compiler calls back into Python) is
             # "ignored" with a traceback and the run goes on; hand it back to the main
-            # thread instead, where it ends the command like any other Ctrl-C.
+            # thread instead, where it ends the command like any other Ctrl-C. From a timer
+            # thread: raised at once, it would be raised (and ignored) inside this hook.
             if isinstance(u.exc_value, KeyboardInterrupt):
                 import _thread
+                import threading
 
-                _thread.interrupt_main()
+                threading.Timer(0.01, _thread.interrupt_main).start()
                 return
             previous_hook(u)
 

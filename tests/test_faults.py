@@ -285,3 +285,32 @@ def test_disk_full_midway_monkeypatched(tmp_path, monkeypatch):
         assert "No space left" in result.stderr
         assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
     monkeypatch.setattr(_io.np, "savez_compressed", real)
+
+
+def test_ctrl_c_inside_a_ctypes_callback_ends_the_command():
+    """Ctrl-C while numba's compiler is in a Python callback: exit 130, no traceback.
+
+    Python reports an exception raised in a ctypes callback as "Exception ignored" and goes
+    on; the group hands a KeyboardInterrupt from there back to the main thread. Simulated
+    with a ctypes callback that raises, inside a throwaway command.
+    """
+    import ctypes
+
+    import click
+
+    @cli.command("_fault_callback", hidden=True)
+    def _fault_callback():
+        callback = ctypes.CFUNCTYPE(None)(lambda: (_ for _ in ()).throw(KeyboardInterrupt))
+        callback()
+        for _ in range(1000):  # the interrupt lands at the next bytecode boundaries
+            time.sleep(0.001)
+        click.echo("ran on")
+
+    try:
+        result = CliRunner().invoke(cli, ["_fault_callback"])
+    finally:
+        cli.commands.pop("_fault_callback", None)
+    assert result.exit_code == 130, (result.stdout, result.stderr)
+    assert "ran on" not in result.stdout
+    assert "Traceback" not in result.stderr and "ignored" not in result.stderr, result.stderr
+    assert result.stderr.strip() == "Interrupted: nothing was written."
