@@ -200,15 +200,10 @@ def test_degenerate_X_coefficients_statistics():
         assert math.isnan(observables.spacing_growth_rate(flow, np.array([0, 10])))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel bug (dysonsgd/langevin/_kernels.py, implicit_solve): for relative gaps "
-    "<= 1e-10 the Thomas solve yields NaN, max() drops it, the step is 'converged' at the old "
-    "state and the system freezes with status ok; reported to the kernel's owner",
-)
 def test_semi_implicit_near_coincident_start_moves():
-    """Two levels 1e-12 apart (relative) at T = 1 must still diffuse: the free model spreads
-    X to O(T t) = O(1) by t = 1, 600 steps. Today the state does not move at all."""
+    """Two levels 1e-12 apart (relative) at T = 1 must diffuse or be flagged, never freeze
+    silently: the free model spreads X to O(T t) = O(1) by t = 1, 600 steps. (The semi-implicit
+    Newton solve used to take a NaN update for convergence and keep the old state.)"""
     x0 = np.array([0.00433333 * (1 + 1e-12), 0.00433333, 0.001])
     r = integrate(FreeModel(3, 3), x0, 1.0, temperature=1.0, dt=1 / 600, save_points=3, seed=1)
     assert r.stopped.any() or np.max(np.abs(r.x[0, -1] - x0)) > 1e-3

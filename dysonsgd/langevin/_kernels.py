@@ -500,9 +500,20 @@ def implicit_solve(yold, z, h, positive, Wm, om, out, sc, H):
             _thomas(dg, e, grad, delta, cp, dp)
         dmax = 0.0
         scale = 0.0
+        finite = True
         for i in range(K):
+            if not math.isfinite(delta[i]):
+                finite = False
             dmax = max(dmax, abs(delta[i]))
             scale = max(scale, abs(out[i]))
+        if not finite:
+            # The elimination broke down (a pair block ~1e24 cancels in the Thomas pivot when
+            # two levels are ~1e-14 apart): never take that for convergence (max() would
+            # drop the NaN and freeze the state); retry with the full Hessian, then reject
+            # the step so the driver bisects it or stops the system with a flag.
+            if dense:
+                return False
+            continue
         if dmax <= NEWTON_RTOL * scale:
             for i in range(K):
                 yt[i] = out[i] + delta[i]
