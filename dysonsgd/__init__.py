@@ -5,54 +5,54 @@ The public names are re-exported here; see the README for a tour. Submodules:
 models), ``observables``, ``spectra`` (level statistics), ``phases`` (criterion and phase
 rule), ``sweep`` and ``boundaries`` (phase diagrams), ``compare`` (theory vs SGD),
 ``scaling`` (the linear scaling rule), ``spectrum_report`` (users' own matrices), ``plot``.
+
+The names are imported on first use (PEP 562): ``import dysonsgd`` loads neither numba nor
+scipy, so the command line starts fast and its Ctrl-C handler is in place before the heavy
+imports run.
 """
 
-from dysonsgd import observables
-from dysonsgd.langevin import (
-    FreeModel,
-    HarmonicModel,
-    LangevinResult,
-    MeasuredModel,
-    NetworkModel,
-    integrate,
-    measure_coefficients,
-)
-from dysonsgd.model import ACTIVATIONS, Instance, NetworkConfig, make_instance
-from dysonsgd.phases import classify_flow, langevin_criterion
-from dysonsgd.sgd import SGDResult, train
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
+#: public name -> the module that defines it (None: the name is a submodule).
+_EXPORTS: dict[str, str | None] = {
+    "ACTIVATIONS": "dysonsgd.model",
+    "Instance": "dysonsgd.model",
+    "NetworkConfig": "dysonsgd.model",
+    "make_instance": "dysonsgd.model",
+    "SGDResult": "dysonsgd.sgd",
+    "train": "dysonsgd.sgd",
+    "FreeModel": "dysonsgd.langevin",
+    "HarmonicModel": "dysonsgd.langevin",
+    "LangevinResult": "dysonsgd.langevin",
+    "MeasuredModel": "dysonsgd.langevin",
+    "NetworkModel": "dysonsgd.langevin",
+    "integrate": "dysonsgd.langevin",
+    "measure_coefficients": "dysonsgd.langevin",
+    "classify_flow": "dysonsgd.phases",
+    "langevin_criterion": "dysonsgd.phases",
+    "observables": None,
+    "spectra": None,
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
 
 def __getattr__(name: str):
-    # ``dysonsgd.spectra`` loads scipy.stats (~0.5 s): imported on first use, so commands
-    # that do not need it start faster.
-    if name == "spectra":
-        import importlib
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'dysonsgd' has no attribute {name!r}")
+    module = _EXPORTS[name]
+    value = (
+        importlib.import_module(f"dysonsgd.{name}")
+        if module is None
+        else getattr(importlib.import_module(module), name)
+    )
+    globals()[name] = value
+    return value
 
-        module = importlib.import_module("dysonsgd.spectra")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'dysonsgd' has no attribute {name!r}")
 
-
-__all__ = [
-    "ACTIVATIONS",
-    "FreeModel",
-    "HarmonicModel",
-    "Instance",
-    "LangevinResult",
-    "MeasuredModel",
-    "NetworkConfig",
-    "NetworkModel",
-    "SGDResult",
-    "__version__",
-    "classify_flow",
-    "integrate",
-    "langevin_criterion",
-    "make_instance",
-    "measure_coefficients",
-    "observables",
-    "spectra",
-    "train",
-]
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -161,7 +161,6 @@ def _run_items(
     for j, inst in enumerate(instances):
         Wt[j] = inst.W0.T
     div = np.zeros((n_items, 2), dtype=np.int64)
-    div = np.zeros((n_items, 2), dtype=np.int64)
 
     if shuffle_rngs is None:
         block = max(1, _STEPS_PER_BLOCK // nb)
