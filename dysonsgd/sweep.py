@@ -45,7 +45,7 @@ import numpy as np
 
 from dysonsgd import _seeding
 from dysonsgd._validate import positive_int as _positive_int
-from dysonsgd.model import NetworkConfig, make_instances
+from dysonsgd.model import NetworkConfig
 
 #: Named grids. ``paper``: SPEC section 1, eps in 2^-3..2^8 with |B| = 4 and sigma_W in
 #: 2^-3..2^8. ``small``: three temperatures x four widths that hold the three reference
@@ -262,38 +262,26 @@ def compute_cell(config: SweepConfig, i: int, j: int, threads: int | None = None
     """
     from dysonsgd.observables import summarize
     from dysonsgd.phases import langevin_criterion
-    from dysonsgd.sgd import SGDResult
+    from dysonsgd.sgd import train
 
     t0 = time.perf_counter()
     net = config.network
     T = config.T_values[i]
     sigma_w = config.sigma_values[j]
     lr = T * net.batch_size
-    instances = make_instances(net, sigma_w, config.n_seeds, config.seed)
-    save_epochs = config.save_epochs
-    if config.engine == "numba":
-        from dysonsgd.sgd import engine
-
-        records = engine.run(instances, lr, config.epochs, save_epochs, None, threads=threads)
-    else:
-        from dysonsgd.sgd import reference
-
-        records = reference.run(instances, lr, config.epochs, save_epochs, None)
-    result = SGDResult(
-        config=net,
+    result = train(
+        net,
         sigma_w=sigma_w,
         lr=lr,
         epochs=config.epochs,
+        n_seeds=config.n_seeds,
         seed=config.seed,
         engine=config.engine,
-        shuffle=False,
-        save_epochs=save_epochs,
-        records=records,
-        W_teacher=np.stack([x.W_teacher for x in instances]),
-        M=np.stack([x.M for x in instances]),
-        Z=np.stack([x.Z for x in instances]),
-        _instances=instances,
+        save_points=config.save_points,
+        threads=threads,
     )
+    records = result.records
+    instances = result.instances()
     obs = summarize(result)
     out: dict = {name: obs[name] for name in SEED_VARS[:6]}
     out["diverged"] = records.diverged.astype(np.float64)

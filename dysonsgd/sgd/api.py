@@ -198,6 +198,7 @@ def train(
     save_points: int = 21,
     shuffle: bool = False,
     on_epoch: Callable[[], None] | None = None,
+    threads: int | None = None,
 ) -> SGDResult:
     """Train an ensemble of teacher-student networks with SGD (SPEC section 1).
 
@@ -223,6 +224,8 @@ def train(
         Reshuffle the training set every epoch (the paper does not).
     on_epoch : callable, optional
         Called once per seed and epoch (progress reporting).
+    threads : int, optional
+        Threads of the numba engine (default: numba's setting); ignored by ``numpy``.
 
     Returns
     -------
@@ -249,10 +252,15 @@ def train(
         [_seeding.stream(entropy, k, _seeding.SHUFFLE) for k in range(n_seeds)] if shuffle else None
     )
     if engine == "numpy":
-        from dysonsgd.sgd import reference as backend
+        from dysonsgd.sgd import reference
+
+        records = reference.run(instances, lr, epochs, save_epochs, shuffle_rngs, on_epoch=on_epoch)
     else:
-        from dysonsgd.sgd import engine as backend
-    records = backend.run(instances, lr, epochs, save_epochs, shuffle_rngs, on_epoch=on_epoch)
+        from dysonsgd.sgd import engine as numba_engine
+
+        records = numba_engine.run(
+            instances, lr, epochs, save_epochs, shuffle_rngs, on_epoch=on_epoch, threads=threads
+        )
     return SGDResult(
         config=config,
         sigma_w=sigma_w,
