@@ -126,6 +126,19 @@ def output_path(ctx, param, value):
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
+def check_output_dir(option: str, path, what: str = "") -> Path:
+    """Fail (exit 2) unless ``path`` is, or can be created as, a writable directory."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        fail(f"{option} {p} is a file; give a directory{what}")
+    parent = p if p.exists() else p.parent
+    if not parent.is_dir():
+        fail(f"{option} {p}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        fail(f"{option} {p}: directory {parent} is not writable")
+    return p
+
+
 def plot_path(ctx, param, value):
     """Click callback: a figure path (.png, .pdf or .svg), checked writable before any work."""
     if value is None:

@@ -114,7 +114,7 @@ def phase_diagram_command(
     if store.is_dir() and any(store.iterdir()):
         c.checked_store(store, config)  # refuses another configuration before any work
     if plot_dir is not None:
-        _check_plot_dir(plot_dir)
+        c.check_output_dir("--plot", plot_dir, " for the figures")
     cluster_options = None
     if cluster is not None:
         cluster_options = {
@@ -250,19 +250,6 @@ def _config_from_options(
         network=NetworkConfig(n_batches=defaults["n_batches"] if n_batches is None else n_batches),
         engine=defaults["engine"] if engine is None else engine,
     )
-
-
-def _check_plot_dir(plot_dir) -> None:
-    p = Path(plot_dir)
-    if p.exists() and not p.is_dir():
-        c.fail(f"--plot {p} is a file; give a directory for the figures")
-    parent = p if p.exists() else p.parent
-    if not parent.is_dir():
-        c.fail(f"--plot {p}: directory {parent} does not exist")
-    import os
-
-    if not os.access(parent, os.W_OK):
-        c.fail(f"--plot {p}: directory {parent} is not writable")
 
 
 def _print_map(summ, config) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -33,14 +32,7 @@ def plot_command(store, out_dir, formats, json_output):
     p = Path(store)
     if not p.exists():
         c.fail(f"no store at {p}; make one with dysonsgd phase-diagram")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        c.fail(f"--out {out} is a file; give a directory")
-    parent = out if out.exists() else out.parent
-    if not parent.is_dir():
-        c.fail(f"--out {out}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        c.fail(f"--out {out}: directory {parent} is not writable")
+    out = c.check_output_dir("--out", out_dir)
     c.checked_store(p)
     ds = sweep.load(p)
     written = _plot_phase.plot_store(ds, out, formats or _plot_phase.FORMATS)
