@@ -46,12 +46,23 @@ def mp_spacing(sigma_w: float, K: int, L: int) -> float:
     The eigenvalues of ``W0 W0^T`` (entries N(0, sigma_W^2/L), r = L/K) fill
     ``sigma_W^2 [(1 - 1/sqrt r)^2, (1 + 1/sqrt r)^2]``, an interval of width
     ``4 sigma_W^2 / sqrt(r)``, shared by K - 1 gaps.
+
+    Raises
+    ------
+    ValueError
+        ``sigma_w`` so large that the spacing overflows float64 (sigma_w above ~1e153).
     """
     sigma_w = check_sigma_w(sigma_w)
     if K < 2 or L < K:
         raise ValueError(f"need 2 <= K <= L, got K={K}, L={L}")
     r = L / K
-    return 4.0 * sigma_w**2 / (math.sqrt(r) * (K - 1))
+    spacing = 4.0 * sigma_w * sigma_w / (math.sqrt(r) * (K - 1))  # inf, not OverflowError
+    if not math.isfinite(spacing):
+        raise ValueError(
+            f"sigma_w = {sigma_w:g} is too large: the initial level spacing 4 sigma_w^2 / "
+            f"(sqrt(L/K) (K - 1)) overflows float64; use sigma_w below 1e150"
+        )
+    return spacing
 
 
 def coulomb_noise(Vt: np.ndarray, *, shifted: bool = False) -> float:

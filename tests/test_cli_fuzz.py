@@ -493,6 +493,15 @@ def test_extreme_valid_values_end_cleanly(work, args, out):
         assert after == before, f"{where}: files changed"
 
 
+def test_advise_sigma_whose_square_overflows_is_bad_input(work):
+    """sigma_W^2 past float64's range: a usage error naming the value (it was exit 1 with
+    Python's ``OverflowError: (34, 'Numerical result out of range')``)."""
+    d, subs, _ = work
+    out = _run(_with(BASE["advise"], "--sigma", "1e308"), d, subs)
+    _check_error(*out, expected=(2,))
+    assert "too large" in out[1].stderr
+
+
 @pytest.mark.parametrize("command", sorted(BASE))
 def test_baseline_succeeds(work, command):
     """The valid invocation every case mutates runs: each case differs by its bad value."""

@@ -20,7 +20,7 @@ import pytest
 from dysonsgd import observables, spectra
 from dysonsgd.langevin import FreeModel, NetworkModel, integrate, measure_coefficients
 from dysonsgd.model import NetworkConfig, make_instances
-from dysonsgd.phases import classify_flow, langevin_criterion
+from dysonsgd.phases import classify_flow, langevin_criterion, mp_spacing
 from dysonsgd.sgd import train
 
 # Small networks (K = 4, L = 8, 50 batches of 4): the cases are about magnitudes, not size.
@@ -232,3 +232,13 @@ def test_compare_in_the_jammed_phase():
                 epochs=4, n_seeds=3, save_points=3, n_bootstrap=50)  # fmt: skip
     assert c.sgd.phase == "disordered" and c.langevin.phase == "disordered"
     assert _non_finite(c.to_dict()) == []
+
+
+@pytest.mark.parametrize("sigma_w", [1e154, 1e160, 1e308])
+def test_criterion_spacing_overflow_is_a_clear_error(sigma_w):
+    # 4 sigma_w^2 passes DBL_MAX ~ 1.8e308 from sigma_w ~ 6.7e153 on: Python's float ** raised
+    # OverflowError (advise --sigma 1e308 exited 1 with "(34, 'Numerical result out of
+    # range')"); now a ValueError naming the value, refused as bad input by the CLI.
+    with pytest.raises(ValueError, match="too large"):
+        mp_spacing(sigma_w, 16, 32)
+    assert math.isfinite(mp_spacing(1e150, 16, 32))
