@@ -102,6 +102,11 @@ def advise_command(
         f"T_c = S Delta / N per seed: median {adv['Tc_median']:.3g} "
         f"(16-84%: {adv['Tc_16']:.3g} .. {adv['Tc_84']:.3g})"
     )
+    if adv["Tc_undefined"]:
+        click.echo(
+            f"warning: {adv['Tc_undefined']} of {len(adv['Tc'])} seeds have no T_c (their W "
+            "overflowed); the quantiles use the others"
+        )
     click.echo("largest T predicted ordered for a fraction of seeds, and lr = T |B|:")
     click.echo(
         f"{'fraction':>9} {'T_max':>10}  " + " ".join(f"{'|B|=' + str(b):>9}" for b in batch_sizes)

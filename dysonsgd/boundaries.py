@@ -288,7 +288,9 @@ def advise(
     Returns
     -------
     dict
-        ``sigma_w``, ``inv_sigma_w``, ``Tc`` (per seed), ``Tc_median``, ``Tc_16``, ``Tc_84``,
+        ``sigma_w``, ``inv_sigma_w``, ``Tc`` (per seed; NaN where W overflowed),
+        ``Tc_undefined`` (how many such seeds; the quantiles leave them out), ``Tc_median``,
+        ``Tc_16``, ``Tc_84``,
         ``T_max`` (level -> T), ``lr`` (level -> {batch size: lr}), ``jammed`` (1/sigma_W <
         sqrt 2), ``disorder_lines``, ``source``.
 
@@ -345,9 +347,20 @@ def advise(
         result.W[:, -1], instances, temperature=result.temperature, estimator=estimator
     )
     Tc = crit.critical_temperature
+    # A seed whose W overflowed (possible only with a raised divergence guard) has no T_c
+    # (a documented NaN): leave it out of the quantiles and count it, rather than let one
+    # NaN turn every advised temperature into NaN.
+    defined = ~np.isnan(Tc)
+    if not defined.any():
+        raise ValueError(
+            f"no seed has a defined T_c ({source}): every final W overflowed (S or N is "
+            "not finite); use a checkpoint trained at a lower temperature or with the "
+            "default divergence guard"
+        )
+    Tq = Tc[defined]
     T_max = {}
     for lv in levels:
-        t = float(np.quantile(Tc, 1.0 - lv, method="inverted_cdf"))
+        t = float(np.quantile(Tq, 1.0 - lv, method="inverted_cdf"))
         T_max[f"{lv:g}"] = max(t, 0.0)
     lr = {k: {b: t * b for b in bs} for k, t in T_max.items()}
     a_rms = float(np.mean([np.sqrt(np.mean(i.a_train**2)) for i in instances]))
@@ -357,9 +370,10 @@ def advise(
         "inv_sigma_w": 1.0 / sigma_w,
         "estimator": estimator,
         "Tc": Tc,
-        "Tc_median": float(np.quantile(Tc, 0.5, method="inverted_cdf")),
-        "Tc_16": float(np.quantile(Tc, 0.16, method="inverted_cdf")),
-        "Tc_84": float(np.quantile(Tc, 0.84, method="inverted_cdf")),
+        "Tc_undefined": int(np.count_nonzero(~defined)),
+        "Tc_median": float(np.quantile(Tq, 0.5, method="inverted_cdf")),
+        "Tc_16": float(np.quantile(Tq, 0.16, method="inverted_cdf")),
+        "Tc_84": float(np.quantile(Tq, 0.84, method="inverted_cdf")),
         "T_max": T_max,
         "lr": lr,
         "jammed": 1.0 / sigma_w < math.sqrt(2.0),

@@ -242,3 +242,25 @@ def test_criterion_spacing_overflow_is_a_clear_error(sigma_w):
     with pytest.raises(ValueError, match="too large"):
         mp_spacing(sigma_w, 16, 32)
     assert math.isfinite(mp_spacing(1e150, 16, 32))
+
+
+def test_advise_leaves_out_seeds_whose_W_overflowed():
+    """A checkpoint with overflowed seeds (guard raised to 1e300) used to give NaN for every
+    advised temperature (np.quantile propagates one NaN); now those seeds are counted and
+    left out, and a checkpoint with no defined T_c at all is a clear ValueError."""
+    from dysonsgd import boundaries
+
+    cfg = SMALL.replace(activation="identity", divergence_threshold=1e300)
+    hot = train(cfg, sigma_w=1.0, temperature=8, epochs=2, n_seeds=3, seed=SEED, save_points=2)
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match="no seed has a defined T_c"):
+        boundaries.advise(result=hot)
+    # seed 0 from a cool run of the same networks (same seed stream): one defined T_c
+    cool = train(cfg, sigma_w=1.0, temperature=2**-5, epochs=2, n_seeds=1, seed=SEED, save_points=2)
+    W = hot.records.W.copy()
+    W[0] = cool.records.W[0]
+    mixed = dataclasses.replace(hot, records=dataclasses.replace(hot.records, W=W))
+    with np.errstate(all="ignore"):
+        adv = boundaries.advise(result=mixed)
+    assert adv["Tc_undefined"] == 2 and np.isnan(adv["Tc"][1:]).all()
+    assert all(math.isfinite(t) for t in adv["T_max"].values())
+    assert adv["Tc_median"] == adv["Tc"][0]
