@@ -234,26 +234,17 @@ def network_floats(n_batches: int, batch_size: int, d_in: int, K: int, L: int) -
 def checked_store(path, config=None):
     """The configuration of the sweep store at ``path``, after checking every array is there.
 
-    ``sweep.open_store`` compares the store with its own configuration (or ``config``), so
-    a store with a missing or unreadable array is refused here, as a user error naming the
-    store, instead of surfacing later as a ``KeyError`` or a figure drawn from a partial
-    store.
+    :func:`dysonsgd.sweep.check_store` refuses (``ValueError``, exit 2) a path that holds no
+    store, another configuration than ``config``, or a store with a missing or damaged
+    array, naming the store; any other error of a damaged store (zarr, xarray, JSON) is
+    turned into the same kind of one-line user error here, instead of surfacing later as a
+    ``KeyError`` or a figure drawn from a partial store.
     """
     from dysonsgd import sweep
 
     try:
-        stored = sweep.read_store_config(path)
-        sweep.open_store(path, config if config is not None else stored)
+        stored = sweep.check_store(path, config)
         sweep.completed_cells(path)
-        # open_store does not notice a missing array (reported to the lead): compare the
-        # store's arrays with the template of its configuration.
-        import zarr
-
-        have = set(zarr.open_group(str(path), mode="r").array_keys())
-        want, _ = sweep._template(stored)
-        missing = sorted(set(want.variables) - have)
-        if missing:
-            raise KeyError(f"arrays {', '.join(missing)} are missing")
     except ValueError:
         raise
     except Exception as exc:  # zarr/xarray/json errors of a damaged store

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 
@@ -67,6 +68,24 @@ def phase_diagram_command(
     is written into a Zarr store as soon as it finishes. Rerunning the same command, or
     --resume, continues an interrupted sweep: finished cells are never recomputed.
     """
+    from dysonsgd import sweep
+
+    try:
+        _phase_diagram(
+            grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, store, resume,
+            scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime, cluster_queue,
+            cluster_account, workers, plot_dir, json_output,
+        )  # fmt: skip
+    except (sweep.StoreFullError, sweep.CellsFailedError) as exc:
+        # runtime failures whose message says what is kept and how to continue: one line
+        raise click.ClickException(str(exc)) from None
+
+
+def _phase_diagram(
+    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, store, resume,
+    scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime, cluster_queue,
+    cluster_account, workers, plot_dir, json_output,
+):  # fmt: skip
     from dysonsgd import boundaries, sweep
 
     if scheduler is not None and cluster is not None:
@@ -167,7 +186,15 @@ def phase_diagram_command(
     if plot_dir is not None:
         from dysonsgd.plot import phase as _plot_phase
 
-        written = _plot_phase.plot_store(ds, plot_dir)
+        try:
+            written = _plot_phase.plot_store(ds, plot_dir)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise click.ClickException(
+                f"{exc.strerror} writing the figures to {plot_dir}; the sweep is complete in "
+                f"{store}: free space and run dysonsgd plot {store} --out {plot_dir}"
+            ) from None
     else:
         written = []
     if json_output:

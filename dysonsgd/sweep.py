@@ -13,15 +13,21 @@ The pieces:
 - :func:`compute_cell` -- the task: one cell's seeds, trained with the numba engine, and
   their observables. Pure: the same configuration and cell give bit-identical arrays on any
   worker.
-- :func:`open_store` / :func:`pending_cells` -- create or validate a store; list the cells
-  still to run. A cell counts as done only when its completion mark is set *and* a checksum of
-  its data, written with the mark after the data, matches what is read back, so a cell whose
-  chunks were cut short or damaged is recomputed.
+- :func:`open_store` / :func:`check_store` / :func:`pending_cells` -- create a store (whole
+  or not at all: it is built beside its path and renamed into place), or check that an
+  existing one holds every array of its configuration; list the cells still to run. A cell
+  counts as done only when its completion mark is set *and* a checksum of its data, written
+  with the mark after the data, matches what is read back, so a cell whose chunks were cut
+  short or damaged is recomputed.
 - :func:`run_sweep` -- the driver: submits the pending cells to a Dask cluster (an
   in-process ``LocalCluster`` by default, an existing scheduler, or a SLURM/PBS cluster through
   ``dask-jobqueue``), and writes each result as it arrives. The driver process is the only
-  writer; a cell's data region is written with ``to_zarr(region=...)`` and only then its mark,
-  so a run killed at any moment leaves a store that resumes correctly.
+  writer; a cell's chunks are written first (each chunk file atomically, by Zarr) and only
+  then its checksum and mark, so a run killed at any moment leaves a store that resumes
+  correctly. A full disk stops the run with :class:`StoreFullError` (the cells already
+  marked are complete and kept); cells whose task failed (an exception, or workers killed
+  while running it) are reported together by :class:`CellsFailedError` after every other
+  cell is written.
 
 References
 ----------
@@ -31,12 +37,15 @@ descent in multilayer neural networks", arXiv:2509.01349 (2025), Figs 1-9.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
 import os
+import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -414,11 +423,97 @@ def _template(config: SweepConfig):
     return xr.Dataset(data_vars, coords=coords, attrs=attrs), encoding
 
 
+class StoreError(ValueError):
+    """A sweep store that cannot be used: not a sweep store, damaged, or incomplete.
+
+    A ``ValueError``: the fix is the caller's (another path, or moving the store away). The
+    message names the store and the fix.
+    """
+
+
+class StoreFullError(OSError):
+    """The disk holding a store ran out of space (or quota) while the sweep wrote to it.
+
+    ``errno`` is the original ``ENOSPC``/``EDQUOT``; ``store`` the store's path. The cells
+    marked complete before the failure are complete and kept; a store whose creation failed
+    is removed. Free space and run the sweep again to continue.
+    """
+
+    def __init__(self, store: Path, code: int, message: str) -> None:
+        super().__init__(code, message)
+        self.store = store
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self):
+        return type(self), (self.store, self.errno, self.message)
+
+
+class CellsFailedError(RuntimeError):
+    """Some cells' tasks failed (an exception in the task, or workers killed while running it).
+
+    Raised by :func:`run_sweep` after every other cell has been written. ``failures`` maps
+    each failed cell (i, j) to its exception. The failed cells stay pending: running the
+    sweep again retries them.
+    """
+
+    def __init__(self, store: Path, failures: dict, n_done: int, n_cells: int, config) -> None:
+        self.store = store
+        self.failures = failures
+        (i, j), exc = next(iter(failures.items()))
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        n = len(failures)
+        super().__init__(
+            f"{n} cell{'s' if n > 1 else ''} of the sweep in {store} failed, first "
+            f"T={config.T_values[i]:g}, sigma_W={config.sigma_values[j]:g}: "
+            f"{type(exc).__name__}: {first}; {n_done} of {n_cells} cells are complete and "
+            "kept; run the sweep again to retry the failed cells"
+        )
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _mount_point(p: Path) -> Path:
+    p = Path(os.path.abspath(p))
+    while not p.exists():
+        p = p.parent
+    while not os.path.ismount(p):
+        p = p.parent
+    return p
+
+
+def _disk_full(p: Path, exc: OSError, doing: str, kept: str) -> StoreFullError:
+    """A StoreFullError naming the store, its file system and its free space."""
+    mount = _mount_point(p)
+    try:
+        free = shutil.disk_usage(mount).free
+        free_s = f"{free / 2**20:.3g} MiB free"
+    except OSError:
+        free_s = "free space unknown"
+    what = "no space left" if exc.errno == errno.ENOSPC else "disk quota exceeded"
+    return StoreFullError(
+        p,
+        exc.errno,
+        f"{what} on the disk holding store {p} (file system {mount}, {free_s}) while "
+        f"{doing}; {kept}",
+    )
+
+
 def check_store_path(path: str | os.PathLike) -> Path:
     """Raise ``ValueError`` unless ``path`` can be (or already is) a sweep store directory.
 
     Refuses a path that is a file, a directory that exists and is neither empty nor a Zarr
     store, and a parent directory that is missing or not writable. Creates nothing.
+
+    Raises
+    ------
+    ValueError
+        As above.
+    StoreFullError
+        The parent's file system is full (trying to create a directory there failed).
     """
     p = Path(path)
     if p.exists() and not p.is_dir():
@@ -439,6 +534,8 @@ def check_store_path(path: str | os.PathLike) -> Path:
     try:  # os.access says yes to root on read-only file systems: try it
         tempfile.TemporaryDirectory(dir=parent, prefix=".dysonsgd-check-").cleanup()
     except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            raise _disk_full(p, exc, "creating it", "nothing was written") from None
         raise ValueError(
             f"cannot create store {p}: {parent} is not writable ({exc.strerror})"
         ) from None
@@ -446,45 +543,144 @@ def check_store_path(path: str | os.PathLike) -> Path:
 
 
 def read_store_config(path: str | os.PathLike) -> SweepConfig:
-    """The configuration recorded in an existing store (``ValueError`` if it holds none)."""
+    """The configuration recorded in an existing store.
+
+    Raises
+    ------
+    StoreError
+        No store at ``path``, or one without a readable dysonsgd configuration.
+    """
     import xarray as xr
 
     p = check_store_path(path)
     if not p.is_dir() or not os.listdir(p):
-        raise ValueError(f"no sweep store at {p}; start one without --resume")
+        raise StoreError(f"no sweep store at {p}; start one without --resume")
     try:
         ds = xr.open_zarr(p, consolidated=False)
         raw = ds.attrs[_ATTR]
     except Exception as exc:  # not zarr, or zarr without our attributes
-        raise ValueError(f"{p} is not a dysonsgd sweep store ({type(exc).__name__})") from None
-    return SweepConfig.from_dict(json.loads(raw))
+        raise StoreError(f"{p} is not a dysonsgd sweep store ({type(exc).__name__})") from None
+    try:
+        return SweepConfig.from_dict(json.loads(raw))
+    except Exception as exc:  # damaged attribute: not JSON, wrong keys or values
+        raise StoreError(
+            f"{p} is a damaged sweep store (its configuration attribute is unreadable: "
+            f"{type(exc).__name__}); move it away and rerun the sweep"
+        ) from None
+
+
+def check_store(path: str | os.PathLike, config: SweepConfig | None = None) -> SweepConfig:
+    """Check that ``path`` holds a whole sweep store (of ``config``, if given).
+
+    Every array of the store's configuration must be present, with readable metadata, the
+    right shape and dtype; the cells' data are not read (:func:`pending_cells` verifies them
+    against their checksums, and a bad cell is recomputed, not refused).
+
+    Parameters
+    ----------
+    path : path
+        An existing store directory.
+    config : SweepConfig, optional
+        Refuse a store made with another configuration (the message lists the differences).
+
+    Returns
+    -------
+    SweepConfig
+        The configuration recorded in the store.
+
+    Raises
+    ------
+    StoreError
+        No store at ``path``; not a dysonsgd sweep store; another configuration; an array
+        missing, unreadable or of the wrong shape or dtype (a damaged store: move it away).
+    ValueError
+        ``path`` is a file or another kind of directory.
+    """
+    import zarr
+
+    p = Path(path)
+    stored = read_store_config(p)
+    if config is not None and stored != config:
+        a, b = stored.to_dict(), config.to_dict()
+        a = {**{k: v for k, v in a.items() if k != "network"}, **a["network"]}
+        b = {**{k: v for k, v in b.items() if k != "network"}, **b["network"]}
+        diffs = [f"{k}: {a[k]!r} in the store, {b[k]!r} requested" for k in a if a[k] != b[k]]
+        raise StoreError(
+            f"store {p} was made with a different configuration ("
+            + "; ".join(diffs)
+            + "); use another --store, or --resume to continue it with its own settings"
+        )
+    want, _ = _template(stored)
+    problems = []
+    try:
+        group = zarr.open_group(str(p), mode="r")
+        have = set(group.array_keys())
+    except Exception as exc:
+        raise StoreError(
+            f"{p} is a damaged sweep store ({type(exc).__name__}); move it away and rerun the sweep"
+        ) from None
+    missing = sorted(set(want.variables) - have)
+    if missing:
+        problems.append(f"arrays {', '.join(missing)} are missing")
+    for name in sorted(set(want.variables) & have):
+        v = want.variables[name]
+        try:
+            arr = group[name]
+            shape, dtype = arr.shape, arr.dtype
+        except Exception as exc:
+            problems.append(f"array {name} is unreadable ({type(exc).__name__})")
+            continue
+        if shape != v.shape or dtype != v.dtype:
+            problems.append(
+                f"array {name} has shape {shape} and dtype {dtype}, expected {v.shape} and "
+                f"{v.dtype}"
+            )
+    if problems:
+        raise StoreError(
+            f"{p} is a damaged sweep store ({'; '.join(problems)}); move it away and rerun "
+            "the sweep"
+        )
+    return stored
 
 
 def open_store(path: str | os.PathLike, config: SweepConfig) -> Path:
     """Create the store for ``config`` at ``path``, or check that an existing one matches it.
 
+    A new store is written into a hidden directory beside ``path`` and renamed into place
+    when whole, so a failed creation (a full disk) leaves nothing at ``path``. An existing
+    store is checked by :func:`check_store`.
+
     Raises
     ------
+    StoreError
+        The existing store was made with another configuration (the message lists the
+        differences) or is damaged.
     ValueError
-        The path is a file or unwritable, or the store was made with another configuration
-        (the message lists the differences).
+        The path is a file or unwritable.
+    StoreFullError
+        The disk filled up while the store was created (nothing is left behind).
     """
     p = check_store_path(path)
     if p.is_dir() and os.listdir(p):
-        stored = read_store_config(p)
-        if stored != config:
-            a, b = stored.to_dict(), config.to_dict()
-            a = {**{k: v for k, v in a.items() if k != "network"}, **a["network"]}
-            b = {**{k: v for k, v in b.items() if k != "network"}, **b["network"]}
-            diffs = [f"{k}: {a[k]!r} in the store, {b[k]!r} requested" for k in a if a[k] != b[k]]
-            raise ValueError(
-                f"store {p} was made with a different configuration ("
-                + "; ".join(diffs)
-                + "); use another --store, or --resume to continue it with its own settings"
-            )
+        check_store(p, config)
         return p
     ds, encoding = _template(config)
-    ds.to_zarr(p, mode="w", compute=False, encoding=encoding, consolidated=False)
+    tmp = p.parent / f".{p.name}.creating-{uuid.uuid4().hex[:12]}"
+    try:
+        tmp.mkdir()
+        ds.to_zarr(tmp, mode="w", compute=False, encoding=encoding, consolidated=False)
+        os.replace(tmp, p)  # onto a missing or an empty directory: atomic
+    except OSError as exc:
+        full = exc.errno in _DISK_FULL and _disk_full(
+            p, exc, "creating it", "nothing was left behind"
+        )  # measured before the clean-up frees the space
+        shutil.rmtree(tmp, ignore_errors=True)
+        if full:
+            raise full from None
+        raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return p
 
 
@@ -763,11 +959,24 @@ def run_sweep(
         if progress is not None:
             progress(n_done, config.n_cells)
         computed: list[tuple[int, int]] = []
+        failures: dict[tuple[int, int], BaseException] = {}
         compute_seconds = 0.0
 
         def finish(i, j, result):
             nonlocal n_done, compute_seconds
-            write_cell(path, config, i, j, result)
+            try:
+                write_cell(path, config, i, j, result)
+            except OSError as exc:
+                if exc.errno not in _DISK_FULL:
+                    raise
+                raise _disk_full(
+                    path,
+                    exc,
+                    f"writing cell T={config.T_values[i]:g}, sigma_W={config.sigma_values[j]:g}",
+                    f"the {n_done} of {config.n_cells} cells marked complete are whole and "
+                    "kept; free space and run the sweep again (dysonsgd phase-diagram --resume "
+                    f"--store {path}) to compute the other {config.n_cells - n_done}",
+                ) from None
             computed.append((i, j))
             compute_seconds += float(result["compute_seconds"])
             n_done += 1
@@ -782,7 +991,12 @@ def run_sweep(
                     f"client must be a distributed.Client or 'inprocess', got {client!r}"
                 )
             for i, j in todo:
-                finish(i, j, compute_cell(config, i, j, threads))
+                try:
+                    result = compute_cell(config, i, j, threads)
+                except Exception as exc:  # the other cells still run; reported at the end
+                    failures[(i, j)] = exc
+                    continue
+                finish(i, j, result)
         elif todo:
             from distributed import as_completed
 
@@ -796,11 +1010,25 @@ def run_sweep(
                 )
                 cells[fut.key] = (i, j)
                 futures.append(fut)
-            for fut in as_completed(futures):
-                i, j = cells[fut.key]
-                result = fut.result()
-                fut.release()
-                finish(i, j, result)
+            try:
+                for fut in as_completed(futures):
+                    i, j = cells[fut.key]
+                    try:
+                        # an exception of the task, or KilledWorker: the workers running it
+                        # died (allowed-failures times) -- a crash or memory exhausted
+                        result = fut.result()
+                    except Exception as exc:
+                        failures[(i, j)] = exc
+                        continue
+                    finally:
+                        fut.release()
+                    finish(i, j, result)
+            except BaseException:
+                client.cancel(futures)  # the client may be the caller's: leave it idle
+                raise
+        if failures:
+            first = next(iter(failures.values()))
+            raise CellsFailedError(path, failures, n_done, config.n_cells, config) from first
     finally:
         if close is not None:
             close()
