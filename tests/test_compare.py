@@ -26,9 +26,11 @@ from dysonsgd.compare import (
     distance,
     level_statistics,
 )
+from dysonsgd.langevin import FreeModel, MeasuredModel, integrate
 from dysonsgd.model import NetworkConfig
 from dysonsgd.observables import eigenvalues_of_X
 from dysonsgd.phases import classify_flow
+from dysonsgd.sgd import train
 
 SMALL = NetworkConfig(n_batches=50)
 
@@ -211,6 +213,88 @@ def test_compare_measured_predicts_one_interval(ordered):
     assert compare_measured(ordered.sgd_result, -2, n_replicas=2).checkpoint == 19
 
 
+# --------------------------------------------------------------------------- measured model
+
+
+@pytest.fixture(scope="module")
+def first_epoch():
+    # The setting of docs/tutorial-theory-vs-sgd.md section 5 (ordered point, 10 seeds,
+    # 50 batches, base seed 0) cut to its first interval: without shuffling, one epoch is
+    # identical to the first epoch of the tutorial's 320-epoch run (checked: max |dW| = 0).
+    return train(SMALL, sigma_w=1 / 8, temperature=2.0**-5, epochs=1, n_seeds=10, seed=0,
+                 save_points=2)  # fmt: skip
+
+
+def test_compare_measured_first_checkpoint_no_run_stopped(first_epoch):
+    # At the first checkpoint the levels are 1e-3 - 4e-2. With Vt_ii held constant the Ito
+    # term -T Vt_ii / (8 s^3) beat every 1/s push and 132 of these 320 runs stopped ("no
+    # admissible step"; all replicas of seeds 0, 5, 6, 8, some of 2 and 7). With the slope
+    # Vt_ii = 4 x_i Var(u_i^T g v_i) no term more singular than 1/s is left and a level that
+    # reaches s = 0 is reflected, so no run may stop.
+    m = compare_measured(first_epoch, 0, n_replicas=32, seed=0)
+    assert np.all(m.status == 0)
+    for name in ("predicted_shift", "predicted_std", "z_score", "langevin_mean",
+                 "langevin_spread"):  # fmt: skip
+        assert np.all(np.isfinite(getattr(m, name))), name
+    # The top level (far from 0, drift-dominated) is predicted in the mean over seeds: the
+    # paired differences d_m = SGD - prediction of x_1 have mean 0 within 4 of their standard
+    # errors std(d)/sqrt(10) if the model is right (measured: 0.1 SE; with constant Vt_ii the
+    # surviving runs ran away to a mean shift ~ 2e4 against SGD's 0.049).
+    d = m.sgd_shift[:, 0] - m.predicted_shift[:, 0]
+    assert abs(d.mean()) < 4 * d.std(ddof=1) / np.sqrt(d.size)
+
+
+def test_measured_model_diagonal_noise_as_slope():
+    # x_ref hands the diagonal over as Vt_ii x_i / x_ref_i: equal to Vt_ii at x_ref, zero
+    # constant part; the off-diagonal, Kt and C unchanged; per-system rows kept apart.
+    rng = np.random.default_rng(1)  # any seed: exact identities
+    K, n = 4, 3
+    A = rng.normal(size=(n, K, K))
+    Vt = np.abs(A @ np.swapaxes(A, 1, 2))  # symmetric, entries >= 0
+    Kt, C = rng.normal(size=(n, K)), rng.random((n, K))
+    xr = np.sort(rng.random((n, K)), axis=1)[:, ::-1] + 0.1
+    c = MeasuredModel(Kt, Vt, C, x_ref=xr).coefficients(xr, 0.0)
+    c0 = MeasuredModel(Kt, Vt, C).coefficients(xr, 0.0)
+    idx = np.arange(K)
+    np.testing.assert_allclose(4 * (c.a_iso[:, None] + c.a_diag) * xr, Vt[:, idx, idx],
+                               rtol=1e-12)  # fmt: skip
+    assert np.all(c.V0[:, idx, idx] == 0)
+    off = ~np.eye(K, dtype=bool)
+    np.testing.assert_array_equal(c.V0[:, off], c0.V0[:, off])
+    np.testing.assert_array_equal(c.kt0, c0.kt0)
+    np.testing.assert_array_equal(c.C, c0.C)
+    # the default (no x_ref) is the constant form, unchanged
+    np.testing.assert_array_equal(c0.V0, Vt)
+    assert np.all(c0.a_diag == 0)
+    # a shared (K,) model tiles to the ensemble
+    s = MeasuredModel(Kt[0], Vt[0], C[0], x_ref=xr[0]).coefficients(np.tile(xr[0], (2, 1)), 0.0)
+    np.testing.assert_allclose(s.a_diag, np.tile(Vt[0, idx, idx] / (4 * xr[0]), (2, 1)))
+
+
+def test_measured_model_slope_keeps_small_level_off_zero():
+    # Wishart-like coefficients (a = 1, L = 4: Vt_ij = x_i + x_j, Vt_ii = 4 x_i, C = L)
+    # frozen at a start with x_3 = 1e-3. Slope form: the diagonal is FreeModel's exactly, the
+    # wall (T C - T a_diag) / 2 = 3 T / 2 keeps s_3 off 0 (the frozen off-diagonal adds a
+    # bounded 1/s pull T (x_i + x_j) / x_j -> T per pair, below 3 T / 2 summed with the
+    # rest of C); no run may stop. Constant form: -T Vt_33 / (8 s^3) wins below
+    # s^2 = Vt_33 / (4 C) = x_3 / 4 and pulls s_3 into 0 (seed 3: 25 of 64 stopped).
+    x0 = np.array([1.0, 0.5, 1e-3])
+    Vt = x0[:, None] + x0[None, :]
+    np.fill_diagonal(Vt, 4 * x0)
+    C = np.full(3, 4.0)
+    slope = MeasuredModel(np.zeros(3), Vt, C, x_ref=x0)
+    np.testing.assert_allclose(
+        slope.coefficients(x0[None], 0.0).a_diag,
+        FreeModel(3, 4).coefficients(x0[None], 0.0).a_iso[:, None] * np.ones((1, 3)),
+    )
+    r = integrate(slope, np.tile(x0, (64, 1)), 1.0, temperature=0.01, seed=3)
+    assert not np.any(r.stopped) and np.all(r.x[:, -1, -1] > 0)
+    # the witness that this start discriminates: the constant form stops or collapses runs
+    old = integrate(MeasuredModel(np.zeros(3), Vt, C), np.tile(x0, (64, 1)), 1.0,
+                    temperature=0.01, seed=3)  # fmt: skip
+    assert np.any(old.stopped | (old.x[:, -1, -1] < 1e-10))
+
+
 # --------------------------------------------------------------------------- bad input
 
 
@@ -259,6 +343,15 @@ def test_compare_measured_bad_input(ordered):
         compare_measured(r, 0, dt=1e9)
     with pytest.raises(ValueError, match="SGDResult"):
         compare_measured(ordered, 0)
+
+
+@pytest.mark.parametrize(
+    "x_ref, match",
+    [([1.0], "x_ref must have shape"), ([1.0, 0.0], "x_ref"), ([1.0, np.nan], "x_ref")],
+)
+def test_measured_model_bad_x_ref(x_ref, match):
+    with pytest.raises(ValueError, match=match):
+        MeasuredModel([1.0, 0.0], np.eye(2), [0.0, 0.0], x_ref=x_ref)
 
 
 def test_level_statistics_bad_input():

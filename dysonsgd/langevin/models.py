@@ -216,9 +216,26 @@ class HarmonicModel(DriftModel):
 
 @dataclass(frozen=True, eq=False)
 class MeasuredModel(DriftModel):
-    """Constant coefficients given as arrays, e.g. measured on an SGD checkpoint.
+    """Coefficients measured at one state (e.g. an SGD checkpoint) and held fixed.
 
-    ``Kt_ii = Kt_i`` (no x dependence), ``Vt_ij = Vt[i, j]``, ``C_ii = C_i``; domain positive.
+    ``Kt_ii = Kt_i`` (no x dependence), ``Vt_ij = Vt[i, j]`` off the diagonal, ``C_ii = C_i``;
+    domain positive. The diagonal noise is held fixed in one of two forms:
+
+    - ``x_ref`` not given (default, the original form): constant, ``Vt_ii(x) = Vt[i, i]``;
+    - ``x_ref`` given (the eigenvalues at which Vt was measured): as the slope
+      ``Vt_ii(x) = Vt[i, i] x_i / x_ref_i``, i.e. ``a_diag_i = Vt[i, i] / (4 x_ref_i)`` and
+      ``V0_ii = 0`` in the :class:`Coefficients` contract. Both agree at ``x = x_ref``.
+
+    The slope is the physical form: in the eigenbasis of ``X = W W^T``,
+    ``u_i^T D_n u_i = 2 s_i u_i^T g_n v_i``, so ``Vt_ii = 4 x_i Var_n(u_i^T g_n v_i)`` vanishes
+    with the level. Held constant instead, the Ito term ``-T Vt_ii / (8 s_i^3)`` of the
+    singular-value equation (SPEC section 3) diverges faster than any ``1/s`` repulsion as
+    ``s_i -> 0`` and drives small levels into 0, where the integrator can find no admissible
+    step (at the first checkpoint of the ordered reference point 132 of 320 runs stopped;
+    with the slope none). With the slope that term is ``-T a_i / (2 s_i)``, and the
+    second-order push ``T C_i / (2 s_i)`` with ``C_i >= Var_n(u_i^T g_n v_i) = a_i`` outweighs it.
+    :func:`dysonsgd.compare.compare_measured` passes ``x_ref``.
+
     Arrays without the leading ensemble axis are shared by every system; with it
     (``(n, K)``, ``(n, K, K)``, ``(n, K)``) system m uses row m.
 
@@ -228,11 +245,19 @@ class MeasuredModel(DriftModel):
     Vt : array_like of float, shape (K, K) or (n, K, K)
         Symmetric, entries >= 0.
     C : array_like of float, shape (K,) or (n, K)
+    x_ref : array_like of float, shape of Kt, optional
+        Positive eigenvalues at which Vt was measured; turns the diagonal noise into the
+        slope form above. Default None: constant diagonal noise.
+
+    References
+    ----------
+    C. Park, B. Lucini, G. Aarts, arXiv:2509.01349 (2025), section 4 (the Langevin equation).
     """
 
     Kt: np.ndarray
     Vt: np.ndarray
     C: np.ndarray
+    x_ref: np.ndarray | None = None
     name = "measured"
     domain = "positive"
     refresh_interval = math.inf
@@ -259,6 +284,16 @@ class MeasuredModel(DriftModel):
         object.__setattr__(self, "Kt", _frozen(Kt))
         object.__setattr__(self, "Vt", _frozen(0.5 * (Vt + np.swapaxes(Vt, -1, -2))))
         object.__setattr__(self, "C", _frozen(C))
+        if self.x_ref is not None:
+            xr = np.asarray(self.x_ref, dtype=np.float64)
+            if xr.shape != Kt.shape:
+                raise ValueError(f"x_ref must have shape {Kt.shape} to match Kt, got {xr.shape}")
+            if not (np.all(np.isfinite(xr)) and np.all(xr > 0)):
+                raise ValueError(
+                    "x_ref (the eigenvalues at which Vt was measured) must be finite and > 0; "
+                    "leave it unset for constant diagonal noise"
+                )
+            object.__setattr__(self, "x_ref", _frozen(xr))
 
     @property
     def K(self) -> int:
@@ -266,14 +301,24 @@ class MeasuredModel(DriftModel):
         return self.Kt.shape[-1]
 
     def coefficients(self, x: np.ndarray, t: float) -> Coefficients:
-        n = x.shape[0]
-        if self.Kt.ndim == 2:
-            if self.Kt.shape[0] != n:
-                raise ValueError(
-                    f"MeasuredModel holds coefficients of {self.Kt.shape[0]} systems, "
-                    f"but {n} are integrated; pass x0 with {self.Kt.shape[0]} rows"
-                )
-            kt0, V0, C = (np.ascontiguousarray(a) for a in (self.Kt, self.Vt, self.C))
+        n, K = x.shape[0], self.K
+        if self.Kt.ndim == 2 and self.Kt.shape[0] != n:
+            raise ValueError(
+                f"MeasuredModel holds coefficients of {self.Kt.shape[0]} systems, "
+                f"but {n} are integrated; pass x0 with {self.Kt.shape[0]} rows"
+            )
+        kt0, V0, C = (
+            np.ascontiguousarray(a) if self.Kt.ndim == 2 else _tile(a, n)
+            for a in (self.Kt, self.Vt, self.C)
+        )
+        if self.x_ref is None:
+            a_diag = None
         else:
-            kt0, V0, C = _tile(self.Kt, n), _tile(self.Vt, n), _tile(self.C, n)
-        return Coefficients(kt0=kt0, kappa=np.zeros((n, self.K)), V0=V0, a_iso=np.zeros(n), C=C)
+            idx = np.arange(K)
+            xr = np.ascontiguousarray(self.x_ref) if self.Kt.ndim == 2 else _tile(self.x_ref, n)
+            V0 = V0.copy()
+            a_diag = V0[:, idx, idx] / (4.0 * xr)
+            V0[:, idx, idx] = 0.0
+        return Coefficients(
+            kt0=kt0, kappa=np.zeros((n, K)), V0=V0, a_iso=np.zeros(n), C=C, a_diag=a_diag
+        )
