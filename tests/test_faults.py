@@ -314,3 +314,243 @@ def test_ctrl_c_inside_a_ctypes_callback_ends_the_command():
     assert "ran on" not in result.stdout
     assert "Traceback" not in result.stderr and "ignored" not in result.stderr, result.stderr
     assert result.stderr.strip() == "Interrupted: nothing was written."
+
+
+# --------------------------------------------------------------------------- disk full, sweep
+
+
+def _tiny_sweep_config():
+    from dysonsgd.model import NetworkConfig
+
+    # 4 cells of 20 epochs x 20 batches, 1 seed: milliseconds of compute per cell, so the
+    # tests time the writes; every chunk file of a cell (24 arrays) is under 4 KiB
+    return sweep.SweepConfig(
+        T_values=[2.0**-5, 4.0],
+        sigma_values=[0.125, 2.0],
+        epochs=20,
+        n_seeds=1,
+        network=NetworkConfig(n_batches=20),
+    )
+
+
+def _tiny_sweep_args(cfg, store):
+    return [*_sweep_args(cfg, store), "--json"]
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep_reference(tmp_path_factory):
+    """An uninterrupted run of the tiny sweep; the keys it writes, skeleton first."""
+    import zarr
+
+    cfg = _tiny_sweep_config()
+    ref = tmp_path_factory.mktemp("sweep-ref") / "ref.zarr"
+    keys = []
+    real = zarr.storage.LocalStore.set
+
+    async def counting_set(self, key, value):
+        keys.append(key)
+        return await real(self, key, value)
+
+    zarr.storage.LocalStore.set = counting_set
+    try:
+        sweep.open_store(ref, cfg)
+        n_skeleton = len(keys)
+        sweep.run_sweep(cfg, ref, client="inprocess")
+    finally:
+        zarr.storage.LocalStore.set = real
+    return cfg, ref, keys, n_skeleton
+
+
+def _leftovers(d: Path) -> list[Path]:
+    """Temporary files and directories of a write that failed (Zarr's and ours)."""
+    return [p for p in d.rglob("*") if ".partial" in p.name or ".creating-" in p.name]
+
+
+def _check_marked_cells(store: Path, ref: Path) -> int:
+    """Every marked cell verifies and holds the reference's data; returns how many."""
+    import zarr
+
+    if not (store / "zarr.json").exists():
+        return 0
+    group = zarr.open_group(str(store), mode="r")
+    refg = zarr.open_group(str(ref), mode="r")
+    done = sweep.completed_cells(store)
+    for i, j in np.ndindex(done.shape):
+        try:
+            marked = float(group["cell_done"][i, j]) == 1.0
+        except Exception:  # a mark chunk cut short: not marked
+            marked = False
+        # the mark is written last: a marked cell must verify (it would be recomputed
+        # otherwise, but it must not happen) and hold exactly the uninterrupted run's data
+        assert marked == done[i, j], (i, j)
+        if marked:
+            for name in (*sweep.SEED_VARS, "loss", "eigenvalues", "W_final"):
+                np.testing.assert_array_equal(group[name][i, j], refg[name][i, j], name)
+    return int(done.sum())
+
+
+def _enospc_after(monkeypatch, n: int, partial: bool) -> list:
+    """Make Zarr's n-th file write (0-based) fail with ENOSPC, after writing half of it if
+    ``partial`` (a file system without Zarr's atomic rename, or a torn page)."""
+    import zarr
+
+    real = zarr.storage.LocalStore.set
+    seen = []
+
+    async def failing_set(self, key, value):
+        seen.append(key)
+        if len(seen) - 1 == n:
+            if partial:
+                raw = value.to_bytes()
+                await real(self, key, type(value).from_bytes(raw[: len(raw) // 2]))
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return await real(self, key, value)
+
+    monkeypatch.setattr(zarr.storage.LocalStore, "set", failing_set)
+    return seen
+
+
+def test_sweep_disk_full_at_seeded_writes(tmp_path, monkeypatch, tiny_sweep_reference):
+    """ENOSPC at chosen Zarr writes of phase-diagram: exit 1, one line naming the store's
+    disk, every marked cell whole, nothing temporary left; a rerun completes the store.
+
+    The writes are the skeleton's (store creation), then per cell its 22 data chunks, its
+    checksum and its mark. A failed write is clean (nothing written) or torn (half the file
+    written: a file system without Zarr's atomic rename). Chosen: the first skeleton write
+    (clean), the last (torn), the first write of the first cell (torn), its checksum (clean)
+    and its mark (torn), and two more drawn by a fixed-seed generator (seed 31, any would
+    do; the slow test tries every write of a cell).
+    """
+    cfg, ref, keys, n_skel = tiny_sweep_reference
+    per_cell = (len(keys) - n_skel) // cfg.n_cells
+    rng = np.random.default_rng(31)
+    cases = [(0, False), (n_skel - 1, True), (n_skel, True), (n_skel + per_cell - 2, False),
+             (n_skel + per_cell - 1, True),
+             *((int(n), bool(t)) for n, t in zip(rng.integers(0, len(keys), 2),
+                                                 rng.integers(0, 2, 2), strict=True))]  # fmt: skip
+    outcomes = _disk_full_runs(tmp_path, monkeypatch, cfg, ref, keys, n_skel, cases)
+    print(f"\nsweep ENOSPC, {len(keys)} writes ({n_skel} skeleton, {per_cell} per cell): "
+          f"(write, torn, cells kept) {outcomes}")  # fmt: skip
+
+
+@pytest.mark.slow
+def test_sweep_disk_full_at_every_write_of_a_cell(tmp_path, monkeypatch, tiny_sweep_reference):
+    """As above, torn, at each write of the second cell and at every 8th skeleton write."""
+    cfg, ref, keys, n_skel = tiny_sweep_reference
+    per_cell = (len(keys) - n_skel) // cfg.n_cells
+    cases = [(n, True) for n in range(0, n_skel, 8)]
+    cases += [(n, True) for n in range(n_skel + per_cell, n_skel + 2 * per_cell)]
+    outcomes = _disk_full_runs(tmp_path, monkeypatch, cfg, ref, keys, n_skel, cases)
+    kept = {}
+    for _, _, k in outcomes:
+        kept[k] = kept.get(k, 0) + 1
+    print(f"\nsweep ENOSPC at {len(cases)} writes, torn: {{cells kept: runs}} {kept}")
+
+
+def _disk_full_runs(tmp_path, monkeypatch, cfg, ref, keys, n_skel, cases):
+    runner = CliRunner()
+    outcomes = []
+    for n, partial in cases:
+        d = tmp_path / f"w{n}-{int(partial)}"
+        d.mkdir()
+        store = d / "s.zarr"
+        where = f"ENOSPC at write {n} ({keys[n]}, torn={partial})"
+        with monkeypatch.context() as m:
+            _enospc_after(m, n, partial)
+            result = runner.invoke(cli, _tiny_sweep_args(cfg, store))
+        assert result.exit_code == 1, f"{where}: {result.stderr}"
+        _one_error_line(result.stderr)
+        assert f"no space left on the disk holding store {store}" in result.stderr, where
+        assert not _leftovers(d), f"{where}: {_leftovers(d)}"
+        if n < n_skel:  # creating the store: nothing at its path
+            assert not store.exists(), where
+            assert "nothing was left behind" in result.stderr, where
+        kept = _check_marked_cells(store, ref)
+        if n >= n_skel:
+            assert kept == (n - n_skel) // ((len(keys) - n_skel) // cfg.n_cells), where
+            assert f"the {kept} of {cfg.n_cells} cells marked complete" in result.stderr
+        outcomes.append((n, partial, kept))
+        result = runner.invoke(cli, _tiny_sweep_args(cfg, store))
+        assert result.exit_code == 0, f"{where}, rerun: {result.stderr}"
+        summary = json.loads(result.stdout)
+        assert summary["cells_already_done"] == kept, where
+        assert summary["cells_computed"] == cfg.n_cells - kept, where
+        _equal_stores(store, ref)
+        shutil.rmtree(d)
+    return outcomes
+
+
+@pytest.fixture
+def sized_tmpfs(tmp_path):
+    """mount(kib) mounts (or resizes) a tmpfs at tmp_path / "fs"; root only, else skipped."""
+    d = tmp_path / "fs"
+    d.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted = []
+
+    def mount(kib: int) -> Path:
+        opts = f"size={kib}k" + (",remount" if mounted else "")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(d)],
+                           capture_output=True, text=True)  # fmt: skip
+        if r.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+        mounted.append(kib)
+        return d
+
+    try:
+        yield mount
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(d)], capture_output=True)
+
+
+def test_sweep_disk_full_tmpfs(sized_tmpfs, tmp_path, tiny_sweep_reference):
+    """phase-diagram --store on a real full tmpfs, then resized: resumes to the same store.
+
+    tmpfs charges each file whole pages, and every file of this store fits in one page, so
+    the sizes are counted in files: a file system of half the skeleton's files cannot hold
+    the store's creation; one of the skeleton plus 1.5 cells' files fills up in the second
+    cell. After each failure the file system is resized (as if space were freed) and the
+    same command rerun.
+    """
+    cfg, ref, _, _ = tiny_sweep_reference
+    page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
+    n_files = sum(1 for p in ref.rglob("*") if p.is_file())
+    assert max(p.stat().st_size for p in ref.rglob("*") if p.is_file()) <= 1024 * page_kib
+    sweep.open_store(tmp_path / "skeleton.zarr", cfg)
+    n_skel = sum(1 for p in (tmp_path / "skeleton.zarr").rglob("*") if p.is_file())
+    n_cell = (n_files - n_skel) // cfg.n_cells
+    runner = CliRunner()
+    outcomes = []
+    for label, pages in (("creation", n_skel // 2), ("cells", n_skel + n_cell * 3 // 2)):
+        fs = sized_tmpfs(pages * page_kib)
+        store = fs / f"{label}.zarr"
+        result = runner.invoke(cli, _tiny_sweep_args(cfg, store))
+        assert result.exit_code == 1, result.stderr
+        _one_error_line(result.stderr)
+        assert f"no space left on the disk holding store {store} (file system {fs}" in (
+            result.stderr
+        )
+        assert not _leftovers(fs), _leftovers(fs)
+        if label == "creation":
+            assert "nothing was left behind" in result.stderr
+            assert not store.exists()
+        else:
+            assert (store / "zarr.json").exists()
+        kept = _check_marked_cells(store, ref)
+        if label == "cells":
+            assert 0 < kept < cfg.n_cells, kept
+        outcomes.append((label, pages, kept, result.stderr.strip()))
+        sized_tmpfs(4 * n_files * page_kib)  # space freed
+        result = runner.invoke(cli, _tiny_sweep_args(cfg, store))
+        assert result.exit_code == 0, result.stderr
+        summary = json.loads(result.stdout)
+        assert (summary["cells_already_done"], summary["cells_computed"]) == (
+            kept,
+            cfg.n_cells - kept,
+        )
+        _equal_stores(store, ref)
+        shutil.rmtree(store)
+    print(f"\ntmpfs: {n_skel} skeleton files, {n_cell} per cell; (case, pages, cells kept, "
+          f"message) {outcomes}")  # fmt: skip
