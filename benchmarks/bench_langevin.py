@@ -21,6 +21,7 @@ whatever BLAS/LAPACK threads numpy has), and kernel / bound.
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 
@@ -35,6 +36,9 @@ from dysonsgd.langevin import reference as ref
 from dysonsgd.langevin.integrate import member_rng_states
 
 NAME = "langevin"
+
+# the module, not the function the package re-exports under the same name
+_integrate_mod = importlib.import_module("dysonsgd.langevin.integrate")
 
 T = 1e-6  # low temperature: levels stay far apart, so no step is rejected (reported)
 NOISE = 1.0
@@ -139,8 +143,9 @@ def _bound_seconds_per_step(K):
 # --------------------------------------------------------------------------- baselines
 
 
-def _kernel_rate(K, n, steps, scheme, threads):
+def _kernel_rate(K, n, steps, scheme, threads, zig=False):
     x0 = _x0(K, n)
+    _integrate_mod._ZIGGURAT = zig
     model = FreeModel(K, 2 * K, NOISE)
     tt = 1.0
     old = numba.get_num_threads()
@@ -158,8 +163,18 @@ def _kernel_rate(K, n, steps, scheme, threads):
         sec = best_time(go, repeat=5)  # best of 5: the machine is shared
     finally:
         numba.set_num_threads(old)
+        _integrate_mod._ZIGGURAT = False
     r = res["r"]
     return (r.steps.sum() + r.rejected_steps.sum()) / sec, int(r.rejected_steps.sum())
+
+
+def _ab_rate(K, n, steps, scheme, threads, rounds=3):
+    # polar and ziggurat kernels alternated, best of each: load drifts hit both alike
+    pol, zig = [], []
+    for _ in range(rounds):
+        pol.append(_kernel_rate(K, n, steps, scheme, threads, zig=False))
+        zig.append(_kernel_rate(K, n, steps, scheme, threads, zig=True))
+    return max(p[0] for p in pol), max(z[0] for z in zig), pol[0][1] + zig[0][1]
 
 
 def _numpy_loop_rate(K, steps):
@@ -231,10 +246,11 @@ def run(quick: bool = False) -> str:
         scale = (16 / K) ** 2
         n_k = max(8, int(256 * min(1.0, 4 * scale)))
         steps_k = max(50, int((400 if quick else 2000) * scale * 4))
-        em1, rej1 = _kernel_rate(K, n_k, steps_k, "euler", 1)
-        emN, _ = _kernel_rate(K, n_k, steps_k, "euler", threads)
-        si1, rej2 = _kernel_rate(K, n_k, max(20, steps_k // 4), "semi_implicit", 1)
-        siN, _ = _kernel_rate(K, n_k, max(20, steps_k // 4), "semi_implicit", threads)
+        # generator A/B, one after the other in alternation: polar (False), ziggurat (True)
+        em1p, em1, rej1 = _ab_rate(K, n_k, steps_k, "euler", 1)
+        emNp, emN, _ = _ab_rate(K, n_k, steps_k, "euler", threads)
+        si1p, si1, rej2 = _ab_rate(K, n_k, max(20, steps_k // 4), "semi_implicit", 1)
+        siN, _ = _kernel_rate(K, n_k, max(20, steps_k // 4), "semi_implicit", threads, zig=True)
         s_small = max(10, int(200 * scale))
         np_loop = _numpy_loop_rate(K, s_small)
         np_vec = _numpy_vec_rate(K, n_k, max(5, s_small // 4))
@@ -245,14 +261,17 @@ def run(quick: bool = False) -> str:
         per_step[K] = 1.0 / em1
         rows.append(
             [
-                K, em1, emN, si1, siN, np_loop, np_vec, sde, svd, bound,
+                K, em1p, em1, em1 / em1p, emNp, emN, emN / emNp, si1p, si1, si1 / si1p, siN,
+                np_loop, np_vec, sde, svd, bound,
                 em1 / np_loop, em1 / np_vec, em1 / sde, em1 / svd, em1 / bound,
                 rej1 + rej2,
             ]
         )  # fmt: skip
     notes = [
         "rates in system-steps per second; 'euler 1t' = kernel on one thread, 'Nt' on "
-        f"{threads} threads; ratios use the one-thread Euler kernel",
+        f"{threads} threads; ratios use the one-thread Euler kernel; A/B of the normal "
+        "generator: 'polar' = Marsaglia's polar method, unmarked = the ziggurat, each the best "
+        "of 3 alternating rounds of best-of-5",
         "(iii) is nan when sdeint is not installed (pip install '.[bench]'); "
         "(i) numpy loop: reference.path one system at a time; (ii) numpy vec: "
         "reference.euler_ensemble over the ensemble; (iii) sdeint.itoEuler; (iv) K x 2K "
@@ -274,7 +293,9 @@ def run(quick: bool = False) -> str:
             "(pair work is K^2)"
         )
     cols = [
-        "K", "euler 1t", "euler Nt", "semi-impl 1t", "semi-impl Nt", "(i) numpy loop",
+        "K", "euler 1t polar", "euler 1t", "zig/polar", "euler Nt polar", "euler Nt",
+        "zig/polar", "semi-impl 1t polar", "semi-impl 1t", "zig/polar", "semi-impl Nt",
+        "(i) numpy loop",
         "(ii) numpy vec", "(iii) sdeint", "(iv) matrix+SVD", "(v) bound", "x (i)", "x (ii)",
         "x (iii)", "x (iv)", "/ bound", "rejected",
     ]  # fmt: skip

@@ -149,7 +149,7 @@ def _ziggurat_tables(n: int = 256) -> tuple[float, np.ndarray, np.ndarray]:
 _ZR, _ZX, _ZF = _ziggurat_tables()
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _std_normal(st):
     """One N(0, 1) draw: the ziggurat of Marsaglia & Tsang (2000), 256 layers.
 
@@ -700,7 +700,7 @@ def euler_step_fast(y, h, dW, positive, Ta, kappa, Ws, ec, walled, ynew, sc):
 def _run_member(
     m, scheme, positive, y, T, kt0, kappa, V0, a, ad, C, seg_h, seg_m, seg_save, out,
     supplied, dB, step_offset, rng, status, steps, rejected, attempts, max_attempts,
-    min_gap, min_x,
+    min_gap, min_x, zig,
 ):  # fmt: skip
     K = y.shape[1]
     yv = y[m]
@@ -737,6 +737,8 @@ def _run_member(
             if supplied:
                 for i in range(K):
                     stack_w[0, i] = dB[m, kstep, i]
+            elif zig:
+                fill_normals_ziggurat(st, stack_w[0], sqh)
             else:
                 fill_normals(st, stack_w[0], sqh)
             kstep += 1
@@ -789,7 +791,10 @@ def _run_member(
                     stat = NONFINITE if nonfinite else STEP_LIMIT
                     break
                 # Brownian bridge midpoint: first half W1 = W/2 + sqrt(hh)/2 Z
-                fill_normals(st, dW, 0.5 * math.sqrt(hh))
+                if zig:
+                    fill_normals_ziggurat(st, dW, 0.5 * math.sqrt(hh))
+                else:
+                    fill_normals(st, dW, 0.5 * math.sqrt(hh))
                 for i in range(K):
                     w = stack_w[sp, i]
                     w1 = 0.5 * w + dW[i]
@@ -816,7 +821,7 @@ def _run_member(
 def run(
     scheme, positive, y, T, kt0, kappa, V0, a_iso, a_diag, C, seg_h, seg_m, seg_save, out,
     supplied, dB, step_offset, rng, status, steps, rejected, attempts, max_attempts,
-    min_gap, min_x,
+    min_gap, min_x, zig=False,
 ):  # fmt: skip
     """Advance every member through the segments; write saves into ``out``.
 
@@ -852,5 +857,5 @@ def run(
         _run_member(
             m, scheme, positive, y, T, kt0[m], kappa[m], V0[m], a_iso[m], a_diag[m], C[m],
             seg_h, seg_m, seg_save, out, supplied, dB, step_offset, rng, status, steps,
-            rejected, attempts, max_attempts, min_gap, min_x,
+            rejected, attempts, max_attempts, min_gap, min_x, zig,
         )  # fmt: skip
