@@ -12,8 +12,8 @@ K = 16, 64, 256, measured side by side in one run:
 - (v) the bound from the work per step, K(K-1)/2 pair terms (sub, div, mul-add as in the
   kernel) + K normal draws, at this machine's throughput measured by tight numba loops
   (pairs: the scalar triangle or the kernel's vectorised full columns, whichever is
-  faster; normals: numba's np.random.standard_normal, the kernel's polar generator or the
-  kernel module's ziggurat, whichever is fastest), single thread.
+  faster; normals: numba's np.random.standard_normal or the kernel's xoshiro256**/ziggurat
+  generator, whichever is faster), single thread.
 
 Ratios are kernel (one thread) over each baseline (one thread, except (ii)/(iv) which use
 whatever BLAS/LAPACK threads numpy has), and kernel / bound.
@@ -21,7 +21,6 @@ whatever BLAS/LAPACK threads numpy has), and kernel / bound.
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 
@@ -36,9 +35,6 @@ from dysonsgd.langevin import reference as ref
 from dysonsgd.langevin.integrate import member_rng_states
 
 NAME = "langevin"
-
-# the module, not the function the package re-exports under the same name
-_integrate_mod = importlib.import_module("dysonsgd.langevin.integrate")
 
 T = 1e-6  # low temperature: levels stay far apart, so no step is rejected (reported)
 NOISE = 1.0
@@ -99,22 +95,11 @@ def _normal_loop(n):
 
 @njit(cache=True)
 def _own_normal_loop(state, n, K):
-    # the kernel's generator (xoshiro256** + polar method), K normals at a time
+    # the kernel's generator (xoshiro256** + ziggurat), K normals at a time
     out = np.empty(K)
     s = 0.0
     for _ in range(n // K):
         _k.fill_normals(state, out, 1.0)
-        s += out[0]
-    return s
-
-
-@njit(cache=True)
-def _zig_normal_loop(state, n, K):
-    # the kernel module's ziggurat on xoshiro256**, K normals at a time
-    out = np.empty(K)
-    s = 0.0
-    for _ in range(n // K):
-        _k.fill_normals_ziggurat(state, out, 1.0)
         s += out[0]
     return s
 
@@ -134,18 +119,15 @@ def _bound_seconds_per_step(K):
     state = member_rng_states(7, 1)[0]
     _own_normal_loop(state, K, K)
     t_own = best_time(lambda: _own_normal_loop(state, nn, K), repeat=3) / (nn // K * K)
-    _zig_normal_loop(state, K, K)
-    t_zig = best_time(lambda: _zig_normal_loop(state, nn, K), repeat=3) / (nn // K * K)
-    t_norm = min(t_numba, t_own, t_zig)  # the bound uses the fastest generator
-    return t_pairs + K * t_norm, t_pairs / (K * (K - 1) / 2), t_numba, t_own, t_zig
+    t_norm = min(t_numba, t_own)  # the bound uses the faster generator
+    return t_pairs + K * t_norm, t_pairs / (K * (K - 1) / 2), t_numba, t_own
 
 
 # --------------------------------------------------------------------------- baselines
 
 
-def _kernel_rate(K, n, steps, scheme, threads, zig=False):
+def _kernel_rate(K, n, steps, scheme, threads):
     x0 = _x0(K, n)
-    _integrate_mod._ZIGGURAT = zig
     model = FreeModel(K, 2 * K, NOISE)
     tt = 1.0
     old = numba.get_num_threads()
@@ -163,18 +145,8 @@ def _kernel_rate(K, n, steps, scheme, threads, zig=False):
         sec = best_time(go, repeat=5)  # best of 5: the machine is shared
     finally:
         numba.set_num_threads(old)
-        _integrate_mod._ZIGGURAT = False
     r = res["r"]
     return (r.steps.sum() + r.rejected_steps.sum()) / sec, int(r.rejected_steps.sum())
-
-
-def _ab_rate(K, n, steps, scheme, threads, rounds=3):
-    # polar and ziggurat kernels alternated, best of each: load drifts hit both alike
-    pol, zig = [], []
-    for _ in range(rounds):
-        pol.append(_kernel_rate(K, n, steps, scheme, threads, zig=False))
-        zig.append(_kernel_rate(K, n, steps, scheme, threads, zig=True))
-    return max(p[0] for p in pol), max(z[0] for z in zig), pol[0][1] + zig[0][1]
 
 
 def _numpy_loop_rate(K, steps):
@@ -246,32 +218,28 @@ def run(quick: bool = False) -> str:
         scale = (16 / K) ** 2
         n_k = max(8, int(256 * min(1.0, 4 * scale)))
         steps_k = max(50, int((400 if quick else 2000) * scale * 4))
-        # generator A/B, one after the other in alternation: polar (False), ziggurat (True)
-        em1p, em1, rej1 = _ab_rate(K, n_k, steps_k, "euler", 1)
-        emNp, emN, _ = _ab_rate(K, n_k, steps_k, "euler", threads)
-        si1p, si1, rej2 = _ab_rate(K, n_k, max(20, steps_k // 4), "semi_implicit", 1)
-        siN, _ = _kernel_rate(K, n_k, max(20, steps_k // 4), "semi_implicit", threads, zig=True)
+        em1, rej1 = _kernel_rate(K, n_k, steps_k, "euler", 1)
+        emN, _ = _kernel_rate(K, n_k, steps_k, "euler", threads)
+        si1, rej2 = _kernel_rate(K, n_k, max(20, steps_k // 4), "semi_implicit", 1)
+        siN, _ = _kernel_rate(K, n_k, max(20, steps_k // 4), "semi_implicit", threads)
         s_small = max(10, int(200 * scale))
         np_loop = _numpy_loop_rate(K, s_small)
         np_vec = _numpy_vec_rate(K, n_k, max(5, s_small // 4))
         sde = _sdeint_rate(K, s_small)
         svd = _matrix_svd_rate(K, max(8, n_k // 4), max(3, s_small // 10))
-        b_sec, t_pair, t_numba, t_own, t_zig = _bound_seconds_per_step(K)
+        b_sec, t_pair, t_numba, t_own = _bound_seconds_per_step(K)
         bound = 1.0 / b_sec
         per_step[K] = 1.0 / em1
         rows.append(
             [
-                K, em1p, em1, em1 / em1p, emNp, emN, emN / emNp, si1p, si1, si1 / si1p, siN,
-                np_loop, np_vec, sde, svd, bound,
+                K, em1, emN, si1, siN, np_loop, np_vec, sde, svd, bound,
                 em1 / np_loop, em1 / np_vec, em1 / sde, em1 / svd, em1 / bound,
                 rej1 + rej2,
             ]
         )  # fmt: skip
     notes = [
         "rates in system-steps per second; 'euler 1t' = kernel on one thread, 'Nt' on "
-        f"{threads} threads; ratios use the one-thread Euler kernel; A/B of the normal "
-        "generator: 'polar' = Marsaglia's polar method, unmarked = the ziggurat, each the best "
-        "of 3 alternating rounds of best-of-5",
+        f"{threads} threads; ratios use the one-thread Euler kernel",
         "(iii) is nan when sdeint is not installed (pip install '.[bench]'); "
         "(i) numpy loop: reference.path one system at a time; (ii) numpy vec: "
         "reference.euler_ensemble over the ensemble; (iii) sdeint.itoEuler; (iv) K x 2K "
@@ -280,9 +248,7 @@ def run(quick: bool = False) -> str:
         f"(last K: {t_pair * 1e9:.2f} ns per pair, the faster of a scalar triangle loop and "
         f"the kernel's vectorised full-column loop; normals {t_numba * 1e9:.2f} ns with "
         f"numba's np.random.standard_normal, {t_own * 1e9:.2f} ns with the kernel's "
-        f"xoshiro256**/polar generator, {t_zig * 1e9:.2f} ns with the ziggurat on "
-        "xoshiro256** in the kernel module (not yet the kernel's generator); the fastest "
-        "is used)",
+        "xoshiro256**/ziggurat generator; the faster is used)",
         f"free model, L = 2K, T = {T}, no rejections expected (last column counts them)",
     ]
     if len(per_step) > 1:
@@ -293,9 +259,7 @@ def run(quick: bool = False) -> str:
             "(pair work is K^2)"
         )
     cols = [
-        "K", "euler 1t polar", "euler 1t", "zig/polar", "euler Nt polar", "euler Nt",
-        "zig/polar", "semi-impl 1t polar", "semi-impl 1t", "zig/polar", "semi-impl Nt",
-        "(i) numpy loop",
+        "K", "euler 1t", "euler Nt", "semi-impl 1t", "semi-impl Nt", "(i) numpy loop",
         "(ii) numpy vec", "(iii) sdeint", "(iv) matrix+SVD", "(v) bound", "x (i)", "x (ii)",
         "x (iii)", "x (iv)", "/ bound", "rejected",
     ]  # fmt: skip

@@ -115,19 +115,23 @@ def test_drift_matches_spec_wishart_form():
     np.testing.assert_allclose(g, math.sqrt(sig2), rtol=1e-15)
 
 
-@pytest.mark.parametrize("ziggurat", [False, True], ids=["polar", "ziggurat"])
-def test_kernel_normals_are_standard(ziggurat):
-    # The kernel's own N(0,1) generators on xoshiro256** (polar method, used by the kernel;
-    # ziggurat), seed 11: an arbitrary fixed value, so the test is deterministic. n = 2e6:
-    # - mean SE 1/sqrt(n) = 7.1e-4, variance SE sqrt(2/n) = 1.0e-3: 5 SE bounds;
+def test_kernel_normals_are_standard():
+    # The kernel's own N(0,1) generator (ziggurat on xoshiro256**), seed 11: an arbitrary
+    # fixed value, so the test is deterministic. n = 2e6:
+    # - mean SE 1/sqrt(n) = 7.1e-4, variance SE sqrt(2/n) = 1.0e-3, skewness SE
+    #   sqrt(6/n) = 1.7e-3, excess kurtosis SE sqrt(24/n) = 3.5e-3, lag-1 correlation SE
+    #   1/sqrt(n) (a generator defect would correlate neighbours): 5 SE bounds;
     # - KS against N(0,1) at p > 1e-3 (resolves CDF errors of ~1.9/sqrt(n) = 1.3e-3);
     # - two-sided tail counts beyond 3, r (the ziggurat's tail start, 3.654, where the
     #   exponential tail sampler takes over) and 4 sigma: Binomial(n, p) with the exact
     #   p = 2 Phi(-c), bounded by 5 binomial SD sqrt(n p (1 - p)) (73, 23, 11 draws).
     n = 2_000_000
-    z = _k.normals(member_rng_states(11, 1)[0], n, ziggurat)
+    z = _k.normals(member_rng_states(11, 1)[0], n)
     assert abs(z.mean()) < 5 / math.sqrt(n)
     assert abs(z.var() - 1) < 5 * math.sqrt(2 / n)
+    assert abs(stats.skew(z)) < 5 * math.sqrt(6 / n)
+    assert abs(stats.kurtosis(z)) < 5 * math.sqrt(24 / n)
+    assert abs(np.mean(z[1:] * z[:-1])) < 5 / math.sqrt(n)
     assert stats.kstest(z, "norm").pvalue > 1e-3
     for c in (3.0, _k._ZR, 4.0):
         p = 2 * stats.norm.sf(c)
@@ -135,8 +139,7 @@ def test_kernel_normals_are_standard(ziggurat):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ziggurat", [False, True], ids=["polar", "ziggurat"])
-def test_kernel_normals_equiprobable_bins(ziggurat):
+def test_kernel_normals_equiprobable_bins():
     # 2e7 draws (seed 12, arbitrary fixed) into 400 bins of equal N(0,1) probability:
     # chi-square with 399 degrees of freedom at p > 1e-4 (fails above chi2 ~ 505, i.e. an
     # excess of ~105 over the mean 399, SD 28). Each bin expects 5e4 draws, so a relative
@@ -146,9 +149,7 @@ def test_kernel_normals_equiprobable_bins(ziggurat):
     edges = stats.norm.ppf(np.linspace(0, 1, 401)[1:-1])
     counts = np.zeros(400)
     for _ in range(10):
-        counts += np.bincount(
-            np.searchsorted(edges, _k.normals(st, 2_000_000, ziggurat)), minlength=400
-        )
+        counts += np.bincount(np.searchsorted(edges, _k.normals(st, 2_000_000)), minlength=400)
     assert stats.chisquare(counts).pvalue > 1e-4
 
 

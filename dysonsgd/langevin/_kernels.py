@@ -6,8 +6,9 @@ and the Ito form of SPEC section 3 is integrated. Coefficients are the affine fa
 :class:`dysonsgd.langevin.models.Coefficients`, held fixed during one kernel call.
 
 Every member of the ensemble runs independently in a ``prange`` loop with its own
-xoshiro256** generator (state in a ``(n, 4)`` uint64 array that persists between calls), so
-member k never depends on the ensemble size or on thread scheduling.
+xoshiro256** generator (state in a ``(n, 4)`` uint64 array that persists between calls) and
+draws its normals with the ziggurat (:func:`_std_normal`), so member k never depends on
+the ensemble size or on thread scheduling.
 
 Kernels use ``error_model="numpy"``: a division by zero gives inf/nan (caught by the
 admissibility test and turned into a rejected step) instead of raising inside ``prange``.
@@ -21,10 +22,9 @@ already drawn is kept and refined rather than redrawn.
 References
 ----------
 D. Blackman, S. Vigna, *Scrambled linear pseudorandom number generators*, ACM TOMS 47, 36
-(2021) (xoshiro256**). G. Marsaglia, T. A. Bray, SIAM Rev. 6, 260 (1964) (polar method).
-G. Marsaglia, W. W. Tsang, *The ziggurat method for generating random variables*, J. Stat.
-Softw. 5(8) (2000). G. Marsaglia, *Generating a variable from the tail of the normal
-distribution*, Technometrics 6, 101 (1964).
+(2021) (xoshiro256**). G. Marsaglia, W. W. Tsang, *The ziggurat method for generating
+random variables*, J. Stat. Softw. 5(8) (2000). G. Marsaglia, *Generating a variable from
+the tail of the normal distribution*, Technometrics 6, 101 (1964).
 """
 
 from __future__ import annotations
@@ -157,9 +157,10 @@ def _std_normal(st):
     (bits 11-63); about 99% of draws are accepted on the first comparison. Wedges are
     resolved by rejection against ``exp(-x^2/2)``, the base layer's tail beyond ``r`` by
     Marsaglia's (1964) exponential method, so the draw is exactly normal (to the 53-bit
-    resolution of the uniforms). About 2.7 ns per draw against 7.2 ns for the polar method
-    of :func:`fill_normals`; not yet the kernel's generator (switching it changes every
-    seeded path, see :func:`fill_normals_ziggurat`).
+    resolution of the uniforms). About 2.9 ns per draw against 7.2 ns for Marsaglia's polar
+    method, the kernel's generator before; inlined into the kernels, the ziggurat made the
+    one-thread Euler kernel 1.38x faster at K = 16, 1.15x at K = 64 (A/B in one run,
+    commit a5393ec, docs/performance.md).
     """
     while True:
         u = _next_u64(st)
@@ -183,46 +184,17 @@ def _std_normal(st):
 
 
 @njit(cache=True, error_model="numpy")
-def fill_normals_ziggurat(st, out, scale):
-    """:func:`fill_normals` with the ziggurat (:func:`_std_normal`) instead of the polar method.
-
-    A drop-in replacement (same arguments, exactly N(0, scale^2)); it consumes the
-    generator differently, so seeded results change when the kernel switches to it.
-    """
+def fill_normals(st, out, scale):
+    """Fill ``out`` with independent N(0, scale^2) draws (the ziggurat, :func:`_std_normal`)."""
     for i in range(out.shape[0]):
         out[i] = scale * _std_normal(st)
 
 
 @njit(cache=True, error_model="numpy")
-def fill_normals(st, out, scale):
-    """Fill ``out`` with independent N(0, scale^2) draws (Marsaglia's polar method)."""
-    n = out.shape[0]
-    i = 0
-    while i < n:
-        while True:
-            u = 2.0 * _uniform(st) - 1.0
-            v = 2.0 * _uniform(st) - 1.0
-            r = u * u + v * v
-            if 0.0 < r < 1.0:
-                break
-        fac = scale * math.sqrt(-2.0 * math.log(r) / r)
-        out[i] = u * fac
-        if i + 1 < n:
-            out[i + 1] = v * fac
-        i += 2
-
-
-@njit(cache=True, error_model="numpy")
-def normals(state, n, ziggurat=False):
-    """``n`` standard normals from generator ``state`` (uint64, shape (4,)); for tests.
-
-    The kernel's polar method, or the ziggurat with ``ziggurat=True``.
-    """
+def normals(state, n):
+    """``n`` standard normals from generator ``state`` (uint64, shape (4,)); for tests."""
     out = np.empty(n)
-    if ziggurat:
-        fill_normals_ziggurat(state, out, 1.0)
-    else:
-        fill_normals(state, out, 1.0)
+    fill_normals(state, out, 1.0)
     return out
 
 
@@ -700,7 +672,7 @@ def euler_step_fast(y, h, dW, positive, Ta, kappa, Ws, ec, walled, ynew, sc):
 def _run_member(
     m, scheme, positive, y, T, kt0, kappa, V0, a, ad, C, seg_h, seg_m, seg_save, out,
     supplied, dB, step_offset, rng, status, steps, rejected, attempts, max_attempts,
-    min_gap, min_x, zig,
+    min_gap, min_x,
 ):  # fmt: skip
     K = y.shape[1]
     yv = y[m]
@@ -737,8 +709,6 @@ def _run_member(
             if supplied:
                 for i in range(K):
                     stack_w[0, i] = dB[m, kstep, i]
-            elif zig:
-                fill_normals_ziggurat(st, stack_w[0], sqh)
             else:
                 fill_normals(st, stack_w[0], sqh)
             kstep += 1
@@ -791,10 +761,7 @@ def _run_member(
                     stat = NONFINITE if nonfinite else STEP_LIMIT
                     break
                 # Brownian bridge midpoint: first half W1 = W/2 + sqrt(hh)/2 Z
-                if zig:
-                    fill_normals_ziggurat(st, dW, 0.5 * math.sqrt(hh))
-                else:
-                    fill_normals(st, dW, 0.5 * math.sqrt(hh))
+                fill_normals(st, dW, 0.5 * math.sqrt(hh))
                 for i in range(K):
                     w = stack_w[sp, i]
                     w1 = 0.5 * w + dW[i]
@@ -821,7 +788,7 @@ def _run_member(
 def run(
     scheme, positive, y, T, kt0, kappa, V0, a_iso, a_diag, C, seg_h, seg_m, seg_save, out,
     supplied, dB, step_offset, rng, status, steps, rejected, attempts, max_attempts,
-    min_gap, min_x, zig=False,
+    min_gap, min_x,
 ):  # fmt: skip
     """Advance every member through the segments; write saves into ``out``.
 
@@ -857,5 +824,5 @@ def run(
         _run_member(
             m, scheme, positive, y, T, kt0[m], kappa[m], V0[m], a_iso[m], a_diag[m], C[m],
             seg_h, seg_m, seg_save, out, supplied, dB, step_offset, rng, status, steps,
-            rejected, attempts, max_attempts, min_gap, min_x, zig,
+            rejected, attempts, max_attempts, min_gap, min_x,
         )  # fmt: skip

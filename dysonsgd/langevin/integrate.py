@@ -26,8 +26,6 @@ from dysonsgd.langevin.models import DOMAINS, Coefficients, DriftModel
 #: construction).
 SCHEMES: dict[str, int] = {"euler": _k.EULER, "semi_implicit": _k.SEMI_IMPLICIT}
 
-_ZIGGURAT = False  # A/B experiment of the normal generator (benchmarks/bench_langevin.py)
-
 #: Status codes of a system in :attr:`LangevinResult.status`.
 STATUS: dict[int, str] = {
     _k.OK: "ok",
@@ -385,7 +383,7 @@ def integrate(
             code, positive, y, T, coef.kt0, coef.kappa, coef.V0, coef.a_iso, coef.a_diag, coef.C,
             np.ascontiguousarray(seg_h[sel]), np.ascontiguousarray(seg_m[sel]),
             np.ascontiguousarray(seg_save[sel]), out, supplied, dB, offset, rng, status,
-            steps, rejected, attempts, max_attempts, min_gap, min_x, _ZIGGURAT,
+            steps, rejected, attempts, max_attempts, min_gap, min_x,
         )  # fmt: skip
         offset += int(seg_m[sel].sum())
 
