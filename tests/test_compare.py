@@ -29,7 +29,7 @@ from dysonsgd.compare import (
 from dysonsgd.langevin import FreeModel, MeasuredModel, integrate
 from dysonsgd.model import NetworkConfig
 from dysonsgd.observables import eigenvalues_of_X
-from dysonsgd.phases import classify_flow
+from dysonsgd.phases import GROWTH_FACTOR, classify_flow
 from dysonsgd.sgd import train
 
 SMALL = NetworkConfig(n_batches=50)
@@ -47,10 +47,11 @@ def ordered():
 
 def _hot(basis):
     # Paper Fig 6 high-temperature point (T = 4, 1/sigma_W = 8): eps = 16, 2 epochs x 10
-    # batches = 20 steps, t = 320. SGD's top eigenvalue grows 190-400 x*_1 (measured), far
-    # past the rule's factor 10. Default refresh (1) and dt (1/2).
+    # batches = 20 steps, t = 320. 8 seeds: the Langevin model sits near its own boundary
+    # here (tests/test_phases.py), so the majority needs more than 3 seeds to be robust.
+    # Default refresh (1) and dt (1/2).
     return compare(NetworkConfig(n_batches=10), temperature=4.0, sigma_w=1 / 8, epochs=2,
-                   n_seeds=3, seed=0, basis=basis)  # fmt: skip
+                   n_seeds=8, seed=0, basis=basis)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -78,20 +79,24 @@ def test_ordered_point_both_ordered(ordered):
 
 
 def test_high_temperature_point_both_high_temperature(hot_aligned):
-    # Aligned (default) model: x_1 grows 39 and 28 x*_1 in seeds 0 and 1 by t = 320
-    # (measured), a factor 3 past the threshold of 10; seed 2 stays ordered (1.3).
+    # SGD: eps = 16 is past the stability limit eps lambda_max < 2, x_1 grows 179-401 x*_1
+    # (measured) on every seed; asserted at the flow rule's own threshold (GROWTH_FACTOR).
+    # Aligned model: 5 of 8 seeds grow 30-62 x*_1, 3 stay ordered (0.7-1.2, measured). Ties
+    # go to high-temperature (PHASES order), so two hot seeds must turn to flip the vote.
     c = hot_aligned
-    assert c.sgd.phase == "high-temperature"
-    assert np.all(c.sgd.classification.growth > 100)
+    assert c.sgd.phases == ("high-temperature",) * 8
+    assert np.all(np.isfinite(c.sgd.classification.growth))
+    assert np.all(c.sgd.classification.growth > GROWTH_FACTOR)
     assert c.langevin.phase == "high-temperature"
     assert np.all(np.isfinite(c.langevin.eigenvalues))
 
 
 @pytest.mark.slow
 def test_high_temperature_point_student_basis(hot):
-    # Student basis: x_1 grows 69, 65 and 38 x*_1 in seeds 0-2 by t = 320 (measured), a
-    # factor 4 past the threshold. A system the integrator cannot advance (seed 1 did with
-    # an earlier integrator) is left out of the vote and the distances as "stopped".
+    # Student basis: x_1 grows 22-73 x*_1 on all 8 seeds by t = 320 (measured), 2-7 times
+    # the rule's threshold; five must turn to flip the vote. A system the integrator cannot
+    # advance (seed 1 did with an earlier integrator) is left out of the vote and the
+    # distances as "stopped".
     assert hot.sgd.phase == "high-temperature"
     assert hot.langevin.phase == "high-temperature"
     # Stopped systems are left out of the statistics and distances.
