@@ -18,7 +18,7 @@ Every test uses ``derandomize=True`` (the examples are a fixed function of the t
 sees the same cases on every run) and a fixed ``max_examples``; the larger budgets sit behind
 ``@pytest.mark.slow``. tests/test_langevin.py already property-tests no-crossing for K <= 6:
 here the integrator is pushed to large K, near-degenerate starts and the oracle/determinism
-properties instead. Figures: docs/reliability-properties.md.
+properties instead. Figures: docs/reliability.md.
 """
 
 from __future__ import annotations

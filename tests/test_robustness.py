@@ -5,7 +5,7 @@ phase (gradients that underflow to exactly 0) and exactly degenerate initial spe
 case is either handled -- finite results, or a documented NaN/inf next to a flag -- or, where
 the bug sits in a file this suite may not change, an ``xfail(strict=True)`` reproducer that
 turns into a failure the day the bug is fixed (then drop the marker). Outcomes and figures:
-docs/reliability-properties.md.
+docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def _non_finite(d, path=""):
 def test_compare_in_the_jammed_phase():
     """compare() at sigma_W = 1e8 (every gradient exactly 0): SGD and the network model both
     frozen, both called disordered, every number of the report finite. (The hot counterpart,
-    T = 64, is equally clean but takes ~35 s: docs/reliability-properties.md.)"""
+    T = 64, is equally clean but takes ~35 s: docs/reliability.md.)"""
     from dysonsgd.compare import compare
 
     c = compare(NetworkConfig(K=8, L=16, n_batches=20), temperature=2**-5, sigma_w=1e8,
