@@ -94,10 +94,17 @@ def stationary_sigma(lr: ArrayLike, batch_size: ArrayLike, noise: ArrayLike) -> 
     Returns
     -------
     ndarray of float64
-        Broadcast shape of the inputs (0-d for scalars).
+        Broadcast shape of the inputs (0-d for scalars). Increasing in ``lr`` and ``noise``,
+        decreasing in ``batch_size``; positive and finite whenever the value is representable.
     """
     lr = np.asarray(lr, dtype=float)
-    return np.sqrt(lr * np.asarray(noise, float) / (np.asarray(batch_size, float) * (2.0 - lr)))
+    # a product of square roots: forming lr A first underflowed (1e-300 * 1e-300 -> sigma 0)
+    # or overflowed (1.5 * 1e308 -> inf) where sigma itself is an ordinary number
+    return (
+        np.sqrt(lr)
+        * np.sqrt(np.asarray(noise, float))
+        / (np.sqrt(np.asarray(batch_size, float)) * np.sqrt(2.0 - lr))
+    )
 
 
 def theory_width(K: int, sigma: ArrayLike) -> np.ndarray:
@@ -167,11 +174,22 @@ def derived_burn_in(
     ----------
     lr, sigma2, d0_sq : float or ndarray
         Learning rate, stationary per-element variance, initial mean square of ``W - W*``.
+
+    Returns
+    -------
+    ndarray of int64
+        Steps, >= 0; saturates at ``2^63 - 1`` (no run reaches it) when the relaxation is
+        that slow (lr below ~1e-18).
     """
     lr = np.asarray(lr, float)
     ratio = np.maximum(1.0, np.abs(np.asarray(d0_sq, float) / np.asarray(sigma2, float) - 1.0))
-    rate = -2.0 * np.log(np.abs(1.0 - lr))
-    return np.ceil(np.log(ratio / tolerance) / rate).astype(np.int64)
+    # log1p: log|1 - lr| rounded to 0 for lr < 1e-16 (a rate of 0 and a burn-in of -2^63)
+    with np.errstate(divide="ignore", over="ignore"):  # lr = 1: rate inf, 0 steps
+        rate = -2.0 * np.where(lr < 1.0, np.log1p(-np.minimum(lr, 1.0)), np.log(np.abs(1.0 - lr)))
+        steps = np.ceil(np.log(ratio / tolerance) / rate)
+    big = steps >= 2.0**63  # not representable in int64 (2^63 - 1 itself rounds to 2^63)
+    out = np.where(big, 0.0, steps).astype(np.int64)
+    return np.where(big, np.iinfo(np.int64).max, out)
 
 
 @dataclass(frozen=True)
@@ -794,6 +812,17 @@ def harmonic_map(s_star: float, noise: float) -> dict:
     """
     s_star = _check_positive("s_star", s_star)
     noise = _check_positive("noise", noise)
+    # s*^2 raised Python's OverflowError for s* = 1e200 and 2 A s*^2 could overflow to inf
+    # or underflow to 0: refuse them with the value
+    lt = 2.0 * math.log(s_star)
+    ln = math.log(2.0 * noise) + lt
+    lim = math.log(np.finfo(float).max)
+    tiny = math.log(np.finfo(float).tiny)
+    if not (tiny < lt < lim and tiny < ln < lim):
+        raise ValueError(
+            f"s_star={s_star:g} with noise={noise:g} makes the target s_star^2 or the noise "
+            f"2 noise s_star^2 overflow or underflow float64; rescale the problem"
+        )
     return {"target": s_star**2, "kappa": 1.0, "noise": 2.0 * noise * s_star**2}
 
 

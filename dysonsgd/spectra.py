@@ -703,7 +703,9 @@ class _MarchenkoPastur(stats.rv_continuous):
 
     def _cdf(self, x, ratio):
         # Substitute x = 1 + q - 2 sqrt(q) cos(theta), theta in [0, pi]; the integral of
-        # (2/pi) sin^2 / (1 + q - 2 sqrt q cos) is elementary (see docs/statistics.md).
+        # (2/pi) sin^2 / (1 + q - 2 sqrt q cos) is elementary (see docs/statistics.md):
+        #   I = sin(theta) / (2 sqrt q) + (1 + q) theta / (4 q) - (1 - q) at / (2 q),
+        # at = atan(k tan(theta/2)), k = (1 + sqrt q)/(1 - sqrt q), F = 2 I / pi.
         # sin^2(theta/2) = (x - x-)/(4 sqrt q) and cos^2(theta/2) = (x+ - x)/(4 sqrt q), so the
         # half-angle comes from atan2, accurate at both edges (arccos is not).
         rq = np.sqrt(ratio)
@@ -711,13 +713,29 @@ class _MarchenkoPastur(stats.rv_continuous):
         a = np.sqrt(np.clip(x - lo, 0.0, hi - lo))
         b = np.sqrt(np.clip(hi - x, 0.0, hi - lo))
         half = np.arctan2(a, b)
+        # For small q the three terms of I are O(1/q) and cancel to O(1): an absolute error of
+        # eps/q (2e-10 at q = 1e-6, a non-monotone cdf at q = 1e-12). With at = theta/2 + d,
+        # tan d = z = 2 a b / (4 + a^2 - b^2) = O(sqrt q), the same I reads
+        #   I = theta/2 + [ (ab/2)(q + (a^2 - b^2)/4) / (1 + (a^2 - b^2)/4)
+        #                   + (1 - q)(z - atan z) ] / (2 q),
+        # whose bracket is O(q) term by term: error ~eps/sqrt(q), the conditioning of x itself.
+        d = a * a - b * b  # = 2 x - 2 (1 + q) = -4 sqrt(q) cos(theta)
+        # the small-q form for q < 1/4 (z <= 1/2 there); the closed form for q >= 1/4, where
+        # its terms are O(1) (and z -> inf as q -> 1: the unused branch may divide by 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = 2.0 * a * b / (4.0 + d)
+            small = (
+                0.5 * a * b * (ratio + 0.25 * d) / (1.0 + 0.25 * d)
+                + (1.0 - ratio) * (z - np.arctan(z))
+            ) / (2.0 * ratio)
         sin_th = 2.0 * a * b / (4.0 * rq)
         at = np.arctan2((1.0 + rq) * a, (1.0 - rq) * b)
-        val = (
+        large = (
             sin_th / (2.0 * rq)
             + (1.0 + ratio) * (2.0 * half) / (4.0 * ratio)
             - (1.0 - ratio) / (2.0 * ratio) * at
         )
+        val = np.where(ratio < 0.25, half + small, large)
         return np.clip(2.0 / np.pi * val, 0.0, 1.0)
 
     def _ppf(self, p, ratio):
@@ -786,6 +804,16 @@ class _Brody(stats.rv_continuous):
 
     def _ppf(self, p, q):
         return (-np.log1p(-p) / self._b(q)) ** (1.0 / (q + 1.0))
+
+    def _stats(self, q):
+        # A Weibull law with shape k = q + 1 rescaled to unit mean: mean 1 exactly,
+        # Var = Gamma(1 + 2/k) / Gamma(1 + 1/k)^2 - 1 (inf once it overflows, k < ~0.0016).
+        # scipy's generic quadrature got the mean wrong by 1e-11 at q = 0.5 and by 78 orders
+        # of magnitude at q = -0.99 (8e-78), where the law's tail is extremely heavy.
+        k = q + 1.0
+        with np.errstate(over="ignore"):
+            var = np.expm1(special.gammaln(1.0 + 2.0 / k) - 2.0 * special.gammaln(1.0 + 1.0 / k))
+        return np.ones_like(q), var, None, None
 
 
 #: Wigner surmise for beta = 1 spacings (mean 1), an ``rv_continuous`` instance.
@@ -965,14 +993,23 @@ def fit_brody(spacings: np.ndarray, *, normalize: bool = True) -> BrodyFit:
         Positive spacings, ideally unfolded (:func:`unfold` then :func:`spacings`). At least 2.
     normalize : bool
         Divide by the sample mean first (the Brody law has unit mean), so that only the shape
-        is fitted. Set False for spacings already unfolded whose mean should count.
+        is fitted; the result is then invariant under rescaling the spacings. Set False for
+        spacings already unfolded whose mean should count.
 
     Returns
     -------
     BrodyFit
         ``q`` searched in [-0.9, 5]; ``stderr`` from the curvature of the log-likelihood.
         Spacings of one spectrum are correlated, so pool several spectra and treat the error
-        as indicative (or bootstrap over spectra).
+        as indicative (or bootstrap over spectra). Finite for any finite sample of at least
+        2 positive spacings with ``normalize=True``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 spacings, a zero, negative or non-finite spacing, or (``normalize=False``
+        only) spacings so large that ``b sum s^(q+1)`` overflows in the search (they are not
+        unfolded: spacings above ~1e50 with unit-mean normalisation switched off).
 
     References
     ----------
@@ -984,18 +1021,32 @@ def fit_brody(spacings: np.ndarray, *, normalize: bool = True) -> BrodyFit:
             f"spacings must be positive; got {int(np.sum(s <= 0))} zero or negative value(s) "
             "(exact degeneracies make the Brody likelihood undefined: drop them)"
         )
-    if normalize:
-        s = s / s.mean()
+    # Work with log s: dividing by the mean directly overflowed (mean of [1e308, 1e308]) or
+    # underflowed to 0 (1e-300 / mean(1e-300, 1e300)), giving log 0 and a -inf likelihood.
     logs = np.log(s)
+    if normalize:
+        top = float(logs.max())
+        logs = logs - (top + math.log(np.mean(np.exp(logs - top))))
+    sum_logs = float(logs.sum())
 
     def loglike(q: float) -> float:
-        b = math.exp((q + 1.0) * special.gammaln((q + 2.0) / (q + 1.0)))
-        return float(s.size * math.log((q + 1.0) * b) + q * logs.sum() - b * np.sum(s ** (q + 1)))
+        log_b = (q + 1.0) * special.gammaln((q + 2.0) / (q + 1.0))
+        # b sum s^(q+1) = exp(log b + logsumexp((q + 1) log s)), inf only when it overflows
+        with np.errstate(over="ignore"):
+            tail = np.exp(log_b + special.logsumexp((q + 1.0) * logs))
+        return float(s.size * (math.log(q + 1.0) + log_b) + q * sum_logs - tail)
 
-    res = optimize.minimize_scalar(
-        lambda q: -loglike(q), bounds=_BRODY_BOUNDS, method="bounded", options={"xatol": 1e-10}
-    )
+    with np.errstate(invalid="ignore"):  # inf - inf in Brent's step where the tail overflows
+        res = optimize.minimize_scalar(
+            lambda q: -loglike(q), bounds=_BRODY_BOUNDS, method="bounded", options={"xatol": 1e-10}
+        )
     q = float(res.x)
+    if not math.isfinite(loglike(q)):
+        raise ValueError(
+            f"the Brody likelihood overflows for these spacings (largest {float(s.max()):.3g}): "
+            "with normalize=False they must be unfolded to unit mean spacing; use "
+            "normalize=True"
+        )
     d = 1e-4
     lo, hi = _BRODY_BOUNDS
     if q - d <= lo or q + d >= hi:
@@ -1289,6 +1340,8 @@ def wasserstein(
         reps[i] = stats.wasserstein_distance(
             x[rng.integers(0, x.size, x.size)], y[rng.integers(0, y.size, y.size)]
         )
-    return WassersteinResult(
-        float(w), float(reps.std(ddof=1)), int(x.size), int(y.size), int(n_bootstrap)
-    )
+    # the spread of values up to ~1e308: reps.std() squared them and overflowed to inf
+    # (values of 1e154 gave stderr = inf); scale by the largest first
+    top = float(np.max(reps))
+    stderr = top * float((reps / top).std(ddof=1)) if top > 0 else 0.0
+    return WassersteinResult(float(w), stderr, int(x.size), int(y.size), int(n_bootstrap))
