@@ -344,7 +344,7 @@ class NetworkModel(DriftModel):
         kappa : ndarray, shape (n, K)
             Its slope ``dKt_ii / dx_i`` (NaN when ``with_slope`` is False: half the work).
         Vt : ndarray, shape (n, K, K)
-            Exact fluctuations on the probe set.
+            Exact fluctuations on the probe set; exactly symmetric.
         C : ndarray, shape (n, K)
             Second-order term on the probe set.
         """
@@ -378,6 +378,9 @@ class NetworkModel(DriftModel):
                 Vt[m],
                 C[m],
             )
+        # The kernel sums Vt_ij and Vt_ji with the products associated differently, so they
+        # could differ in the last bit; Var_n(u_i^T D_n u_j) is symmetric, make it exactly so.
+        Vt = 0.5 * (Vt + np.swapaxes(Vt, 1, 2))
         return Kt, kappa, Vt, C
 
     def order_eps_drift(self, x: np.ndarray) -> np.ndarray:
