@@ -211,6 +211,136 @@ def test_damaged_cell_is_recomputed(reference_store, tmp_path, damage):
     _equal_stores(path, reference_store)
 
 
+def _replace_array(path, name, shape, dtype, dims):
+    """Replace an array by a well-formed one of another shape or dtype (dims consistent
+    with the dataset's, so xarray opens the store without noticing)."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r+")
+    attrs = {k: v for k, v in group[name].attrs.items() if k != "_FillValue"}
+    del group[name]
+    arr = group.create_array(name, shape=shape, dtype=dtype, fill_value=0, dimension_names=dims)
+    arr.attrs.update(attrs)
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        ("array removed", r"damaged sweep store \(arrays N_exact are missing\)"),
+        ("two removed", r"arrays W_final, loss are missing"),
+        ("wrong shape", r"array test_loss has shape \(2, 2, 21\) and dtype float64, expected"),
+        ("wrong dtype", r"array cell_done has shape \(2, 2\) and dtype int32, expected"),
+        ("config not JSON", r"configuration attribute is unreadable: JSONDecodeError"),
+        ("config invalid", r"configuration attribute is unreadable: ValueError"),
+        ("array metadata garbage", r"is not a dysonsgd sweep store"),
+    ],
+)
+def test_check_store_refuses_damaged_stores(reference_store, tmp_path, damage, match):
+    """check_store / open_store / run_sweep refuse a damaged store with StoreError (a
+    ValueError) naming the store and the fix; the store is left untouched."""
+    import json
+
+    path = tmp_path / "s.zarr"
+    shutil.copytree(reference_store, path)
+    assert sweep.check_store(path) == TINY
+    if damage == "array removed":
+        shutil.rmtree(path / "N_exact")
+    elif damage == "two removed":
+        shutil.rmtree(path / "W_final")
+        shutil.rmtree(path / "loss")
+    elif damage == "wrong shape":
+        _replace_array(path, "test_loss", (2, 2, 21), "float64", ("T", "sigma_w", "save"))
+    elif damage == "wrong dtype":
+        _replace_array(path, "cell_done", (2, 2), "int32", ("T", "sigma_w"))
+    elif damage.startswith("config"):
+        meta = json.loads((path / "zarr.json").read_text())
+        bad = (
+            "{not json"
+            if damage == "config not JSON"
+            else json.dumps({**TINY.to_dict(), "epochs": -3})
+        )
+        meta["attributes"]["dysonsgd_sweep"] = bad
+        (path / "zarr.json").write_text(json.dumps(meta))
+    else:
+        (path / "test_loss" / "zarr.json").write_bytes(b"\x00garbage")
+    before = sorted((str(p), p.stat().st_mtime_ns) for p in path.rglob("*"))
+    for call in (
+        lambda: sweep.check_store(path),
+        lambda: sweep.check_store(path, TINY),
+        lambda: sweep.open_store(path, TINY),
+        lambda: sweep.run_sweep(TINY, path, client="inprocess"),
+    ):
+        with pytest.raises(sweep.StoreError, match=match) as info:
+            call()
+        assert isinstance(info.value, ValueError)
+        assert str(path) in str(info.value)
+        assert "move it away" in str(info.value) or "not a dysonsgd" in str(info.value)
+    assert sorted((str(p), p.stat().st_mtime_ns) for p in path.rglob("*")) == before
+
+
+def test_check_store_other_configuration_and_no_store(reference_store, tmp_path):
+    other = sweep.SweepConfig.from_dict({**TINY.to_dict(), "n_seeds": 3})
+    with pytest.raises(sweep.StoreError, match=r"n_seeds: 2 in the store, 3 requested"):
+        sweep.check_store(reference_store, other)
+    (tmp_path / "empty.zarr").mkdir()
+    for p in (tmp_path / "empty.zarr", tmp_path / "missing.zarr"):
+        with pytest.raises(sweep.StoreError, match="no sweep store at"):
+            sweep.check_store(p)
+    with pytest.raises(ValueError, match="is a file"):
+        sweep.check_store(reference_store / "zarr.json")
+
+
+def test_store_creation_cut_short_leaves_nothing(tmp_path, monkeypatch):
+    """A store whose creation fails midway (here the 10th file write raises) is not left
+    half-made; the same call afterwards creates it whole."""
+    import zarr
+
+    real = zarr.storage.LocalStore.set
+    calls = []
+
+    async def failing(self, key, value):
+        calls.append(key)
+        if len(calls) == 10:
+            raise RuntimeError("injected")
+        return await real(self, key, value)
+
+    monkeypatch.setattr(zarr.storage.LocalStore, "set", failing)
+    (tmp_path / "s.zarr").mkdir()  # an empty directory is a valid place for a new store
+    with pytest.raises(RuntimeError, match="injected"):
+        sweep.open_store(tmp_path / "s.zarr", TINY)
+    assert [p.name for p in tmp_path.iterdir()] == ["s.zarr"]
+    assert list((tmp_path / "s.zarr").iterdir()) == []
+    monkeypatch.setattr(zarr.storage.LocalStore, "set", real)
+    sweep.open_store(tmp_path / "s.zarr", TINY)
+    assert sweep.check_store(tmp_path / "s.zarr") == TINY
+    assert sweep.pending_cells(tmp_path / "s.zarr") == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
+def test_failed_cell_does_not_discard_the_others(reference_store, tmp_path, monkeypatch):
+    """A cell whose task raises: every other cell is written, then CellsFailedError names it;
+    the rerun computes only that cell."""
+    real = sweep.compute_cell
+
+    def flaky(config, i, j, threads=None):
+        if (i, j) == (0, 1):
+            raise FloatingPointError("injected")
+        return real(config, i, j, threads)
+
+    monkeypatch.setattr(sweep, "compute_cell", flaky)
+    path = tmp_path / "s.zarr"
+    with pytest.raises(sweep.CellsFailedError) as info:
+        sweep.run_sweep(TINY, path, client="inprocess")
+    msg = str(info.value)
+    assert "1 cell of the sweep" in msg and "T=0.03125, sigma_W=256" in msg, msg
+    assert "FloatingPointError: injected" in msg and "3 of 4 cells are complete" in msg, msg
+    assert list(info.value.failures) == [(0, 1)]
+    assert sweep.pending_cells(path) == [(0, 1)]
+    monkeypatch.setattr(sweep, "compute_cell", real)
+    report = sweep.run_sweep(TINY, path, client="inprocess")
+    assert report.already_done == 3 and report.computed == [(0, 1)]
+    _equal_stores(path, reference_store)
+
+
 def test_store_path_checks(tmp_path):
     f = tmp_path / "file.zarr"
     f.write_text("x")
