@@ -145,7 +145,8 @@ class LevelStatistics:
         ``r_i = min(s_i, s_{i+1}) / max(s_i, s_{i+1})`` of every spectrum, pooled (finite only).
     mean_ratio, mean_ratio_stderr : float
         ``<r>`` over the pooled ratios; the error is the spread of the per-spectrum means over
-        sqrt(n_spectra) (ratios within one spectrum are correlated). GOE references: the
+        sqrt(n_spectra) (ratios within one spectrum are correlated; NaN for a single
+        spectrum, which has no spread to measure). GOE references: the
         3 x 3 surmise 0.5359 (:data:`dysonsgd.spectra.GOE_RATIO_MEAN_SURMISE`), large N 0.5307
         (``GOE_RATIO_MEAN_LARGE_N``); Poisson 0.3863.
     ratio_ks_goe : KSResult
@@ -648,14 +649,21 @@ def compare(
         lr=lr if order_eps else None,
         exchange=exchange,
     )
-    if on_refresh is not None:
-        measure = model.coefficients
+    # A system that runs away far enough overflows its coefficients (x ~ 1e153 with the
+    # identity activation: Vt ~ x^2) before its state reaches the integrator's blow-up
+    # bound; the integrator would reject the whole ensemble. Such a system is frozen
+    # (zero coefficients) from that refresh on and reported as overflowed: high-temperature.
+    overflow_time = np.full(n_seeds, np.nan)
+    measure = model.coefficients
 
-        def coefficients(x, t):
+    def coefficients(x, t):
+        if on_refresh is not None:
             on_refresh()
-            return measure(x, t)
+        with np.errstate(over="ignore", invalid="ignore"):
+            c = measure(x, t)
+        return _freeze_overflowed(c, x, t, overflow_time)
 
-        model.coefficients = coefficients
+    model.coefficients = coefficients
     lang = integrate(
         model, model.x0, time, temperature=T, dt=dt, scheme=scheme,
         save_points=save_points, seed=sgd.seed,
@@ -664,11 +672,17 @@ def compare(
     teacher = model.teacher_eigenvalues
     x_sgd = eigenvalues_of_X(sgd.W)
     sgd_status = ["diverged" if d else "ok" for d in sgd.diverged]
-    lang_status = [STATUS.get(int(s), f"code {int(s)}") for s in lang.status]
+    overflowed = np.isfinite(overflow_time)
+    lang_status = [
+        f"coefficients overflowed at t = {overflow_time[m]:g} (frozen from there)"
+        if overflowed[m] else STATUS.get(int(s), f"code {int(s)}")
+        for m, s in enumerate(lang.status)
+    ]  # fmt: skip
+    hot = lang.blown_up | overflowed
     s_sum = _summary("sgd", x_sgd, teacher, sgd.diverged, sgd_status, sgd.diverged,
                      np.zeros(n_seeds, dtype=bool))  # fmt: skip
-    l_sum = _summary("langevin", lang.x, teacher, lang.stopped, lang_status, lang.blown_up,
-                     lang.stopped & ~lang.blown_up)  # fmt: skip
+    l_sum = _summary("langevin", lang.x, teacher, lang.stopped | overflowed, lang_status, hot,
+                     lang.stopped & ~hot)  # fmt: skip
     per = tuple(
         distance(x_sgd[:, k], lang.x[l_sum.used, k], n_bootstrap=n_bootstrap, seed=k)
         for k in range(save_points)
@@ -713,6 +727,28 @@ def compare(
     )
 
 
+def _freeze_overflowed(c, x: np.ndarray, t: float, overflow_time: np.ndarray):
+    """Zero the coefficients of systems whose coefficients are not finite (or were before).
+
+    Records the Langevin time of the first overflow in ``overflow_time`` (NaN: never).
+    """
+    from dysonsgd.langevin import Coefficients
+
+    rows = [np.asarray(getattr(c, k), dtype=np.float64) for k in _COEF_FIELDS]
+    finite = np.ones(x.shape[0], dtype=bool)
+    for a in rows:
+        finite &= np.all(np.isfinite(a.reshape(a.shape[0], -1)), axis=1)
+    frozen = ~finite | np.isfinite(overflow_time)
+    if not np.any(frozen):
+        return c
+    overflow_time[~finite & np.isnan(overflow_time)] = t
+    rows = [np.where(frozen.reshape(-1, *([1] * (a.ndim - 1))), 0.0, a) for a in rows]
+    return Coefficients(**dict(zip(_COEF_FIELDS, rows, strict=True)))
+
+
+_COEF_FIELDS = ("kt0", "kappa", "V0", "a_iso", "C", "a_diag")
+
+
 # --------------------------------------------------------------------------- measured
 
 
@@ -743,7 +779,10 @@ class MeasuredComparison:
         ``time`` times the measured drift ``-Kt + T (C + sum_j Vt_ij/(x_i - x_j))`` at the
         checkpoint: the first-order prediction without integrating.
     z_score : ndarray of float64, shape (n_seeds, K)
-        ``(sgd_shift - predicted_shift) / predicted_std``.
+        ``(sgd_shift - predicted_shift) / predicted_std``; NaN where it is not defined: all of
+        a seed's runs stopped, or ``predicted_std`` is 0 (every replica ended in the same
+        state, e.g. a level held at x = 0 by the frozen drift, or a jammed network whose
+        gradients are exactly 0).
     sgd_mean, sgd_spread : ndarray of float64, shape (K,)
         Mean and standard deviation over seeds of SGD's shift.
     langevin_mean, langevin_spread : ndarray of float64, shape (K,)
@@ -827,6 +866,13 @@ def compare_measured(
     -------
     MeasuredComparison
 
+    Raises
+    ------
+    ValueError
+        For an invalid argument; when a seed diverged before the next checkpoint (its
+        record then repeats the state at divergence: the message names the last usable
+        checkpoint); when the checkpoint has degenerate or zero eigenvalues.
+
     Notes
     -----
     Held-fixed coefficients are a good description while the spectrum moves little relative
@@ -864,9 +910,22 @@ def compare_measured(
     if dt >= time:
         raise ValueError(f"dt={dt:g} must be smaller than the interval's Langevin time {time:g}")
     T = sgd_result.temperature
-    if np.any(sgd_result.diverged):
-        bad = np.flatnonzero(sgd_result.diverged).tolist()
-        raise ValueError(f"seeds {bad} diverged; compare_measured needs finite checkpoints")
+    # A diverged seed's records repeat its state at divergence (the step that diverged is
+    # not applied): the interval is genuine only if it ends before that step.
+    nb = cfg.n_batches
+    step = np.asarray(sgd_result.records.diverged_step)
+    early = np.asarray(sgd_result.diverged) & (step < e1 * nb)
+    if np.any(early):
+        bad = np.flatnonzero(early).tolist()
+        d = int(step[early].min())
+        ok = [k for k in range(n_saves - 1) if sgd_result.save_epochs[k + 1] * nb <= d]
+        hint = (f"use checkpoint_index <= {ok[-1]}" if ok
+                else "no interval of this run precedes it")  # fmt: skip
+        raise ValueError(
+            f"seeds {bad} diverged (batch loss above the guard) at epoch {d // nb}, before "
+            f"checkpoint {c + 1} (epoch {e1}), and their records repeat the state at "
+            f"divergence; {hint}, or train without the diverging seeds"
+        )
 
     n = sgd_result.n_seeds
     K = cfg.K
@@ -910,7 +969,7 @@ def compare_measured(
         pred = np.nanmean(shift, axis=1)
         pstd = np.nanstd(shift, axis=1, ddof=1)
         sgd_shift = x_next - x_start
-        z = (sgd_shift - pred) / pstd
+        z = np.where(pstd > 0, (sgd_shift - pred) / pstd, np.nan)
         ddof = 1 if n > 1 else 0
         lang_spread = np.sqrt(np.nanvar(pred, axis=0, ddof=ddof) + np.nanmean(pstd**2, axis=0))
     return MeasuredComparison(

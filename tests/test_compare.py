@@ -300,6 +300,84 @@ def test_measured_model_slope_keeps_small_level_off_zero():
     assert np.any(old.stopped | (old.x[:, -1, -1] < 1e-10))
 
 
+# --------------------------------------------------------------------------- extreme inputs
+
+
+def _nonfinite(d, path=""):
+    """Paths of the non-finite floats in a to_dict() tree."""
+    if isinstance(d, dict):
+        return [p for k, v in d.items() for p in _nonfinite(v, f"{path}.{k}")]
+    if isinstance(d, (list, tuple)):
+        return [p for i, v in enumerate(d) for p in _nonfinite(v, f"{path}[{i}]")]
+    if isinstance(d, np.ndarray) and d.dtype.kind == "f" and not np.all(np.isfinite(d)):
+        return [path]
+    if isinstance(d, float) and not np.isfinite(d):
+        return [path]
+    return []
+
+
+def _check_measured(m):
+    # z is NaN exactly where it is undefined (no spread), never inf; all else finite
+    assert not np.any(np.isinf(m.z_score))
+    np.testing.assert_array_equal(np.isnan(m.z_score), ~(m.predicted_std > 0))
+    assert _nonfinite(m.to_dict()) in ([], [".z_score"])
+
+
+@pytest.mark.parametrize(
+    "config, sigma_w",
+    [
+        (NetworkConfig(K=8, L=8, n_batches=10), 1.0),  # K = L: no wall at s = 0
+        (NetworkConfig(n_batches=10), 1e4),  # jammed: tanh saturated, gradients ~ 0
+    ],
+    ids=["K=L", "jammed"],
+)
+def test_extreme_valid_inputs_give_finite_reports(config, sigma_w):
+    c = compare(config, temperature=2.0**-5, sigma_w=sigma_w, epochs=4, n_seeds=3, seed=0,
+                n_bootstrap=10)  # fmt: skip
+    assert _nonfinite(c.to_dict()) == []
+    assert not np.any(c.langevin.stopped) and not np.any(c.sgd.stopped)
+    m = compare_measured(c.sgd_result, 0, n_replicas=4, seed=0)
+    assert np.all(m.status == 0)
+    _check_measured(m)
+
+
+def test_compare_measured_diverged_seed():
+    # Identity activation, T = 0.03: seeds 1 and 2 diverge at step 10 (the first step of
+    # epoch 1, measured), seeds 0 and 3 never. Saves at epochs 0 and 1 are genuine for every
+    # seed; from epoch 2 on seeds 1 and 2 repeat their state at divergence.
+    cfg = NetworkConfig(n_batches=10, activation="identity")
+    r = train(cfg, sigma_w=1.0, temperature=0.03, epochs=4, n_seeds=4, seed=0, save_points=5)
+    assert r.diverged.tolist() == [False, True, True, False]
+    assert r.records.diverged_step.tolist() == [-1, 10, 10, -1]
+    m = compare_measured(r, 0, n_replicas=4, seed=0)
+    assert np.all(m.status == 0)
+    _check_measured(m)
+    with pytest.raises(ValueError, match=r"seeds \[1, 2\] diverged .* checkpoint_index <= 0"):
+        compare_measured(r, 1, n_replicas=4)
+
+
+def test_compare_measured_z_score_never_inf(ordered, first_epoch):
+    _check_measured(compare_measured(ordered.sgd_result, 10, n_replicas=4, seed=0))
+    _check_measured(compare_measured(first_epoch, 0, n_replicas=2, seed=0))
+
+
+@pytest.mark.slow
+def test_compare_langevin_overflow_is_flagged_high_temperature():
+    # Identity activation at T = 16: SGD diverges at its second step and the network model
+    # runs away too, until its coefficients overflow (x ~ 1e153, Vt ~ x^2; measured at
+    # t = 101 and 88 of 320) before its state reaches the integrator's blow-up bound. It
+    # used to abort compare() with "coefficient a_diag has non-finite entries"; now such a
+    # system is frozen there and reported overflowed, high-temperature, finite.
+    cfg = NetworkConfig(n_batches=10, activation="identity")
+    c = compare(cfg, temperature=16.0, sigma_w=1.0, epochs=1, n_seeds=2, seed=0, n_bootstrap=10)
+    assert c.sgd.status == ("diverged",) * 2
+    assert c.langevin.phases == ("high-temperature",) * 2
+    assert all("overflowed" in s for s in c.langevin.status)
+    assert np.all(c.langevin.stopped) and np.all(c.langevin.used)
+    assert np.all(np.isfinite(c.langevin.eigenvalues))
+    assert _nonfinite(c.to_dict()) == []
+
+
 # --------------------------------------------------------------------------- bad input
 
 
@@ -348,6 +426,8 @@ def test_compare_measured_bad_input(ordered):
         compare_measured(r, 0, dt=1e9)
     with pytest.raises(ValueError, match="SGDResult"):
         compare_measured(ordered, 0)
+    with pytest.raises(ValueError, match="n_replicas"):
+        compare_measured(r, 0, n_replicas=2.5)
 
 
 @pytest.mark.parametrize(
