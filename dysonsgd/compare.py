@@ -303,7 +303,8 @@ class EnsembleSummary:
         :func:`dysonsgd.phases.classify_flow` of the flow against the teacher's eigenvalues.
     phases : tuple of str
         Per seed: the flow rule's phase, except that a diverged SGD seed (batch loss above the
-        guard) or a Langevin system that overflowed is ``high-temperature``, and a Langevin
+        guard) or a Langevin system that overflowed (its state, or its coefficients: it is
+        then frozen from that refresh on) is ``high-temperature``, and a Langevin
         system the integrator could not advance (step limit or budget exhausted) is
         ``stopped``: its frozen record says nothing about the phase.
     statistics : LevelStatistics
@@ -312,7 +313,8 @@ class EnsembleSummary:
         Seeds entering the means, statistics and distances: all but the ``stopped`` ones
         (a system the integrator could not advance holds a frozen state, not a prediction).
     stopped : ndarray of bool, shape (n_seeds,)
-        SGD: diverged (batch loss above the guard); Langevin: stopped early (see ``status``).
+        SGD: diverged (batch loss above the guard); Langevin: stopped early or frozen after
+        its coefficients overflowed (see ``status``).
     status : tuple of str
         Per seed: ``ok``, ``diverged`` (SGD) or the integrator's status message.
     """
