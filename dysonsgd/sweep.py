@@ -463,7 +463,7 @@ class CellsFailedError(RuntimeError):
         self.store = store
         self.failures = failures
         (i, j), exc = next(iter(failures.items()))
-        first = str(exc).splitlines()[0] if str(exc) else ""
+        first = str(exc).splitlines()[0].rstrip(".") if str(exc) else ""
         n = len(failures)
         super().__init__(
             f"{n} cell{'s' if n > 1 else ''} of the sweep in {store} failed, first "

@@ -554,3 +554,126 @@ def test_sweep_disk_full_tmpfs(sized_tmpfs, tmp_path, tiny_sweep_reference):
         shutil.rmtree(store)
     print(f"\ntmpfs: {n_skel} skeleton files, {n_cell} per cell; (case, pages, cells kept, "
           f"message) {outcomes}")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- killed workers
+
+
+def _cell_killer(marker_dir: Path, cell: tuple[int, int], every_time: bool, delay: float):
+    """A Dask worker plugin that SIGKILLs its worker ``delay`` s after ``cell`` starts running
+    on it, if the cell is still running then: once in all (the first time, claimed with an
+    O_EXCL marker file) or every time. Each kill leaves a file ``killed-<n>``."""
+    from distributed import WorkerPlugin
+
+    class CellKiller(WorkerPlugin):
+        def setup(self, worker):
+            self.running = None
+
+        def transition(self, key, start, finish, **kwargs):
+            name = key if isinstance(key, str) else str(key)
+            if not (name.startswith("cell-") and name.endswith(f"-{cell[0]}-{cell[1]}")):
+                return
+            if finish == "executing":
+                self.running = name
+                import threading
+
+                threading.Timer(delay, self._kill, (name,)).start()
+            elif start == "executing":
+                self.running = None
+
+        def _kill(self, name):
+            if self.running != name:
+                return  # the cell finished first: no kill, and the test will say so
+            for n in range(100):
+                try:
+                    fd = os.open(marker_dir / f"killed-{n}", os.O_CREAT | os.O_EXCL)
+                except FileExistsError:
+                    if not every_time:
+                        return
+                    continue
+                os.close(fd)
+                break
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return CellKiller()
+
+
+@pytest.mark.slow
+def test_sweep_survives_a_worker_killed_mid_cell_and_reports_a_poison_cell(tmp_path):
+    """A LocalCluster on 127.0.0.1 (2 worker processes, restarted by their nannies when
+    killed; allowed-failures = 1, so a task may kill one worker but not two).
+
+    1. A worker is SIGKILLed 0.02 s into cell (0, 1): the cell is rerun on another worker,
+       the sweep completes, and the store equals an in-process run.
+    2. Every worker that runs cell (1, 0) is killed 0.02 s into it (a crash or an out-of-memory
+       kill): ``phase-diagram --scheduler ADDRESS`` writes the other 3 cells, then exits 1
+       with one line naming the cell; the rerun, with the fault gone, computes only that
+       cell, to the same store.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    from dysonsgd.model import NetworkConfig
+
+    # 4 cells of 20 epochs x 1000 batches, 3 seeds: ~0.1 s of compute each on an idle
+    # machine with numba warm, longer than the 0.02 s before the kill (the plugin checks
+    # that the cell still runs, and the test that a kill happened)
+    cfg = sweep.SweepConfig(
+        T_values=[2.0**-5, 4.0],
+        sigma_values=[0.125, 2.0],
+        epochs=20,
+        n_seeds=3,
+        network=NetworkConfig(n_batches=1000),
+    )
+    ref = tmp_path / "ref.zarr"
+    sweep.run_sweep(cfg, ref, client="inprocess")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None,
+        )  # fmt: skip
+    client = Client(cluster)
+    try:
+        client.wait_for_workers(2, timeout=120)
+        once = tmp_path / "once"
+        once.mkdir()
+        client.register_plugin(_cell_killer(once, (0, 1), False, 0.02), name="kill-once")
+        store = tmp_path / "s.zarr"
+        report = sweep.run_sweep(cfg, store, client=client)
+        client.unregister_worker_plugin("kill-once")
+        kills_once = len(list(once.iterdir()))
+        assert kills_once == 1, "the worker was not killed while the cell ran"
+        assert report.complete and sorted(report.computed) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+        _equal_stores(store, ref)
+
+        client.wait_for_workers(2, timeout=120)
+        poison = tmp_path / "poison"
+        poison.mkdir()
+        client.register_plugin(_cell_killer(poison, (1, 0), True, 0.02), name="kill-always")
+        store = tmp_path / "p.zarr"
+        args = _sweep_args(cfg, store)
+        args[args.index("--scheduler") + 1] = cluster.scheduler_address
+        result = CliRunner().invoke(cli, [*args, "--json"])
+        client.unregister_worker_plugin("kill-always")
+        kills_poison = len(list(poison.iterdir()))
+        assert result.exit_code == 1, result.stderr
+        _one_error_line(result.stderr)
+        assert "1 cell of the sweep in" in result.stderr, result.stderr
+        assert "T=4, sigma_W=0.125: KilledWorker" in result.stderr, result.stderr
+        assert "3 of 4 cells are complete and kept" in result.stderr, result.stderr
+        message = result.stderr.strip()
+        assert kills_poison == 2  # allowed-failures + 1 workers died
+        assert sweep.pending_cells(store) == [(1, 0)]
+        client.wait_for_workers(2, timeout=120)
+        result = CliRunner().invoke(cli, [*args, "--json"])
+        assert result.exit_code == 0, result.stderr
+        summary = json.loads(result.stdout)
+        assert (summary["cells_already_done"], summary["cells_computed"]) == (3, 1)
+        _equal_stores(store, ref)
+    finally:
+        client.close()
+        cluster.close()
+    print(
+        f"\nkilled workers: {kills_once} mid-cell (sweep completed), {kills_poison} by the "
+        f"poison cell; then: {message}"
+    )
