@@ -288,6 +288,25 @@ def test_no_crossing_ever(x0, log10_T, scheme, which):
         assert r.min_gap[m] > 0
 
 
+@pytest.mark.parametrize("domain_model", ["real", "positive"])
+def test_euler_near_collision_falls_back_to_semi_implicit(domain_model):
+    # Two levels 1e-14 apart at x ~ 1 (a relative gap of 100 ulp): an explicit step needs
+    # h ~ gap^2 ~ 1e-28, i.e. ~80 bisections of dt = 0.01, past FALLBACK_DEPTH = 48, so the
+    # near-collision is crossed by semi-implicit sub-steps, flagged in fallback_steps, and
+    # every system finishes ordered. Seed 2: arbitrary, fixed for determinism.
+    if domain_model == "real":
+        model, x0 = HarmonicModel([0.0, 0.0, 0.0], 1.0, 1.0), [2.0, 1.0 + 1e-14, 1.0]
+    else:
+        model, x0 = FreeModel(3, 4), [2.0, 1.0 + 1e-14, 1.0]
+    r = integrate(model, np.tile(x0, (8, 1)), 0.1, temperature=1.0, dt=0.01, scheme="euler", seed=2)
+    assert np.all(r.status == 0)
+    assert np.all(r.fallback_steps > 0)
+    assert np.all(r.fallback_steps <= r.steps)
+    assert np.all(np.diff(r.x, axis=2) < 0)
+    s = integrate(model, np.tile(x0, (8, 1)), 0.1, temperature=1.0, dt=0.01, seed=2)
+    assert np.all(s.status == 0) and not s.fallback_steps.any()
+
+
 def test_square_free_model_reflects_smallest_singular_value():
     # K = L: x_K is not repelled from 0 (density ~ x^-1/2 there), so over many systems some
     # reach values far below the typical scale; the reflection keeps them positive and the

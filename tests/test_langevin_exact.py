@@ -112,17 +112,18 @@ def test_free_model_from_wishart_sample_stays_wishart(scheme):
         FreeModel(K, L, a), x0, t, temperature=T, dt=t / 400, seed=5, scheme=scheme,
         save_points=2,
     )  # fmt: skip
-    ok = r.status == 0
-    # The explicit scheme stops (flagged) the systems whose pair gaps it walks into deep
-    # near-collisions: a known limitation at beta = 1 (docs/theory.md, section 4). Observed
-    # 17 of 2000 (0.85%) for euler, none for semi_implicit; this is a guard that it stays
-    # rare, not a statistical bound. The KS test below uses the systems that finished.
-    assert ok.mean() > 0.98
+    # Every system finishes. Before the semi-implicit fallback of the explicit scheme
+    # (_kernels.FALLBACK_DEPTH) 17 of 2000 (0.85%) euler systems stopped in near-collisions
+    # at the rounding floor (docs/theory.md, section 4). The fallback takes a small share of
+    # the sub-steps (observed 0.15%, 114 of 2000 systems): a guard that it stays rare (1%),
+    # not a statistical bound; it is zero for semi_implicit by construction.
+    assert np.all(r.status == 0)
+    assert r.fallback_steps.sum() < 0.01 * r.steps.sum()
     if scheme == "semi_implicit":
-        assert ok.all()
+        assert not r.fallback_steps.any()
     ref = _wishart_eigs(K, L, T * a * (t0 + t), n, np.random.default_rng(6))
     for i in range(K):
-        assert stats.ks_2samp(r.final[ok, i], ref[:, i]).pvalue > 0.01 / K, i
+        assert stats.ks_2samp(r.final[:, i], ref[:, i]).pvalue > 0.01 / K, i
 
 
 def _mp_cdf(ratio, scale):

@@ -63,6 +63,11 @@ class LangevinResult:
         Smallest ``x_K`` seen (positive domain; NaN for the real domain).
     status : ndarray of int64, shape (n_systems,)
         0 ok; otherwise the code of :data:`STATUS` that stopped the system.
+    fallback_steps : ndarray of int64, shape (n_systems,)
+        ``scheme="euler"`` only (zeros otherwise): accepted sub-steps that were taken with
+        the semi-implicit step because the explicit one was still rejected after
+        ``FALLBACK_DEPTH`` = 12 bisections (steps below dt / 4096; see docs/theory.md
+        section 4). Included in ``steps``.
     """
 
     times: np.ndarray
@@ -78,6 +83,7 @@ class LangevinResult:
     min_gap: np.ndarray
     min_x: np.ndarray
     status: np.ndarray
+    fallback_steps: np.ndarray
 
     @property
     def s(self) -> np.ndarray:
@@ -385,6 +391,7 @@ def integrate(
     steps = np.zeros(n, dtype=np.int64)
     rejected = np.zeros(n, dtype=np.int64)
     attempts = np.zeros(n, dtype=np.int64)
+    fallback = np.zeros(n, dtype=np.int64)
     min_gap = np.min(-np.diff(x, axis=1), axis=1)
     min_x = x[:, -1].copy() if positive else np.full(n, np.nan)
     seg_h = lengths / seg_m
@@ -406,7 +413,7 @@ def integrate(
             code, positive, y, T, coef.kt0, coef.kappa, coef.V0, coef.a_iso, coef.a_diag, coef.C,
             np.ascontiguousarray(seg_h[sel]), np.ascontiguousarray(seg_m[sel]),
             np.ascontiguousarray(seg_save[sel]), out, supplied, dB, offset, rng, status,
-            steps, rejected, attempts, max_attempts, min_gap, min_x,
+            steps, rejected, attempts, max_attempts, min_gap, min_x, fallback,
         )  # fmt: skip
         offset += int(seg_m[sel].sum())
 
@@ -425,4 +432,5 @@ def integrate(
         min_gap=min_gap,
         min_x=min_x,
         status=status,
+        fallback_steps=fallback,
     )

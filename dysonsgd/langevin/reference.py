@@ -39,7 +39,7 @@ def _admissible(y, positive):
         y[-1] = -y[-1]
     ok = bool(np.all(np.isfinite(y)) and np.all(np.diff(y) < 0))
     if positive:
-        ok = ok and y[-1] > 0
+        ok = ok and y[-1] >= _k.TINY and bool(np.all(np.diff(y * y) < 0))
     return ok, y
 
 
