@@ -950,7 +950,7 @@ def compare_measured(
         )
     # The diagonal noise goes over as its slope Vt_ii / (4 x_i) (x_ref): Vt_ii = 4 x_i
     # Var(u_i^T g v_i) vanishes with the level, where a constant Vt_ii would pull small
-    # levels into 0 (132 of 320 runs stopped at the first checkpoint of the ordered point).
+    # levels into 0 (131 of 320 runs stopped at the first checkpoint of the ordered point).
     model = MeasuredModel(
         Kt=np.repeat(Kt, n_replicas, axis=0),
         Vt=np.repeat(Vt, n_replicas, axis=0),

@@ -231,7 +231,7 @@ class MeasuredModel(DriftModel):
     with the level. Held constant instead, the Ito term ``-T Vt_ii / (8 s_i^3)`` of the
     singular-value equation (SPEC section 3) diverges faster than any ``1/s`` repulsion as
     ``s_i -> 0`` and drives small levels into 0, where the integrator can find no admissible
-    step (at the first checkpoint of the ordered reference point 132 of 320 runs stopped;
+    step (at the first checkpoint of the ordered reference point 131 of 320 runs stopped;
     with the slope none). With the slope that term is ``-T a_i / (2 s_i)``, and the
     second-order push ``T C_i / (2 s_i)`` with ``C_i >= Var_n(u_i^T g_n v_i) = a_i`` outweighs it.
     :func:`dysonsgd.compare.compare_measured` passes ``x_ref``.
