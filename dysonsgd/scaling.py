@@ -460,6 +460,8 @@ def fit_scaling(
         raise ValueError("x and width must be positive and finite to be fitted on a log scale")
     X = np.log(x)
     Y = np.log(w)
+    if np.ptp(X) == 0:
+        raise ValueError(f"x must take at least two distinct values to fit a slope, got {x}")
     if width_stderr is None:
         sy = np.ones_like(Y)
         scaled = True
@@ -469,31 +471,42 @@ def fit_scaling(
             raise ValueError("width_stderr must be positive and finite, one per width")
         sy = e / w
         scaled = False
-    A = np.column_stack([X, np.ones_like(X)]) / sy[:, None]
-    b = Y / sy
+    # Solve with relative errors sy / ref (ref = the smallest): the same solution, and A^T A
+    # neither overflows (errors of 1e-300 relative gave NaN errors) nor underflows to a
+    # singular matrix (errors of 1e300); the errors are rescaled by ref, chi2 by 1/ref^2.
+    ref = float(sy.min())
+    syn = sy / ref
+    A = np.column_stack([X, np.ones_like(X)]) / syn[:, None]
+    b = Y / syn
     coef, *_ = np.linalg.lstsq(A, b, rcond=None)
-    cov = np.linalg.inv(A.T @ A)
+    try:
+        cov = np.linalg.inv(A.T @ A)  # in units of ref^2
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"log x = {X} are too close to separate a slope from the prefactor; spread x"
+        ) from None
     resid = b - A @ coef
-    chi2 = float(resid @ resid)
+    with np.errstate(over="ignore"):  # inf: residuals beyond any representable chi2
+        chi2 = float((np.linalg.norm(resid) / np.float64(ref)) ** 2)
     dof = x.size - 2
-    if scaled:
+    if scaled:  # ref = 1 here
         cov = cov * chi2 / dof if dof > 0 else cov * np.nan
     slope, intercept = float(coef[0]), float(coef[1])
     pref = math.exp(intercept)
     # slope fixed at 1: log p = weighted mean of log(w/x)
-    wt = 1.0 / sy**2
+    wt = 1.0 / syn**2
     logp = float(np.sum(wt * (Y - X)) / np.sum(wt))
     p1 = math.exp(logp)
     if scaled:
         r1 = (Y - X - logp) / sy
         se1 = math.sqrt(float(r1 @ r1) / (x.size - 1) / np.sum(wt))
     else:
-        se1 = math.sqrt(1.0 / float(np.sum(wt)))
+        se1 = ref * math.sqrt(1.0 / float(np.sum(wt)))
     return ScalingFit(
         slope,
-        float(math.sqrt(cov[0, 0])),
+        float(ref * math.sqrt(cov[0, 0])),
         pref,
-        float(pref * math.sqrt(cov[1, 1])),
+        float(pref * ref * math.sqrt(cov[1, 1])),
         chi2,
         dof,
         p1,

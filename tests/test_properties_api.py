@@ -352,13 +352,17 @@ def test_fit_brody_huge_and_spread_spacings_regression():
 @st.composite
 def _mp_cases(draw):
     K = draw(st.integers(2, 600))
-    L = draw(st.integers(K, 4 * K + 10))
-    scale = draw(log_uniform(1e-8, 1e8))
     transpose = draw(st.booleans())
+    # ratios K/L from 1 down to ~1e-6 (1e-4 when transposed: the K > L input carries L - K
+    # zero eigenvalues)
+    L = draw(st.one_of(st.integers(K, 4 * K + 10),
+                       log_uniform(K, K * (1e4 if transpose else 1e6)).map(int)))  # fmt: skip
+    L = max(L, K)
+    scale = draw(log_uniform(1e-8, 1e8))
     return K, L, scale, transpose, draw(st.integers(0, 2**32 - 1))
 
 
-@_settings(40)
+@_settings(60)
 @given(c=_mp_cases(), method=st.sampled_from(["median", "mean"]))
 def test_fit_marchenko_pastur_recovers_scale_of_exact_samples(c, method):
     K, L, scale, transpose, seed = c
@@ -379,15 +383,17 @@ def test_fit_marchenko_pastur_recovers_scale_of_exact_samples(c, method):
     assert 0 <= fit.n_outliers <= K
     # Standard error of the estimator on n = K i.i.d. samples (unit scale):
     # median: 1 / (2 f(m) sqrt(n)) / m (asymptotic sample-median variance);
-    # mean: sqrt(Var / n) = sqrt(q / n). Six standard errors: a Gaussian tail of 2e-9 per
-    # example, and the finite-n median is within 1.5x of its asymptotic spread for n >= 2.
+    # mean: sqrt(Var / n) = sqrt(q / n). Measured for the median (20000 trials each at
+    # q = 1e-4, 0.3, 1 and n = 2..50): its spread is at most the asymptotic one, but small n
+    # has heavier tails, the largest deviation 5.1 se (q = 1, n = 10). 9 se bounds it with
+    # room; for the mean (a sum) 9 se is a Gaussian tail of 2e-19.
     law1 = spectra.marchenko_pastur(q)
     if method == "median":
         m = law1.median()
         se = 1.0 / (2.0 * law1.pdf(m) * math.sqrt(K)) / m
     else:
         se = math.sqrt(q / K)
-    assert abs(fit.scale / scale - 1.0) <= 6 * 1.5 * se + 1e-12, (fit.scale / scale, se)
+    assert abs(fit.scale / scale - 1.0) <= 9 * se + 1e-12, (fit.scale / scale, se)
     if fit.ks.n:
         assert 0 <= fit.ks.statistic <= 1 and 0 <= fit.ks.pvalue <= 1
 
@@ -584,6 +590,67 @@ def test_stationary_sigma_and_burn_in_extremes_regression():
     assert r.burn_in > 3
 
 
+@_settings(80)
+@given(
+    n=st.integers(3, 12),
+    seed=st.integers(0, 2**32 - 1),
+    slope=st.floats(-3, 3),
+    pref=log_uniform(1e-3, 1e3),
+    decades=st.floats(0.01, 6),
+    noise=st.sampled_from([0.0, 1e-3, 0.1]),
+    rel_err=log_uniform(1e-12, 1.0),
+    k=st.integers(-900, 900),
+    weighted=st.booleans(),
+)
+def test_fit_scaling_recovers_power_laws_and_scales(
+    n, seed, slope, pref, decades, noise, rel_err, k, weighted
+):
+    rng = np.random.default_rng(seed)
+    x = 10.0 ** rng.uniform(-decades / 2, decades / 2, size=n)
+    x[:2] = 10.0 ** (-decades / 2), 10.0 ** (decades / 2)  # the full span, two distinct x
+    w = pref * x**slope * np.exp(noise * rng.standard_normal(n))
+    e = w * rel_err * (1 + rng.random(n)) if weighted else None
+    f = scaling.fit_scaling(x, w, e)
+    for v in (f.slope, f.slope_stderr, f.prefactor, f.prefactor_stderr, f.prefactor_slope_one,
+              f.prefactor_slope_one_stderr):  # fmt: skip
+        assert math.isfinite(v), f
+    assert f.slope_stderr >= 0 and f.prefactor > 0 and f.dof == n - 2 and f.chi2 >= 0
+    if noise == 0:
+        # exact data: log w is exact to ~eps (|log w| <= ~25 here), the fit to that over the
+        # lever arm of log x (>= 0.023): 1e-9 leaves a factor > 100 over 25 eps / 0.023
+        assert f.slope == pytest.approx(slope, abs=1e-9)
+        assert f.prefactor == pytest.approx(pref, rel=1e-9 * (1 + decades * 3))
+    if weighted:
+        # errors scaled by 2^k (exact): same estimates, errors x 2^k, chi2 x 2^-2k
+        g = scaling.fit_scaling(x, w, e * 2.0**k)
+        assert (g.slope, g.prefactor, g.prefactor_slope_one) == (
+            f.slope, f.prefactor, f.prefactor_slope_one
+        )  # fmt: skip
+        for a, b in ((g.slope_stderr, f.slope_stderr), (g.prefactor_stderr, f.prefactor_stderr),
+                     (g.prefactor_slope_one_stderr, f.prefactor_slope_one_stderr)):  # fmt: skip
+            if b * 2.0**k > 1e-290:  # not in the subnormal range
+                assert a == pytest.approx(b * 2.0**k, rel=1e-13)
+        if 1e-290 < f.chi2 * 2.0 ** (-2 * k) < 1e290:
+            assert g.chi2 == pytest.approx(f.chi2 * 2.0 ** (-2 * k), rel=1e-12)
+
+
+def test_fit_scaling_degenerate_inputs_regression():
+    """Regression: equal x raised numpy's LinAlgError (now a ValueError); relative errors of
+    1e-300 overflowed A^T A (NaN errors, prefactor_slope_one NaN) and of 1e300 underflowed it
+    to a singular matrix (LinAlgError)."""
+    with pytest.raises(ValueError, match="distinct"):
+        scaling.fit_scaling([1.0, 1.0, 1.0], [1.0, 2.0, 3.0])
+    x, w = np.array([1.0, 2.0, 4.0]), np.array([2.0, 4.1, 8.0])
+    ref = scaling.fit_scaling(x, w, 1e-3 * w)
+    for c in (1e-297, 1e297):
+        f = scaling.fit_scaling(x, w, c * w)
+        assert f.slope == ref.slope and f.prefactor_slope_one == ref.prefactor_slope_one
+        assert f.slope_stderr == pytest.approx(ref.slope_stderr * c / 1e-3, rel=1e-12)
+        assert f.prefactor_slope_one_stderr == pytest.approx(
+            ref.prefactor_slope_one_stderr * c / 1e-3, rel=1e-12
+        )
+
+
 @st.composite
 def _linear_cases(draw):
     K = draw(st.integers(2, 4))
@@ -672,11 +739,12 @@ def test_network_model_coefficients_split_and_levels(c, T, scheme):
     _check_split(Vt, x0, a, V0, ad)
     np.testing.assert_array_equal(co.a_iso, a)
     # a short run: ordered positive levels, or a flag
-    r = lintegrate(model, x0, 0.5, temperature=T, dt=0.05, scheme=scheme, save_points=3,
+    # two refreshes (t = 0, 1): the second measures, flips and exchanges on a moved state
+    r = lintegrate(model, x0, 2.0, temperature=T, dt=0.1, scheme=scheme, save_points=3,
                    seed=ENTROPY, max_steps=400)  # fmt: skip
     finite = np.all(np.isfinite(r.x), axis=(1, 2))
     assert np.all(finite | r.blown_up), r.status
-    for m in np.flatnonzero(finite & ~r.stopped):
+    for m in np.flatnonzero(finite):  # a stopped system keeps its last accepted state
         assert np.all(np.diff(r.x[m], axis=1) < 0) and np.all(r.x[m] > 0), m
 
 
