@@ -277,6 +277,25 @@ def test_measured_model_diagonal_noise_as_slope():
     np.testing.assert_allclose(s.a_diag, np.tile(Vt[0, idx, idx] / (4 * xr[0]), (2, 1)))
 
 
+def test_diagonal_noise_is_exactly_proportional_to_the_level(first_epoch):
+    # The physics behind x_ref: in the eigenbasis of X = W W^T, with v_i = W^T u_i / s_i,
+    # u_i^T D_n u_i = 2 u_i^T g_n W^T u_i = 2 s_i u_i^T g_n v_i, so the measured
+    # Vt_ii = 4 x_i Var_n(u_i^T g_n v_i) exactly (identical arithmetic up to rounding), and
+    # C_i >= Var_n(u_i^T g_n v_i) (C sums the variances of all L components of u_i^T g_n).
+    from dysonsgd.langevin.coefficients import measure_coefficients
+    from dysonsgd.model import per_sample_gradients
+
+    inst = first_epoch.instances()[0]
+    W = first_epoch.W[0, 0]
+    co = measure_coefficients(W, inst.a_probe, inst.y_probe, inst.Z, "tanh")
+    g = per_sample_gradients(W, inst.a_probe, inst.y_probe, inst.Z, "tanh")
+    V = W.T @ co.U / np.sqrt(co.x)  # column i is v_i
+    G = np.einsum("ki,nkl,li->ni", co.U, g, V)  # u_i^T g_n v_i
+    a = G.var(axis=0)
+    np.testing.assert_allclose(np.diag(co.Vt), 4 * co.x * a, rtol=1e-9)
+    assert np.all(co.C >= a)
+
+
 def test_measured_model_slope_keeps_small_level_off_zero():
     # Wishart-like coefficients (a = 1, L = 4: Vt_ij = x_i + x_j, Vt_ii = 4 x_i, C = L)
     # frozen at a start with x_3 = 1e-3. Slope form: the diagonal is FreeModel's exactly, the
