@@ -60,9 +60,17 @@ def train_command(
     except ValueError as exc:
         c.fail(str(exc))
     save_schedule(epochs, save_points)
+    # Per seed: the network and data, W and grad at each save point, and the per-epoch
+    # loss (epochs + 1 values: 8 GB per seed at --epochs 10**9, filled as epochs run).
     c.check_memory(
-        seeds * (network_floats(n_batches, batch_size, d_in, K, L) + 3 * save_points * K * L),
-        f"--seeds {seeds} x --save-points {save_points} of a {K} x {L} network",
+        seeds
+        * (
+            network_floats(n_batches, batch_size, d_in, K, L)
+            + 3 * save_points * K * L
+            + (epochs + 1)
+        ),
+        f"--seeds {seeds} x (--epochs {epochs} per-epoch losses + --save-points "
+        f"{save_points} of a {K} x {L} network)",
     )
 
     with c.progress_bar(

@@ -30,8 +30,19 @@ def integer(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
-def positive_int(name: str, value) -> int:
-    """``value`` as an int, or ``ValueError`` unless it is a positive integer."""
+#: Largest count (epochs, seeds, save points) the engines take: counts reach the numba
+#: kernels as int64 and are multiplied there (steps = epochs x n_batches), and numpy turns
+#: a larger Python int into an object array. The command line uses the same bound.
+MAX_COUNT = 2**31 - 1
+
+
+def positive_int(name: str, value, maximum: int | None = None) -> int:
+    """``value`` as an int, or ``ValueError`` unless it is a positive integer.
+
+    With ``maximum``, also unless ``value <= maximum``; the message then names the range.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an integer from 1 to {maximum}, got {value!r}")
     return int(value)

@@ -262,7 +262,7 @@ def _train_item(
     epoch_start: int,
     epoch_stop: int,
     perms: np.ndarray,
-    save_slot: np.ndarray,
+    save_epochs: np.ndarray,
     Wt: np.ndarray,
     W_rec: np.ndarray,
     grad_rec: np.ndarray,
@@ -278,25 +278,38 @@ def _train_item(
     Z : (d_out, K) read-out.
     perms : int32 (n_block, n_samples) per-epoch sample orders, or shape (0, 0) for the fixed
         order.
-    save_slot : int64 (epochs + 1,) save index of each epoch, -1 if not saved.
+    save_epochs : int64 (n_saves,) strictly increasing epochs at which W, grad, loss are
+        recorded (a table indexed by epoch would be O(epochs): 8 GB for 10**9 epochs).
     Wt : (L, K) the state W^T, updated.
     W_rec, grad_rec : (n_saves, K, L); loss_rec : (n_saves,); epoch_loss : (epochs + 1,).
-    div : int64 (2,) ``[diverged, diverged_step]``; a diverged seed is skipped.
+    div : int64 (2,) ``[diverged, diverged_step]``. A seed that diverges records its state
+        at every later save at once, and its mean loss in ``epoch_loss`` up to the end of
+        this block; in later blocks it only fills ``epoch_loss[epoch_start:epoch_stop]``
+        with that loss. The work of a call is thus bounded by its block, whatever
+        ``epochs`` is, which is what keeps Ctrl-C responsive (see the engine).
     """
     L, K = Wt.shape
     B = batch_size
     shuffled = perms.shape[0] > 0
     inv_b = 1.0 / B
     step = lr * inv_b  # W <- W + (lr/B) sum_n delta_n a_n^T
-    epochs = save_slot.shape[0] - 1
+    n_saves = save_epochs.shape[0]
+    if div[0] != 0:
+        # Diverged in an earlier block: the loss at divergence repeats to the end.
+        frozen = epoch_loss[div[1] // n_batches + 1]
+        for ep in range(epoch_start, epoch_stop):
+            epoch_loss[ep] = frozen
+        return
+    # the first save at or after epoch_start
+    s = 0
+    while s < n_saves and save_epochs[s] < epoch_start:
+        s += 1
     zb = np.empty(B * K)
     fb = np.empty(B * K)
     db = np.empty(B * K)
     idx = np.empty(B, dtype=np.int64)
     grow = np.empty(K)
     gsum = np.empty((L, K))  # running sum over the epoch of sum_n delta_n a_n^T
-    if div[0] != 0:
-        return
     for epoch in range(epoch_start, epoch_stop):
         gsum[:, :] = 0.0
         loss_sum = 0.0
@@ -321,17 +334,25 @@ def _train_item(
                 break
         mean_loss = loss_sum / n_done
         gscale = -inv_b / n_done
-        last = epochs if diverged else epoch
-        for ep in range(epoch, last + 1):
-            epoch_loss[ep] = mean_loss
-            s = save_slot[ep]
-            if s >= 0:
-                loss_rec[s] = mean_loss
-                for l in range(L):
-                    for k in range(K):
-                        W_rec[s, k, l] = Wt[l, k]
-                        grad_rec[s, k, l] = gscale * gsum[l, k]
+        epoch_loss[epoch] = mean_loss
+        # A diverged seed's state repeats in every later record: all remaining saves now,
+        # the per-epoch loss to the end of this block (later blocks fill the rest).
         if diverged:
+            s_stop = n_saves
+        elif s < n_saves and save_epochs[s] == epoch:
+            s_stop = s + 1
+        else:
+            s_stop = s
+        for t in range(s, s_stop):
+            loss_rec[t] = mean_loss
+            for l in range(L):
+                for k in range(K):
+                    W_rec[t, k, l] = Wt[l, k]
+                    grad_rec[t, k, l] = gscale * gsum[l, k]
+        s = s_stop
+        if diverged:
+            for ep in range(epoch + 1, epoch_stop):
+                epoch_loss[ep] = mean_loss
             return
 
 
@@ -349,7 +370,7 @@ def train_items(
     epoch_start: int,
     epoch_stop: int,
     perms: np.ndarray,
-    save_slot: np.ndarray,
+    save_epochs: np.ndarray,
     Wt: np.ndarray,
     W_rec: np.ndarray,
     grad_rec: np.ndarray,
@@ -361,10 +382,11 @@ def train_items(
 
     Item j uses data ``data_index[j]`` of ``a`` (n_data, n_samples, L), ``y`` (n_data,
     n_samples, d_out), ``Z`` (n_data, d_out, K), learning rate ``lr[j]``, state ``Wt[j]``
-    (L, K), sample orders ``perms[j]`` (int32 (n_block, n_samples), or n_block = 0), and
-    writes ``W_rec[j]``, ``grad_rec[j]`` (n_saves, K, L), ``loss_rec[j]`` (n_saves,),
-    ``epoch_loss[j]`` (epochs + 1,), ``div[j]`` (2,). Items are independent, so the result
-    is the same for any number of threads.
+    (L, K), sample orders ``perms[j]`` (int32 (n_block, n_samples), or n_block = 0), the
+    save epochs ``save_epochs`` (n_saves,) shared by all items, and writes ``W_rec[j]``,
+    ``grad_rec[j]`` (n_saves, K, L), ``loss_rec[j]`` (n_saves,), ``epoch_loss[j]`` (epochs
+    + 1,), ``div[j]`` (2,). Items are independent, so the result is the same for any
+    number of threads; it does not depend on how the epochs are cut into blocks either.
     """
     n_items = Wt.shape[0]
     for j in prange(n_items):
@@ -381,7 +403,7 @@ def train_items(
             epoch_start,
             epoch_stop,
             perms[j],
-            save_slot,
+            save_epochs,
             Wt[j],
             W_rec[j],
             grad_rec[j],

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dysonsgd import _io, _seeding
+from dysonsgd._validate import MAX_COUNT
 from dysonsgd._validate import positive_float as _positive_float
 from dysonsgd._validate import positive_int as _positive_int
 from dysonsgd.model import Instance, NetworkConfig, check_sigma_w, make_instances
@@ -21,20 +22,31 @@ ENGINES: tuple[str, ...] = ("numpy", "numba")
 def save_schedule(epochs: int, save_points: int = 21) -> np.ndarray:
     """Evenly spaced save epochs from 0 to ``epochs`` inclusive (paper: 21 points).
 
+    Parameters
+    ----------
+    epochs : int
+        From 1 to ``MAX_COUNT`` = 2**31 - 1.
+    save_points : int
+        From 2 to ``epochs + 1``.
+
+    Returns
+    -------
+    ndarray of int64, shape (save_points,)
+
     Raises
     ------
     ValueError
-        If ``save_points < 2`` or ``save_points > epochs + 1`` (the points would not be
-        distinct epochs).
+        If a count is not an integer in its range (``save_points < 2`` or ``save_points >
+        epochs + 1``: the points would not be distinct epochs).
     """
-    _positive_int("epochs", epochs)
-    _positive_int("save_points", save_points)
+    epochs = _positive_int("epochs", epochs, MAX_COUNT)
+    save_points = _positive_int("save_points", save_points)
     if save_points < 2:
         raise ValueError(f"save_points must be at least 2 (start and end), got {save_points}")
     if save_points > epochs + 1:
         raise ValueError(
             f"save_points={save_points} needs at least {save_points - 1} epochs, got "
-            f"epochs={epochs}; lower save_points or raise epochs"
+            f"epochs={epochs}; save_points must be from 2 to epochs + 1 = {epochs + 1}"
         )
     return np.rint(np.linspace(0, epochs, save_points)).astype(np.int64)
 
@@ -211,15 +223,17 @@ def train(
     temperature, lr : float
         Exactly one: the temperature ``T = lr / batch_size`` or the learning rate.
     epochs : int
-        Passes over the fixed training set of ``n_batches * batch_size`` inputs.
+        Passes over the fixed training set of ``n_batches * batch_size`` inputs, from 1 to
+        ``MAX_COUNT`` = 2**31 - 1. The records hold one loss per epoch (8 bytes per seed
+        and epoch), allocated lazily as the epochs run.
     n_seeds : int
-        Independent seeds; seed k is the same whatever ``n_seeds`` is.
+        Independent seeds (1 to 2**31 - 1); seed k is the same whatever ``n_seeds`` is.
     seed : int, Generator or None
         Base seed of the run.
     engine : {"numpy", "numba"}
         ``numpy``: the readable reference; ``numba``: the compiled engine (same records).
     save_points : int
-        Evenly spaced save epochs including 0 and ``epochs``.
+        Evenly spaced save epochs including 0 and ``epochs`` (2 to ``epochs + 1``).
     shuffle : bool
         Reshuffle the training set every epoch (the paper does not).
     on_epoch : callable, optional
@@ -231,6 +245,13 @@ def train(
     -------
     SGDResult
 
+    Raises
+    ------
+    ValueError
+        A bad argument; the message names the value and the allowed range.
+    MemoryError
+        The records cannot be allocated (raised before any network is built).
+
     References
     ----------
     Park, Lucini & Aarts, arXiv:2509.01349, section 2 (the protocol).
@@ -240,12 +261,16 @@ def train(
         raise ValueError(f"config must be a NetworkConfig, got {type(config).__name__}")
     sigma_w = check_sigma_w(sigma_w)
     lr, _ = learning_rate(temperature, lr, config.batch_size)
-    epochs = _positive_int("epochs", epochs)
-    n_seeds = _positive_int("n_seeds", n_seeds)
+    epochs = _positive_int("epochs", epochs, MAX_COUNT)
+    n_seeds = _positive_int("n_seeds", n_seeds, MAX_COUNT)
     save_epochs = save_schedule(epochs, save_points)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     entropy = _seeding.base_entropy(seed)
+    # Fail fast: the records are the largest arrays of a run. np.zeros maps them lazily,
+    # so this probe costs nothing when they fit, and raises MemoryError at once when they
+    # cannot, instead of after building n_seeds networks.
+    Records.empty(n_seeds, len(save_epochs), epochs, config.K, config.L)
 
     instances = make_instances(config, sigma_w, n_seeds, entropy)
     shuffle_rngs = (

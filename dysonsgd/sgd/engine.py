@@ -26,10 +26,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from dysonsgd._validate import MAX_COUNT, positive_int
 from dysonsgd.model import Instance
 from dysonsgd.sgd.reference import Records
 
-#: Steps per seed between two progress bursts when the order is fixed.
+#: SGD steps of one kernel call, summed over all seeds (a block is at least one epoch).
+#: Python sees a Ctrl-C only between calls, so this bounds the wait after one: ~0.2 s on
+#: one thread at the paper's size (0.8 us per step, benchmarks/results/sgd.md). The call
+#: overhead (a parallel launch, a few small buffers) is ~1e-4 of that.
 _STEPS_PER_BLOCK = 200_000
 #: Bound on the int32 sample orders held at once when shuffling (entries).
 _PERM_ENTRIES = 4_000_000
@@ -121,9 +125,7 @@ def _run_items(
             "all instances of one call must share a NetworkConfig; run differing configs "
             "in separate calls"
         )
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    epochs = int(epochs)
+    epochs = positive_int("epochs", epochs, MAX_COUNT)
     save_epochs = _check_save_epochs(save_epochs, epochs)
     lr = np.array([_check_lr(v) for v in lrs], dtype=np.float64)
     if shuffle_rngs is not None and len(shuffle_rngs) != len(instances):
@@ -154,18 +156,19 @@ def _run_items(
     y = np.ascontiguousarray(np.stack([u.y_train for u in unique]), dtype=np.float64)
     Z = np.ascontiguousarray(np.stack([u.Z for u in unique]), dtype=np.float64)
 
+    # np.zeros maps the per-epoch losses lazily: pages are touched as epochs are run.
     out = Records.empty(n_items, len(save_epochs), epochs, K, L)
-    save_slot = np.full(epochs + 1, -1, dtype=np.int64)
-    save_slot[save_epochs] = np.arange(len(save_epochs))
     Wt = np.empty((n_items, L, K))
     for j, inst in enumerate(instances):
         Wt[j] = inst.W0.T
     div = np.zeros((n_items, 2), dtype=np.int64)
 
-    if shuffle_rngs is None:
-        block = max(1, _STEPS_PER_BLOCK // nb)
-    else:
-        block = max(1, _PERM_ENTRIES // (n_items * n_samples))
+    # Epochs per kernel call: bounded by the steps of all items together (Ctrl-C latency,
+    # progress) and, when shuffling, by the sample orders drawn ahead. Nothing here or in
+    # a call is O(epochs), so a Ctrl-C lands within one block at any moment of any run.
+    block = max(1, _STEPS_PER_BLOCK // (n_items * nb))
+    if shuffle_rngs is not None:
+        block = min(block, max(1, _PERM_ENTRIES // (n_items * n_samples)))
     block = min(block, epochs)
     no_perms = np.zeros((n_items, 0, 0), dtype=np.int32)
 
@@ -185,10 +188,10 @@ def _run_items(
                 f"the numba SGD kernel failed to compile ({type(exc).__name__}); {_FALLBACK}"
             ) from exc
         out.epoch_loss[:, 0] = loss0
-        if save_slot[0] >= 0:
-            out.W[:, save_slot[0]] = Wt.transpose(0, 2, 1)
-            out.grad[:, save_slot[0]] = grad0
-            out.loss[:, save_slot[0]] = loss0
+        if save_epochs[0] == 0:
+            out.W[:, 0] = Wt.transpose(0, 2, 1)
+            out.grad[:, 0] = grad0
+            out.loss[:, 0] = loss0
         for start in range(1, epochs + 1, block):
             stop = min(start + block, epochs + 1)
             if shuffle_rngs is None:
@@ -216,7 +219,7 @@ def _run_items(
                     start,
                     stop,
                     perms,
-                    save_slot,
+                    save_epochs,
                     Wt,
                     out.W,
                     out.grad,
