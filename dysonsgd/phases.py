@@ -240,6 +240,16 @@ class PhaseClassification:
         return {p: self.phases.count(p) / n for p in PHASES}
 
 
+def _row_norm(v: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row, scaled by its largest entry so that rows near 1e154
+    (a hot phase's eigenvalues) do not overflow in the sum of squares as
+    ``np.linalg.norm`` does. Rows holding inf or NaN give inf or NaN."""
+    scale = np.max(np.abs(v), axis=1)
+    safe = np.where((scale > 0) & np.isfinite(scale), scale, 1.0)
+    out = safe * np.sqrt(np.sum((v / safe[:, None]) ** 2, axis=1))
+    return np.where(np.isfinite(scale), out, scale)  # max|v| is NaN if any entry is, else inf
+
+
 def classify_flow(
     x: np.ndarray,
     teacher_eigenvalues: np.ndarray,
@@ -310,9 +320,9 @@ def classify_flow(
     finite = np.all(np.isfinite(x), axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         growth = (xf[:, 0] - x0[:, 0]) / np.maximum(xt[:, 0], x0[:, 0])
-        d0 = np.linalg.norm(x0 - xt, axis=1)
-        moved = np.linalg.norm(xf - x0, axis=1) / d0
-        progress = 1.0 - np.linalg.norm(xf - xt, axis=1) / d0
+        d0 = _row_norm(x0 - xt)
+        moved = _row_norm(xf - x0) / d0
+        progress = 1.0 - _row_norm(xf - xt) / d0
     phases = []
     for m in range(n):
         if not finite[m] or growth[m] > growth_factor:

@@ -264,3 +264,18 @@ def test_advise_leaves_out_seeds_whose_W_overflowed():
     assert adv["Tc_undefined"] == 2 and np.isnan(adv["Tc"][1:]).all()
     assert all(math.isfinite(t) for t in adv["T_max"].values())
     assert adv["Tc_median"] == adv["Tc"][0]
+
+
+def test_classify_flow_distances_of_a_flow_near_1e154():
+    """np.linalg.norm squares the entries, so levels past ~1.3e154 made ``moved`` and
+    ``progress`` NaN (inf/inf) although the flow is finite (found through compare() at T =
+    64 with the identity activation); the scaled row norm keeps them finite."""
+    x = np.array([[[1.0, 0.5, 0.1], [3e154, 1e154, 2e153]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pc = classify_flow(x, np.array([1.0, 0.3, 0.2]))
+    assert pc.phases == ("high-temperature",)
+    assert np.isfinite(pc.moved).all() and np.isfinite(pc.progress).all()
+    # ||xf - x0|| / ||x0 - xt||, with the rescaling exact to rounding
+    want = np.sqrt(9 + 1 + 0.04) * 1e154 / np.linalg.norm([0.0, 0.2, -0.1])
+    assert pc.moved[0] == pytest.approx(want, rel=1e-12)
