@@ -233,6 +233,40 @@ def test_brody_heavy_tailed_q_cdf_ppf_and_moments(q, x):
     assert v > 0 and v == pytest.approx(_brody_var(q), rel=1e-9)  # may be inf: overflow
 
 
+@_settings(40)
+@given(q=log_uniform(5.0, 1e15), q2=log_uniform(5.0, 1e15), u=st.lists(st.floats(0, 1),
+       min_size=8, max_size=8))  # fmt: skip
+def test_brody_sharp_q_moments_and_cdf(q, q2, u):
+    """q >> 1: a spike of width ~1/q at s = 1. Var = zeta(2)/k^2 - 2 zeta(3)/k^3 + O(k^-4)
+    (the log-gamma series, k = q + 1) and decreasing in q; ppf inverts the cdf."""
+    law = spectra.brody(q)
+    k = q + 1
+    assert law.mean() == 1.0
+    v = law.var()
+    assert 0 < v < math.inf
+    if k >= 1e4:  # the O(k^-4) remainder is < 1e-8 relative to the leading term
+        zeta2, zeta3 = math.pi**2 / 6, 1.2020569031595942
+        assert v == pytest.approx(zeta2 / k**2 - 2 * zeta3 / k**3, rel=1e-7)
+    lo, hi = sorted((q, q2))
+    assert spectra.brody(hi).var() <= spectra.brody(lo).var()
+    x = 1.0 + (np.sort(np.array(u)) - 0.5) * 10.0 / k
+    F, f = law.cdf(x), law.pdf(x)
+    assert np.all(np.diff(F) >= 0) and np.all((F >= 0) & (F <= 1)) and np.all(f >= 0)
+    ok = (F > 0) & (F < 1) & (f > 0)
+    # as in test_brody_heavy_tailed_q_cdf_ppf_and_moments (|ln s| <= 10/k here)
+    tol = 2 * (8 * EPS * F[ok] / f[ok] + EPS * x[ok] * (1 + 0.5 * np.abs(np.log(x[ok])) / k))
+    assert np.all(np.abs(law.ppf(F[ok]) - x[ok]) <= tol)
+
+
+def test_brody_variance_at_large_q_regression():
+    """Regression: Var = exp(lnG(1 + 2/k) - 2 lnG(1 + 1/k)) - 1 cancelled catastrophically
+    for large k = q + 1 (1.28e-16 instead of 1.64e-30 at q = 1e15, 1e-4 relative at q = 1e6;
+    before that scipy's quadrature gave no closed form at all)."""
+    for q in (1e6, 1e15):
+        k = q + 1
+        assert spectra.brody(q).var() == pytest.approx(math.pi**2 / 6 / k**2, rel=1e-5)
+
+
 @pytest.mark.parametrize(
     "make",
     [
