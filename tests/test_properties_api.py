@@ -753,6 +753,9 @@ def _network_models(draw):
         basis=draw(st.sampled_from(["teacher", "student"])),
         slope=draw(st.sampled_from(["secant", "hessian"])),
         exchange=draw(st.booleans()),
+        lr=draw(st.one_of(st.none(), log_uniform(1e-6, 1.0))),  # the order-eps drift
+        refresh_interval=draw(st.sampled_from([0.5, 1.0, 4.0])),
+        flip_horizon=draw(st.sampled_from([10.0, 1e6, math.inf])),
     )
     return cfg, inst, kw
 
@@ -777,6 +780,15 @@ def test_network_model_coefficients_split_and_levels(c, T, scheme):
     a, V0, ad = isotropic_split(Vt, x0)
     _check_split(Vt, x0, a, V0, ad)
     np.testing.assert_array_equal(co.a_iso, a)
+    # any other positive state, levels moved over 8 decades: still finite, still exact
+    rng = np.random.default_rng(cfg.K * 31 + cfg.L)
+    x1 = -np.sort(-x0 * 10.0 ** rng.uniform(-4, 4, size=x0.shape), axis=1)
+    Kt1, _, Vt1, C1 = model.measure(x1)
+    assert np.all(np.isfinite(Kt1)) and np.all(np.isfinite(Vt1)) and np.all(np.isfinite(C1))
+    _check_split(Vt1, x1, *isotropic_split(Vt1, x1))
+    co1 = model.coefficients(x1, 1.0)
+    for name in ("kt0", "kappa", "V0", "a_iso", "C", "a_diag"):
+        assert np.all(np.isfinite(getattr(co1, name))), name
     # a short run: ordered positive levels, or a flag
     # two refreshes (t = 0, 1): the second measures, flips and exchanges on a moved state
     r = lintegrate(model, x0, 2.0, temperature=T, dt=0.1, scheme=scheme, save_points=3,
