@@ -1,10 +1,13 @@
 """The numpy reference SGD simulator: protocol, records, divergence, determinism, regimes."""
 
+import time
+
 import numpy as np
 import pytest
 
 from dysonsgd import NetworkConfig, SGDResult
 from dysonsgd import train as _train
+from dysonsgd._validate import MAX_COUNT
 from dysonsgd.model import loss_and_gradient
 from dysonsgd.observables import eigenvalues_of_X
 from dysonsgd.sgd import save_schedule
@@ -163,3 +166,63 @@ def test_disordered_regime_is_frozen():
     x = eigenvalues_of_X(r.W)
     change = np.abs(x[:, -1] - x[:, 0]).max(axis=1) / x[:, 0, 0]
     assert np.all(change < 0.01)
+
+
+# --------------------------------------------------------------------------- API limits
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"epochs": 10**30}, "epochs"),
+        ({"epochs": 2**63}, "epochs"),  # numpy took it and returned a negative epoch
+        ({"epochs": MAX_COUNT + 1}, "epochs"),
+        ({"n_seeds": 10**30}, "n_seeds"),  # built networks for hours before
+        ({"n_seeds": MAX_COUNT + 1}, "n_seeds"),
+    ],
+)
+def test_train_refuses_counts_beyond_the_int_range(kw, name):
+    args = {"sigma_w": 1.0, "lr": 0.1, "epochs": 2, "save_points": 2} | kw
+    value = next(iter(kw.values()))
+    with pytest.raises(ValueError, match=rf"{name} must be an integer from 1 to {MAX_COUNT}, "):
+        train(TINY, **args)
+    with pytest.raises(ValueError, match=str(value)):
+        train(TINY, **args)
+
+
+def test_save_points_beyond_range_name_the_range():
+    with pytest.raises(ValueError, match=r"save_points=10{30} .* from 2 to epochs \+ 1 = 3"):
+        train(TINY, sigma_w=1.0, lr=0.1, epochs=2, save_points=10**30)
+
+
+@pytest.mark.parametrize(
+    "epochs, save_points, match",
+    [
+        (10**30, 21, f"epochs must be an integer from 1 to {MAX_COUNT}, got 10{{30}}"),
+        (2**63, 2, f"epochs must be an integer from 1 to {MAX_COUNT}, got {2**63}"),
+        (100, 10**30, r"save_points=10{30} .* from 2 to epochs \+ 1 = 101"),
+        (100, 1, "at least 2"),
+    ],
+)
+def test_save_schedule_refuses_counts_out_of_range(epochs, save_points, match):
+    with pytest.raises(ValueError, match=match):
+        save_schedule(epochs, save_points)
+
+
+def test_largest_epochs_still_schedules_exactly():
+    """At the bound the schedule is exact (float64 holds every integer below 2**53)."""
+    s = save_schedule(MAX_COUNT, 3)
+    assert s.dtype == np.int64
+    np.testing.assert_array_equal(s, [0, round(MAX_COUNT / 2), MAX_COUNT])
+
+
+def test_records_too_large_fail_at_once():
+    """n_seeds in range but records beyond any memory: MemoryError before any network.
+
+    2**31 - 1 seeds x 21 saves x 2 x K L doubles is ~8e12 bytes even for K = 4, L = 6; the
+    probe allocation is refused at once (it used to build networks first, for hours).
+    """
+    t0 = time.monotonic()
+    with pytest.raises(MemoryError):
+        train(TINY, sigma_w=1.0, lr=0.1, epochs=20, n_seeds=MAX_COUNT, save_points=21)
+    assert time.monotonic() - t0 < 60  # a hang guard, not a speed claim
