@@ -316,6 +316,36 @@ def test_store_creation_cut_short_leaves_nothing(tmp_path, monkeypatch):
     assert sweep.pending_cells(tmp_path / "s.zarr") == [(0, 0), (0, 1), (1, 0), (1, 1)]
 
 
+def test_ctrl_c_during_store_creation_leaves_nothing_or_a_whole_store(tmp_path):
+    """KeyboardInterrupt in the main thread at moments spread over a store's creation (Zarr
+    writes from its own event-loop thread meanwhile): afterwards there is either no store
+    or a whole one, and no temporary directory."""
+    import _thread
+    import threading
+
+    sweep.open_store(tmp_path / "warm.zarr", TINY)  # imports, first template
+    t0 = time.perf_counter()
+    sweep.open_store(tmp_path / "timed.zarr", TINY)
+    length = time.perf_counter() - t0
+    outcomes = []
+    for k, frac in enumerate((0.1, 0.4, 0.7, 0.95)):
+        path = tmp_path / f"s{k}.zarr"
+        timer = threading.Timer(frac * length, _thread.interrupt_main)
+        timer.start()
+        try:
+            sweep.open_store(path, TINY)
+            time.sleep(length)  # the interrupt lands here if creation was quicker
+        except KeyboardInterrupt:
+            pass
+        timer.join()
+        time.sleep(0.2)  # a write the loop thread had in flight
+        assert not [p for p in tmp_path.iterdir() if ".creating-" in p.name]
+        if path.exists():
+            assert sweep.check_store(path) == TINY
+        outcomes.append(path.exists())
+    print(f"\nCtrl-C during creation ({length:.2f} s): store whole / absent {outcomes}")
+
+
 def test_failed_cell_does_not_discard_the_others(reference_store, tmp_path, monkeypatch):
     """A cell whose task raises: every other cell is written, then CellsFailedError names it;
     the rerun computes only that cell."""
