@@ -541,7 +541,7 @@ def test_sweep_disk_full_tmpfs(sized_tmpfs, tmp_path, tiny_sweep_reference):
     the sizes are counted in files: a file system of half the skeleton's files cannot hold
     the store's creation; one of the skeleton plus 1.5 cells' files fills up in the second
     cell. After each failure the file system is resized (as if space were freed) and the
-    same command rerun.
+    same command rerun (after the creation) or --resume run (after the cells).
     """
     cfg, ref, _, _ = tiny_sweep_reference
     page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -572,7 +572,13 @@ def test_sweep_disk_full_tmpfs(sized_tmpfs, tmp_path, tiny_sweep_reference):
             assert 0 < kept < cfg.n_cells, kept
         outcomes.append((label, pages, kept, result.stderr.strip()))
         sized_tmpfs(4 * n_files * page_kib)  # space freed
-        result = runner.invoke(cli, _tiny_sweep_args(cfg, store))
+        again = (
+            _tiny_sweep_args(cfg, store)
+            if label == "creation"
+            else ["phase-diagram", "--resume", "--store", str(store), "--scheduler",
+                  "inprocess", "--json"]
+        )  # fmt: skip
+        result = runner.invoke(cli, again)
         assert result.exit_code == 0, result.stderr
         summary = json.loads(result.stdout)
         assert (summary["cells_already_done"], summary["cells_computed"]) == (
