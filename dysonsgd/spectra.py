@@ -762,9 +762,16 @@ class _GOEPair(stats.rv_continuous):
         )
 
     def _cdf(self, y):
-        return 0.5 * (1.0 + special.erf(y)) - 0.25 * math.sqrt(2.0) * np.exp(
+        # (1 + erf y)/2 as erfc(-y)/2: the sum cancelled in the lower tail (relative error
+        # 9e-12 at y = -5)
+        return 0.5 * special.erfc(-y) - 0.25 * math.sqrt(2.0) * np.exp(
             -0.5 * y * y
         ) * special.erf(y / math.sqrt(2.0))
+
+    def _sf(self, y):
+        # the density is even: sf(y) = cdf(-y), accurate in the upper tail (1 - cdf lost
+        # everything there: relative error 3e-6 at y = 7)
+        return self._cdf(-y)
 
     def _ppf(self, p):
         # the tails fall like exp(-y^2 / 2): +-40 brackets every double-precision p

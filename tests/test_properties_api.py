@@ -267,6 +267,18 @@ def test_brody_variance_at_large_q_regression():
         assert spectra.brody(q).var() == pytest.approx(math.pi**2 / 6 / k**2, rel=1e-5)
 
 
+def test_goe_pair_tails_relative_accuracy_regression():
+    """Regression: the GOE-pair cdf used (1 + erf y)/2, which cancels in the lower tail
+    (relative error 9e-12 at y = -5), and sf was scipy's 1 - cdf (3e-6 at y = 7). Both tails
+    now match quadrature of the pdf to 1e-12 relative (quad asked for 1e-13) and sf(y) =
+    cdf(-y) exactly (an even density)."""
+    law = spectra.goe_pair_density()
+    for y in (-9.0, -7.0, -5.0, -3.0):
+        ref, _ = sintegrate.quad(law.pdf, -np.inf, y, epsabs=0, epsrel=1e-13)
+        assert law.cdf(y) == pytest.approx(ref, rel=1e-12)
+        assert law.sf(-y) == law.cdf(y)
+
+
 @pytest.mark.parametrize(
     "make",
     [
