@@ -764,9 +764,8 @@ class _GOEPair(stats.rv_continuous):
     def _cdf(self, y):
         # (1 + erf y)/2 as erfc(-y)/2: the sum cancelled in the lower tail (relative error
         # 9e-12 at y = -5)
-        return 0.5 * special.erfc(-y) - 0.25 * math.sqrt(2.0) * np.exp(
-            -0.5 * y * y
-        ) * special.erf(y / math.sqrt(2.0))
+        pair = 0.25 * math.sqrt(2.0) * np.exp(-0.5 * y * y) * special.erf(y / math.sqrt(2.0))
+        return 0.5 * special.erfc(-y) - pair
 
     def _sf(self, y):
         # the density is even: sf(y) = cdf(-y), accurate in the upper tail (1 - cdf lost
