@@ -194,9 +194,8 @@ def test_law_pdf_normalised_and_moments(case):
         total, err = sintegrate.quad(dens, a, b, **kw)
         m1, _ = sintegrate.quad(lambda y: y * dens(y), a, b, **kw)
         m2, _ = sintegrate.quad(lambda y: (y - (mean - loc) / scale) ** 2 * dens(y), a, b, **kw)
-    # quad asked for 1e-12; 1e-9 leaves it 1000x and still catches any wrong normalisation
-    # constant (the smallest error of that kind, a wrong b in the Brody law at q = 1e-3, is
-    # ~1e-4)
+    # quad asked for 1e-12; 1e-9 leaves it a margin of 1000 (its pessimistic error
+    # estimates at square-root edges are not used as the bound)
     # Marchenko-Pastur at small q: the edges x-+ are rounded to eps, a relative error of
     # ~eps/sqrt(q) in the width of the support and so in the pdf (1e-10 at q = 1e-12)
     tol = 1e-9 + (16 * EPS / math.sqrt(var) if name == "mp" else 0.0) * scale
