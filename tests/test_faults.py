@@ -75,17 +75,22 @@ def _interrupt(args, cwd, delay, sig):
     return proc.returncode, err
 
 
-def _startup_interrupt(code, err) -> bool:
-    """Ctrl-C while ``import dysonsgd`` runs, before the CLI's handler exists.
+CLI_DIR = str(Path(__file__).resolve().parents[1] / "cli")
 
-    A known gap (docs/reliability.md): dysonsgd/__init__.py imports numba, and a
-    KeyboardInterrupt during that import ends Python with its own traceback (exit -2).
-    Nothing can have been written then. Recognised by the import machinery in the trace.
+
+def _startup_interrupt(code, err) -> bool:
+    """Ctrl-C before the ``dysonsgd.cli`` package starts importing.
+
+    cli/__init__.py installs the CLI's handler on its first lines; before that (interpreter
+    start-up, ``site``, the light ``import dysonsgd``: tens of ms) Python ends with its own
+    traceback (exit 1 inside ``site``, -2 after) or, before Python's handler exists, a bare
+    -2. Nothing can have been written then. Recognised by the absence of any frame of the
+    cli package in the traceback: a traceback through cli/ is a failure.
     """
     return (
-        code == -signal.SIGINT
-        and "KeyboardInterrupt" in err
-        and ("_find_and_load" in err or "<frozen runpy>" in err)
+        code in (1, -signal.SIGINT)
+        and CLI_DIR not in err
+        and (err == "" or err.rstrip().endswith("KeyboardInterrupt"))
     )
 
 
@@ -130,8 +135,8 @@ def test_signals_leave_complete_output_or_none(tmp_path, args, check, seed):
                 continue
             assert "Traceback" not in err, where
             if sig == signal.SIGINT:
-                # 130: our handler; -2: before Python installed it; 0: it had finished
-                assert code in (0, 130, -signal.SIGINT), where
+                # 130: our handler; 0: it had finished (a Ctrl-C after that is ignored)
+                assert code in (0, 130), where
             else:
                 assert code in (0, -signal.SIGKILL), where
             out = d / "r.npz"
@@ -147,21 +152,6 @@ def test_signals_leave_complete_output_or_none(tmp_path, args, check, seed):
             leftovers += len(temps)
     print(f"\n{args[0]}: {2 * N_MOMENTS} signals, outcomes {outcomes}, "
           f"temporary files left by SIGKILL: {leftovers}")  # fmt: skip
-
-
-@pytest.mark.slow
-def test_long_valid_run_stops_on_ctrl_c(tmp_path):
-    """--epochs 10**9 is valid and not refused; Ctrl-C stops it and writes nothing.
-
-    Measured: the stop comes 13-23 s after the signal (the numba kernel does not look at
-    signals while it runs; reported), hence slow.
-    """
-    args = [*TRAIN, "--epochs", str(10**9), "--out", "r.npz"]
-    code, err = _interrupt(args, tmp_path, 4.0, signal.SIGINT)
-    assert code == 130, err
-    assert err.strip().splitlines()[-1].startswith("Interrupted"), err
-    assert "Traceback" not in err
-    assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- the sweep
