@@ -17,6 +17,8 @@ import click
 import numpy as np
 
 from dysonsgd import _io
+from dysonsgd._validate import MAX_COUNT
+from dysonsgd.cli import INTERRUPTED
 
 # --------------------------------------------------------------------------- option types
 
@@ -49,10 +51,8 @@ class _Number(click.ParamType):
         return f"a finite number {'>' if self.strict else '>='} {self.low:g}"
 
 
-#: Largest count an integer option takes: counts reach numba kernels as int64 and are
-#: multiplied together there (steps = epochs x n_batches, sizes = seeds x K x L), so they
-#: are kept to int32 range. A base seed may use the full int64 range.
-MAX_COUNT = 2**31 - 1
+#: MAX_COUNT (dysonsgd._validate) is the largest count an integer option takes, as in the
+#: API. A base seed may use the full int64 range.
 MAX_SEED = 2**63 - 1
 
 
@@ -325,7 +325,7 @@ class Group(click.Group):
             if isinstance(exc.__cause__, EOFError):  # click turns EOFError into Abort
                 click.echo(f"Error: unexpected end of input ({exc.__cause__})", err=True)
                 sys.exit(1)
-            click.echo("Interrupted: nothing was written.", err=True)
+            click.echo(INTERRUPTED, err=True)
             sys.exit(130)
         except click.ClickException as exc:
             click.echo(f"Error: {exc.format_message()}", err=True)
