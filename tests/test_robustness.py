@@ -279,3 +279,17 @@ def test_classify_flow_distances_of_a_flow_near_1e154():
     # ||xf - x0|| / ||x0 - xt||, with the rescaling exact to rounding
     want = np.sqrt(9 + 1 + 0.04) * 1e154 / np.linalg.norm([0.0, 0.2, -0.1])
     assert pc.moved[0] == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "time, dt, match",
+    [(1.0, 1e-300, "more than 9007199254740992"), (1e308, 1e-3, "more than"),
+     (1e10, 1e-3, "coefficient refreshes")],
+)  # fmt: skip
+def test_integrate_refuses_runs_it_cannot_count(time, dt, match):
+    """dt = 1e-300 asked for 1e300 steps: the int64 cast overflowed and the run took 0 steps
+    with status ok (a silent wrong result); time = 1e308 looped over 1e308 refresh times.
+    Both are ValueErrors naming the count now (the model refreshes every 1 time unit)."""
+    m = NetworkModel(make_instances(SMALL, 0.125, 1, SEED))
+    with pytest.raises(ValueError, match=match):
+        integrate(m, m.x0, time, temperature=0.03, dt=dt)

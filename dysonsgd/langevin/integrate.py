@@ -224,11 +224,32 @@ def check_coefficients(c: Coefficients, n: int, K: int, domain: str) -> Coeffici
     return Coefficients(**out)
 
 
+#: Most outer steps a run may ask for (``time / dt``): float64 counts steps exactly up to
+#: 2**53, and at ~3e6 system-steps/s that is decades of computing. ``dt = 1e-300`` used to
+#: overflow the int64 step count into a run of 0 steps reported as "ok".
+MAX_OUTER_STEPS = 2**53
+#: Most coefficient refreshes (``time / refresh_interval``): each is a Python-level call.
+MAX_REFRESHES = 10**7
+
+
 def _segments(time: float, dt: float, save_points: int, refresh: float):
     """Segments between consecutive save/refresh times: (starts, lengths, steps, save index)."""
+    with np.errstate(over="ignore"):
+        nominal = time / dt
+    if not nominal <= MAX_OUTER_STEPS:
+        raise ValueError(
+            f"time / dt = {time:g} / {dt:g} = {nominal:.3g} steps is more than {MAX_OUTER_STEPS} "
+            "(2**53); use a larger dt or a shorter time"
+        )
     saves = np.linspace(0.0, time, save_points)
     bounds = list(saves)
     if math.isfinite(refresh):
+        if not time / refresh <= MAX_REFRESHES:
+            raise ValueError(
+                f"time / refresh_interval = {time:g} / {refresh:g} = {time / refresh:.3g} "
+                f"coefficient refreshes is more than {MAX_REFRESHES}; use a longer refresh "
+                "interval or a shorter time"
+            )
         k = 1
         while k * refresh < time * (1 - 1e-12):
             bounds.append(k * refresh)
