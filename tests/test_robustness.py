@@ -2,10 +2,9 @@
 
 Each test is one extreme but valid case: the hot phase (overflowing eigenvalues), the jammed
 phase (gradients that underflow to exactly 0) and exactly degenerate initial spectra. Every
-case is either handled -- finite results, or a documented NaN/inf next to a flag -- or, where
-the bug sits in a file this suite may not change, an ``xfail(strict=True)`` reproducer that
-turns into a failure the day the bug is fixed (then drop the marker). Outcomes and figures:
-docs/reliability.md.
+case is handled -- finite results, or a documented NaN/inf next to a flag, or a ValueError
+naming the value -- and each failure these tests found has a regression test here. Outcomes
+and figures: docs/reliability.md.
 """
 
 from __future__ import annotations
