@@ -36,7 +36,7 @@ from dysonsgd.langevin.integrate import member_rng_states
 
 NAME = "langevin"
 
-T = 1e-6  # low temperature: levels stay far apart, so no step is rejected (reported)
+T = 1e-6  # low temperature: levels stay far apart, so steps are rarely rejected (reported)
 NOISE = 1.0
 
 
@@ -105,15 +105,20 @@ def _own_normal_loop(state, n, K):
 
 
 def _bound_seconds_per_step(K):
-    x = np.sort(np.random.default_rng(1).random(K) * K)[::-1].copy()
-    f = np.zeros(K)
+    x0 = np.sort(np.random.default_rng(1).random(K) * K)[::-1].copy()
     reps = max(1, 2_000_000 // (K * K))
-    _pair_loop(x, f, 1e-3, 1)
+    _pair_loop(x0, np.zeros(K), 1e-3, 1)
+    _pair_loop_vec(x0, np.zeros(K), 1e-3, 1)
     _normal_loop(10)
-    t_pairs = best_time(lambda: _pair_loop(x, f, 1e-3, reps), repeat=3) / reps
-    _pair_loop_vec(x, f, 1e-3, 1)
-    t_vec = best_time(lambda: _pair_loop_vec(x, f, 1e-3, reps), repeat=3) / reps
-    t_pairs = min(t_pairs, t_vec)  # the faster way to do the pair work
+    # the pair time is bimodal on the shared machine (0.65 or 0.95 ns per pair at K = 16
+    # from one second to the next, load on the other core the likely cause): best of 6
+    # rounds on fresh arrays, each the faster of the two loops
+    t_pairs = math.inf
+    for _ in range(6):
+        x, f = x0.copy(), np.zeros(K)
+        t_tri = best_time(lambda: _pair_loop(x, f, 1e-3, reps), repeat=3) / reps  # noqa: B023
+        t_vec = best_time(lambda: _pair_loop_vec(x, f, 1e-3, reps), repeat=3) / reps  # noqa: B023
+        t_pairs = min(t_pairs, t_tri, t_vec)
     nn = 2_000_000
     t_numba = best_time(lambda: _normal_loop(nn), repeat=3) / nn
     state = member_rng_states(7, 1)[0]
@@ -249,7 +254,7 @@ def run(quick: bool = False) -> str:
         f"the kernel's vectorised full-column loop; normals {t_numba * 1e9:.2f} ns with "
         f"numba's np.random.standard_normal, {t_own * 1e9:.2f} ns with the kernel's "
         "xoshiro256**/ziggurat generator; the faster is used)",
-        f"free model, L = 2K, T = {T}, no rejections expected (last column counts them)",
+        f"free model, L = 2K, T = {T}: levels far apart, few rejections (last column)",
     ]
     if len(per_step) > 1:
         k0, k1 = min(per_step), max(per_step)
