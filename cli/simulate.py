@@ -189,6 +189,7 @@ def simulate_command(
         "progress": None if phases is None else phases.progress,
         "steps": result.steps,
         "rejected_steps": result.rejected_steps,
+        "fallback_steps": result.fallback_steps,
         "min_gap": result.min_gap,
         "status": status,
         "stopped": stopped,
@@ -205,6 +206,7 @@ def simulate_command(
             teacher=np.zeros((0,)) if teacher is None else np.asarray(teacher),
             steps=result.steps,
             rejected_steps=result.rejected_steps,
+            fallback_steps=result.fallback_steps,
             min_gap=result.min_gap,
             status=result.status,
             meta=np.array(

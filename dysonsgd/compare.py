@@ -701,6 +701,7 @@ def compare(
         "time": time,
         "steps": lang.steps,
         "rejected_steps": lang.rejected_steps,
+        "fallback_steps": lang.fallback_steps,
     }
     return Comparison(
         config=config,

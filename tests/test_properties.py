@@ -289,7 +289,7 @@ def test_integrator_deterministic_and_independent_of_ensemble_size(c):
     a = integrate(c["model"], x3, c["time"], **kw)
     b = integrate(c["model"], x3, c["time"], **kw)
     one = integrate(c["model"], x3[:1], c["time"], **kw)
-    for name in ("x", "steps", "rejected_steps", "status", "min_gap"):
+    for name in ("x", "steps", "rejected_steps", "fallback_steps", "status", "min_gap"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
         np.testing.assert_array_equal(getattr(a, name)[:1], getattr(one, name), err_msg=name)
 

@@ -27,8 +27,8 @@ def run_json(*args):
 
 KEYS = {
     "T", "sigma", "model", "scheme", "seeds", "time", "final_singular_values",
-    "final_eigenvalues", "initial_eigenvalues", "phase", "steps", "rejected_steps", "min_gap",
-    "status", "stopped", "blown_up",
+    "final_eigenvalues", "initial_eigenvalues", "phase", "steps", "rejected_steps",
+    "fallback_steps", "min_gap", "status", "stopped", "blown_up",
 }  # fmt: skip
 
 
