@@ -263,6 +263,21 @@ def fail(message: str) -> None:
 # --------------------------------------------------------------------------- the group
 
 
+def quiet_abandoned_async_work() -> None:
+    """After Ctrl-C, silence asyncio's reports of the work the interrupt abandoned.
+
+    zarr runs store reads as tasks on its own event-loop thread; a Ctrl-C while the main
+    thread waits for them (e.g. while a sweep store is opened) leaves them to fail at
+    interpreter shutdown ("cannot schedule new futures after interpreter shutdown"), and
+    asyncio logs each one with a traceback ("Task exception was never retrieved") after the
+    one-line message. The command is over and nothing more will be written, so those
+    reports carry no information (found by tests/test_faults.py).
+    """
+    import logging
+
+    logging.getLogger("asyncio").disabled = True
+
+
 class Group(click.Group):
     """A click group whose errors are one line on stderr, never a traceback.
 
@@ -326,6 +341,7 @@ class Group(click.Group):
                 click.echo(f"Error: unexpected end of input ({exc.__cause__})", err=True)
                 sys.exit(1)
             click.echo(INTERRUPTED, err=True)
+            quiet_abandoned_async_work()
             sys.exit(130)
         except click.ClickException as exc:
             click.echo(f"Error: {exc.format_message()}", err=True)

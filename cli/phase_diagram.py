@@ -168,35 +168,32 @@ def _phase_diagram(
             bar.update(done - shown[-1])
         shown.append(done)
 
+    finished = False
     try:
-        report = sweep.run_sweep(config, store, client=client, progress=progress)
+        try:
+            report = sweep.run_sweep(config, store, client=client, progress=progress)
+            finished = True
+        finally:
+            bar.close()
+            close()
+        ds = sweep.load(store)
+        summ = boundaries.summary(ds)
+        written = [] if plot_dir is None else _plot(ds, store, plot_dir)
     except KeyboardInterrupt:
         bar.close()
-        click.echo(
-            f"Interrupted: finished cells are kept in {store}; rerun the command (or "
-            f"--resume --store {store}) to continue.",
-            err=True,
-        )
+        if finished:
+            message = (
+                f"Interrupted: the sweep is complete in {store}; rerun the command (or "
+                f"--resume --store {store}) for its summary, dysonsgd plot {store} for figures."
+            )
+        else:
+            message = (
+                f"Interrupted: finished cells are kept in {store}; rerun the command (or "
+                f"--resume --store {store}) to continue."
+            )
+        click.echo(message, err=True)
+        c.quiet_abandoned_async_work()
         sys.exit(130)
-    finally:
-        bar.close()
-        close()
-    ds = sweep.load(store)
-    summ = boundaries.summary(ds)
-    if plot_dir is not None:
-        from dysonsgd.plot import phase as _plot_phase
-
-        try:
-            written = _plot_phase.plot_store(ds, plot_dir)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-                raise
-            raise click.ClickException(
-                f"{exc.strerror} writing the figures to {plot_dir}; the sweep is complete in "
-                f"{store}: free space and run dysonsgd plot {store} --out {plot_dir}"
-            ) from None
-    else:
-        written = []
     if json_output:
         c.echo_json(
             {
@@ -233,6 +230,21 @@ def _phase_diagram(
     )
     if written:
         click.echo(f"figures written to {plot_dir} ({len(written)} files)")
+
+
+def _plot(ds, store, plot_dir) -> list:
+    """The phase-diagram figures of a finished sweep; a full disk is one line, exit 1."""
+    from dysonsgd.plot import phase as _plot_phase
+
+    try:
+        return _plot_phase.plot_store(ds, plot_dir)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise click.ClickException(
+            f"{exc.strerror} writing the figures to {plot_dir}; the sweep is complete in "
+            f"{store}: free space and run dysonsgd plot {store} --out {plot_dir}"
+        ) from None
 
 
 def _config_from_options(

@@ -54,11 +54,18 @@ def _run_to_end(args, cwd):
     return time.monotonic() - t0
 
 
+def _sigint_default() -> None:
+    """In the child: SIGINT to its default action. A test run started as a background job
+    of a non-interactive shell ignores SIGINT, and an ignored signal is inherited across
+    exec, so the CLI would never see the Ctrl-C under test."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(args, cwd, delay, sig):
     """Start ``dysonsgd args``, send ``sig`` after ``delay`` s; (returncode, stderr)."""
     proc = subprocess.Popen(
         _cmd(args), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_sigint_default,
     )  # fmt: skip
     time.sleep(delay)
     if proc.poll() is None:
@@ -107,9 +114,9 @@ def _check_simulate_file(path: Path) -> None:
         json.loads(str(f["meta"]))
 
 
-def _moments(seed, length):
+def _moments(seed, length, n=N_MOMENTS):
     # uniform over [0.05, 1.2] x the run's length: from interpreter start-up to past the end
-    return np.random.default_rng(seed).uniform(0.05, 1.2, N_MOMENTS) * length
+    return np.random.default_rng(seed).uniform(0.05, 1.2, n) * length
 
 
 @pytest.mark.slow
@@ -196,7 +203,8 @@ def test_sweep_interrupted_at_random_moments_resumes_to_the_same_store(tmp_path)
     length = _run_to_end(_sweep_args(cfg, ref), tmp_path)
     counts = []
     for sig in (signal.SIGINT, signal.SIGKILL):
-        for k, delay in enumerate(_moments(21 + sig, length)):
+        # 3 moments a signal: each costs an interrupted run and a rerun (~2 s each)
+        for k, delay in enumerate(_moments(21 + sig, length, 3)):
             store = tmp_path / f"{sig.name}-{k}.zarr"
             code, err = _interrupt(_sweep_args(cfg, store), tmp_path, delay, sig)
             assert _startup_interrupt(code, err) or "Traceback" not in err, err

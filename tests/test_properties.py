@@ -267,8 +267,11 @@ def test_integrator_levels_ordered_positive_or_flagged_up_to_K512(c):
 
 @pytest.mark.slow
 @_settings(30, slow=True)
-@given(c=_integrator_cases(max_K=512))
-def test_integrator_levels_ordered_positive_or_flagged_up_to_K512_more_examples(c):
+@given(c=_integrator_cases(max_K=128))
+def test_integrator_levels_ordered_positive_or_flagged_more_examples(c):
+    # K <= 128 here: from near-degenerate starts the semi-implicit scheme retries steps with
+    # its dense O(K^3) Newton solve, 0.25-0.35 s a step at K = 512, and 120 examples with
+    # K = 512 took ~60 s; the default test above keeps K = 512 in its 30 examples.
     n_steps = 4 if c["x0"].size > 64 else 10
     r = integrate(
         c["model"], np.tile(c["x0"], (c["n"], 1)), c["time"], temperature=c["T"],
