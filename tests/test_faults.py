@@ -164,17 +164,18 @@ def test_signals_leave_complete_output_or_none(tmp_path, args, check, seed):
 # --------------------------------------------------------------------------- the sweep
 
 
-def _sweep_config():
+def _sweep_config(n_batches: int = 300, n_seeds: int = 1):
+    """4 cells (T = 2^-5, 4; sigma_W = 1/8, 2) of 20 epochs. With the default 300 batches:
+    about a second of compute in all, so the random moments land in start-up, cells and
+    writes alike."""
     from dysonsgd.model import NetworkConfig
 
-    # 4 cells of 20 epochs x 300 batches (numba engine): about a second of compute in
-    # all, so the random moments land in start-up, cells and writes alike
     return sweep.SweepConfig(
         T_values=[2.0**-5, 4.0],
         sigma_values=[0.125, 2.0],
         epochs=20,
-        n_seeds=1,
-        network=NetworkConfig(n_batches=300),
+        n_seeds=n_seeds,
+        network=NetworkConfig(n_batches=n_batches),
     )
 
 
@@ -318,17 +319,9 @@ def test_ctrl_c_inside_a_ctypes_callback_ends_the_command():
 
 
 def _tiny_sweep_config():
-    from dysonsgd.model import NetworkConfig
-
-    # 4 cells of 20 epochs x 20 batches, 1 seed: milliseconds of compute per cell, so the
-    # tests time the writes; every chunk file of a cell (24 arrays) is under 4 KiB
-    return sweep.SweepConfig(
-        T_values=[2.0**-5, 4.0],
-        sigma_values=[0.125, 2.0],
-        epochs=20,
-        n_seeds=1,
-        network=NetworkConfig(n_batches=20),
-    )
+    # 20 batches, 1 seed: milliseconds of compute per cell, so the tests time the writes;
+    # every chunk file of a cell (24 arrays) is under 4 KiB
+    return _sweep_config(n_batches=20)
 
 
 def _tiny_sweep_args(cfg, store):
@@ -646,18 +639,10 @@ def test_sweep_survives_a_worker_killed_mid_cell_and_reports_a_poison_cell(tmp_p
     import dask
     from distributed import Client, LocalCluster
 
-    from dysonsgd.model import NetworkConfig
-
-    # 4 cells of 20 epochs x 1000 batches, 3 seeds: ~0.1 s of compute each on an idle
-    # machine with numba warm, longer than the 0.02 s before the kill (the plugin checks
-    # that the cell still runs, and the test that a kill happened)
-    cfg = sweep.SweepConfig(
-        T_values=[2.0**-5, 4.0],
-        sigma_values=[0.125, 2.0],
-        epochs=20,
-        n_seeds=3,
-        network=NetworkConfig(n_batches=1000),
-    )
+    # 1000 batches, 3 seeds: ~0.1 s of compute a cell on an idle machine with numba warm,
+    # longer than the 0.02 s before the kill (the plugin checks that the cell still runs,
+    # and the test that a kill happened)
+    cfg = _sweep_config(n_batches=1000, n_seeds=3)
     ref = tmp_path / "ref.zarr"
     sweep.run_sweep(cfg, ref, client="inprocess")
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):

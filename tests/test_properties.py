@@ -28,7 +28,8 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from _strategies import fixed_settings, log_uniform
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from dysonsgd import _seeding, observables, spectra
@@ -51,20 +52,8 @@ from dysonsgd.sgd import engine, reference, save_schedule, train
 ENTROPY = 7_2025
 
 
-def _settings(n: int, slow: bool = False):
-    """A fixed example budget, deterministic examples, no per-example deadline (numba compiles
-    on the first example)."""
-    return settings(
-        max_examples=4 * n if slow else n,
-        deadline=None,
-        derandomize=True,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-
-
-log_uniform = lambda lo, hi: st.floats(math.log10(lo), math.log10(hi)).map(  # noqa: E731
-    lambda e: 10.0**e
-)
+# The decorators keep their name: derandomized examples are a function of the test source.
+_settings = fixed_settings
 
 
 # --------------------------------------------------------------------------- SGD
