@@ -4,7 +4,8 @@ Ctrl-C is handled from the first line of this package on, when it is run as the 
 (``dysonsgd ...`` or ``python -m dysonsgd.cli ...``): the imports that follow (click,
 numpy, numba: about half a second) would otherwise end in Python's ``KeyboardInterrupt``
 traceback and exit status -2. Nothing is imported before the handler is in place but
-modules the interpreter has already loaded (``os``, ``signal``, ``sys``). Imported as a
+modules the interpreter has already loaded (``os``, ``sys``) and built-in C modules
+(``atexit``, ``_signal``). Imported as a
 library (tests, notebooks) the package changes no signal handling, and ``import
 dysonsgd`` never does.
 
@@ -30,9 +31,12 @@ printed its message (found by ``tests/test_interrupts.py``). The flag is cleared
 ``KeyboardInterrupt`` really went unhandled (then ``sys.last_value`` holds it).
 """
 
+# ``_signal`` is the C module behind ``signal``: importing it runs no Python code, so the
+# window before the handler below is in place is a few bytecodes (``signal.py`` builds
+# enums first: a Ctrl-C landed there once in the start-up test).
+import _signal as signal
 import atexit
 import os
-import signal
 import sys
 
 #: The one line printed when Ctrl-C stops a command (exit status 130).

@@ -92,11 +92,17 @@ def _startup_interrupt(code, err) -> bool:
     start-up, ``site``, the light ``import dysonsgd``: tens of ms) Python ends with its own
     traceback (exit 1 inside ``site``, -2 after) or, before Python's handler exists, a bare
     -2. Nothing can have been written then. Recognised by the absence of any frame of the
-    cli package in the traceback: a traceback through cli/ is a failure.
+    cli package in the traceback but the package's own first lines (before its handler is
+    installed): a traceback through the rest of cli/ is a failure.
     """
+    cli_frames = [ln for ln in err.splitlines() if CLI_DIR in ln]
+    before_handler = all(  # no cli/ frame, or only the package's first lines
+        ln.strip().startswith(f'File "{CLI_DIR}/__init__.py"') and ln.endswith("in <module>")
+        for ln in cli_frames
+    )
     return (
         code in (1, -signal.SIGINT)
-        and CLI_DIR not in err
+        and before_handler
         and (err == "" or err.rstrip().endswith("KeyboardInterrupt"))
     )
 

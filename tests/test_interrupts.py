@@ -191,9 +191,15 @@ def _startup_outcome(code, err, out_file: Path, module: bool) -> str:
         assert "Traceback" not in err, err
         assert SGDResult.load(out_file).records.W.shape == (1, 11, 16, 32)
         return "finished (0)"
-    if module and CLI_DIR not in err and code != 130:
-        # Before dysonsgd.cli started importing (interpreter start-up, site, `import
-        # dysonsgd`): outside the CLI's reach. Python's own traceback or -2; nothing written.
+    cli_frames = [ln for ln in err.splitlines() if CLI_DIR in ln]
+    before_handler = all(
+        ln.strip().startswith(f'File "{CLI_DIR}/__init__.py"') and ln.endswith("in <module>")
+        for ln in cli_frames
+    )
+    if code != 130 and before_handler:
+        # Before cli/__init__.py installed its handler (interpreter start-up, site, `import
+        # dysonsgd`, the first lines of the package): outside the CLI's reach. Python's own
+        # traceback or -2; nothing written.
         assert code in (1, -signal.SIGINT), err
         assert not err or "KeyboardInterrupt" in err, err
         assert not out_file.exists()
