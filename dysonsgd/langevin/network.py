@@ -59,6 +59,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dysonsgd._validate import positive_float
 from dysonsgd.langevin import _kernels_network as _kn
 from dysonsgd.langevin.models import Coefficients, DriftModel
 from dysonsgd.model import Instance, loss_and_gradient
@@ -169,14 +170,7 @@ class NetworkModel(DriftModel):
         if slope not in SLOPES:
             raise ValueError(f"slope must be one of {', '.join(SLOPES)}, got {slope!r}")
         self.slope = slope
-        if lr is not None:
-            try:
-                lr = float(lr)
-            except (TypeError, ValueError):
-                raise ValueError(f"lr must be a positive number or None, got {lr!r}") from None
-            if not (math.isfinite(lr) and lr > 0):
-                raise ValueError(f"lr must be a positive number or None, got {lr!r}")
-        self.lr = lr
+        self.lr = None if lr is None else positive_float("lr", lr)
         if n_drift is not None and n_drift == DEFAULT_N_DRIFT:
             n_drift = min(n_drift, cfg.n_samples)
         self.n_drift = self._count("n_drift", n_drift, cfg.n_samples)

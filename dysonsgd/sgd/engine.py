@@ -21,12 +21,11 @@ descent in multilayer neural networks", arXiv:2509.01349 (2025), section 2 (the 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from dysonsgd._validate import MAX_COUNT, positive_int
+from dysonsgd._validate import MAX_COUNT, positive_float, positive_int
 from dysonsgd.model import Instance
 from dysonsgd.sgd.reference import Records
 
@@ -68,16 +67,6 @@ def _check_threads(threads: int | None) -> int | None:
             "(set NUMBA_NUM_THREADS before starting Python to raise it)"
         )
     return int(threads)
-
-
-def _check_lr(lr) -> float:
-    try:
-        v = float(lr)
-    except (TypeError, ValueError):
-        raise ValueError(f"lr must be a positive number, got {lr!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    return v
 
 
 def _check_save_epochs(save_epochs, epochs: int) -> np.ndarray:
@@ -127,7 +116,7 @@ def _run_items(
         )
     epochs = positive_int("epochs", epochs, MAX_COUNT)
     save_epochs = _check_save_epochs(save_epochs, epochs)
-    lr = np.array([_check_lr(v) for v in lrs], dtype=np.float64)
+    lr = np.array([positive_float("lr", v) for v in lrs], dtype=np.float64)
     if shuffle_rngs is not None and len(shuffle_rngs) != len(instances):
         raise ValueError(
             f"shuffle_rngs must hold one Generator per seed ({len(instances)}), "
@@ -293,7 +282,7 @@ def run(
     ----------
     Park, Lucini & Aarts, arXiv:2509.01349, section 2.
     """
-    lr = _check_lr(lr)
+    lr = positive_float("lr", lr)
     return _run_items(
         instances,
         [lr] * len(instances),
