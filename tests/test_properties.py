@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _strategies import fixed_settings, log_uniform
+from _strategies import draw_network_config, fixed_settings, log_uniform
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -61,18 +61,7 @@ _settings = fixed_settings
 
 @st.composite
 def _sgd_configs(draw):
-    K = draw(st.integers(2, 5))
-    L = draw(st.integers(K, 8))
-    config = NetworkConfig(
-        d_in=draw(st.integers(1, 3)),
-        K=K,
-        L=L,
-        d_out=draw(st.integers(1, 2)),
-        activation=draw(st.sampled_from(ACTIVATIONS)),
-        n_batches=draw(st.integers(2, 8)),
-        batch_size=draw(st.integers(1, 6)),
-        n_test=8,
-    )
+    config = draw_network_config(draw, max_K=5, max_L=8, max_batches=8, max_batch_size=6)
     return dict(
         config=config,
         sigma_w=draw(log_uniform(1e-4, 1e4)),

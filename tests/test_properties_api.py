@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
-from _strategies import fixed_settings, log_uniform
+from _strategies import draw_network_config, fixed_settings, log_uniform
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy import integrate as sintegrate
@@ -40,7 +40,7 @@ from dysonsgd.compare import distance
 from dysonsgd.langevin import NetworkModel
 from dysonsgd.langevin import integrate as lintegrate
 from dysonsgd.langevin.network import isotropic_split
-from dysonsgd.model import ACTIVATIONS, NetworkConfig, make_instances
+from dysonsgd.model import NetworkConfig, make_instances
 from dysonsgd.phases import classify_flow
 
 # Fixed base entropy: any value works, it only has to be the same on every run.
@@ -736,17 +736,8 @@ _SCHEMES = st.sampled_from(["semi_implicit", "euler"])
 
 @st.composite
 def _network_models(draw):
-    K = draw(st.integers(2, 6))
-    L = draw(st.integers(K, 10))
-    cfg = NetworkConfig(
-        d_in=draw(st.integers(1, 3)),
-        K=K,
-        L=L,
-        d_out=draw(st.integers(1, 2)),
-        activation=draw(st.sampled_from(ACTIVATIONS)),
-        n_batches=draw(st.integers(2, 20)),
-        batch_size=draw(st.integers(1, 4)),
-        n_test=draw(st.integers(2, 24)),
+    cfg = draw_network_config(
+        draw, max_K=6, max_L=10, max_batches=20, max_batch_size=4, n_test=st.integers(2, 24)
     )
     sigma_w = draw(log_uniform(1e-4, 1e4))
     n = draw(st.integers(1, 3))

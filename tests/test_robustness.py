@@ -40,6 +40,19 @@ def _finite_unless_diverged(res):
 # --------------------------------------------------------------------------- hot phase
 
 
+def _summary_finite_and_phase(res, phase: str):
+    """The observables of ``res`` finite without a RuntimeWarning; every seed in ``phase``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        s = observables.summarize(res)
+    for key in ("final_loss", "test_loss", "grad_norm", "overlap_G", "alignment"):
+        assert np.all(np.isfinite(s[key])), key
+    assert math.isfinite(s["spacing_growth_rate"])
+    pc = classify_flow(s["eigenvalues"], s["teacher_eigenvalues"])
+    assert set(pc.phases) == {phase}
+    return s
+
+
 @pytest.mark.parametrize("activation", ["relu", "identity"])
 @pytest.mark.parametrize("engine", ["numba", "numpy"])
 def test_hot_sgd_T64_default_guard(activation, engine):
@@ -54,14 +67,7 @@ def test_hot_sgd_T64_default_guard(activation, engine):
         assert res.diverged.all()
     _finite_unless_diverged(res)
     assert np.all(np.isfinite(res.records.W))  # the guard refuses the overflowing update
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        s = observables.summarize(res)
-    for key in ("final_loss", "test_loss", "grad_norm", "overlap_G", "alignment"):
-        assert np.all(np.isfinite(s[key])), key
-    assert math.isfinite(s["spacing_growth_rate"])
-    pc = classify_flow(s["eigenvalues"], s["teacher_eigenvalues"])
-    assert set(pc.phases) == {"high-temperature"}
+    _summary_finite_and_phase(res, "high-temperature")
 
 
 def test_hot_sgd_overflowing_eigenvalues_without_guard():
@@ -127,14 +133,7 @@ def test_jammed_phase_zero_gradients(sigma_w):
     res = train(SMALL, sigma_w=sigma_w, temperature=2**-5, epochs=4, n_seeds=3, seed=SEED,
                 save_points=3)  # fmt: skip
     assert not res.diverged.any()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        s = observables.summarize(res)
-    for key in ("final_loss", "test_loss", "grad_norm", "overlap_G", "alignment"):
-        assert np.all(np.isfinite(s[key])), key
-    assert math.isfinite(s["spacing_growth_rate"])
-    pc = classify_flow(s["eigenvalues"], s["teacher_eigenvalues"])
-    assert set(pc.phases) == {"disordered"}
+    _summary_finite_and_phase(res, "disordered")
     for est in ("exact", "paper"):
         crit = langevin_criterion(res.W[:, -1], res.instances(), temperature=2**-5,
                                   estimator=est)  # fmt: skip
