@@ -26,7 +26,12 @@ from dysonsgd.sgd import ENGINES, save_schedule, train
     show_default=True,
     help="numba: compiled engine; numpy: the readable reference (same records).",
 )
-@click.option("--save-points", type=c.POSITIVE_INT, default=21, show_default=True)
+@click.option(
+    "--save-points",
+    type=c.POSITIVE_INT,
+    help="Evenly spaced saves incl. epoch 0 and the end, 2 to epochs + 1 "
+    "(default: 21, or every epoch when --epochs < 20).",
+)
 @click.option("--shuffle", is_flag=True, help="Reshuffle the training set every epoch.")
 @click.option("--K", "K", type=c.POSITIVE_INT, default=16, show_default=True)
 @click.option("--L", "L", type=c.POSITIVE_INT, default=32, show_default=True)
@@ -48,10 +53,10 @@ def train_command(
     """
     if (T is None) == (lr is None):
         c.fail("give exactly one of --T and --lr (T = lr / batch size)")
-    if save_points < 2 or save_points > epochs + 1:
+    if save_points is not None and not 2 <= save_points <= epochs + 1:
         c.fail(
             f"Invalid value for '--save-points': {save_points} needs 2 <= save points <= "
-            f"epochs + 1 = {epochs + 1}"
+            f"epochs + 1 = {epochs + 1} (or leave it unset)"
         )
     try:
         config = NetworkConfig(
@@ -59,7 +64,7 @@ def train_command(
         )
     except ValueError as exc:
         c.fail(str(exc))
-    save_schedule(epochs, save_points)
+    save_points = len(save_schedule(epochs, save_points))
     # Per seed: the network and data, W and grad at each save point, and the per-epoch
     # loss (epochs + 1 values: 8 GB per seed at --epochs 10**9, filled as epochs run).
     c.check_memory(
@@ -109,6 +114,7 @@ def train_command(
                 "seed": result.seed,
                 "engine": engine,
                 "shuffle": shuffle,
+                "save_points": save_points,
                 "epochs_saved": result.save_epochs,
                 "initial_loss": result.records.loss[:, 0],
                 "final_loss": obs["final_loss"],

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from dysonsgd import NetworkConfig, train
 from dysonsgd.cli.main import cli
+from dysonsgd.sgd.api import save_schedule
 
 FAST = ["--n-batches", "100"]
 
@@ -81,6 +83,29 @@ def test_same_seed_same_numbers():
     assert a == b
 
 
+def test_short_runs_save_every_epoch_by_default():
+    """issue 14: --epochs 5 alone exited 2 (the default of 21 save points needs 20 epochs)."""
+    res = run("--T", 0.25, "--sigma", 0.5, "--epochs", 5)
+    assert res.exit_code == 0, res.output
+    out = run_json("--T", 0.25, "--sigma", 0.5, "--epochs", 5, *FAST)
+    assert out["save_points"] == 6 and out["epochs_saved"] == [0, 1, 2, 3, 4, 5]
+    # from 20 epochs on, the paper's 21 points
+    assert run_json("--T", 0.25, "--sigma", 0.5, "--epochs", 40, *FAST)["save_points"] == 21
+
+
+def test_api_default_save_points_adapt_and_explicit_bad_ones_are_refused():
+    config = NetworkConfig(n_batches=20)
+    r = train(config, sigma_w=0.5, temperature=0.25, epochs=5)
+    assert r.save_epochs.tolist() == [0, 1, 2, 3, 4, 5] and r.W.shape[1] == 6
+    assert len(save_schedule(1)) == 2 and len(save_schedule(20)) == 21
+    assert len(save_schedule(10**6)) == 21
+    with pytest.raises(ValueError, match="save_points=21 needs at least 20 epochs"):
+        train(config, sigma_w=0.5, temperature=0.25, epochs=5, save_points=21)
+    for bad in (1, 0, 2.5, True):
+        with pytest.raises(ValueError, match="save_points"):
+            save_schedule(5, bad)
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [
@@ -101,6 +126,9 @@ def test_same_seed_same_numbers():
         (["--T", "1", "--sigma", "1", "--seeds", "0"], "'--seeds'"),
         (["--T", "1", "--sigma", "1", "--seeds", "1.5"], "'--seeds'"),
         (["--T", "1", "--sigma", "1", "--epochs", "5", "--save-points", "7"], "--save-points"),
+        (["--T", "1", "--sigma", "1", "--epochs", "5", "--save-points", "21"], "epochs + 1 = 6"),
+        (["--T", "1", "--sigma", "1", "--save-points", "1"], "2 <= save points"),
+        (["--T", "1", "--sigma", "1", "--save-points", "0"], "'--save-points'"),
         (["--T", "1", "--sigma", "1", "--engine", "torch"], "'--engine'"),
         (["--T", "1", "--sigma", "1", "--K", "40"], "K must not exceed L"),
         (["--T", "1", "--sigma", "1", "--out", "/nonexistent/dir/x.npz"], "does not exist"),

@@ -19,15 +19,28 @@ from dysonsgd.sgd.reference import Records
 ENGINES: tuple[str, ...] = ("numpy", "numba")
 
 
-def save_schedule(epochs: int, save_points: int = 21) -> np.ndarray:
+#: Save points of the paper's records: epoch 0 and every epochs/20 (arXiv:2509.01349, sec. 2).
+PAPER_SAVE_POINTS = 21
+
+
+def default_save_points(epochs: int) -> int:
+    """The save points of a run of ``epochs`` epochs: the paper's 21, or every epoch if fewer.
+
+    ``min(21, epochs + 1)``: a short run saves every epoch instead of being refused.
+    """
+    return min(PAPER_SAVE_POINTS, _positive_int("epochs", epochs, MAX_COUNT) + 1)
+
+
+def save_schedule(epochs: int, save_points: int | None = None) -> np.ndarray:
     """Evenly spaced save epochs from 0 to ``epochs`` inclusive (paper: 21 points).
 
     Parameters
     ----------
     epochs : int
         From 1 to ``MAX_COUNT`` = 2**31 - 1.
-    save_points : int
-        From 2 to ``epochs + 1``.
+    save_points : int, optional
+        From 2 to ``epochs + 1``; by default :func:`default_save_points` (21, or
+        ``epochs + 1`` for runs shorter than 20 epochs).
 
     Returns
     -------
@@ -40,13 +53,16 @@ def save_schedule(epochs: int, save_points: int = 21) -> np.ndarray:
         epochs + 1``: the points would not be distinct epochs).
     """
     epochs = _positive_int("epochs", epochs, MAX_COUNT)
+    if save_points is None:
+        save_points = default_save_points(epochs)
     save_points = _positive_int("save_points", save_points)
     if save_points < 2:
         raise ValueError(f"save_points must be at least 2 (start and end), got {save_points}")
     if save_points > epochs + 1:
         raise ValueError(
             f"save_points={save_points} needs at least {save_points - 1} epochs, got "
-            f"epochs={epochs}; save_points must be from 2 to epochs + 1 = {epochs + 1}"
+            f"epochs={epochs}; save_points must be from 2 to epochs + 1 = {epochs + 1} "
+            "(or leave it unset)"
         )
     return np.rint(np.linspace(0, epochs, save_points)).astype(np.int64)
 
@@ -207,7 +223,7 @@ def train(
     n_seeds: int = 1,
     seed: int | np.random.Generator | None = 0,
     engine: str = "numba",
-    save_points: int = 21,
+    save_points: int | None = None,
     shuffle: bool = False,
     on_epoch: Callable[[], None] | None = None,
     threads: int | None = None,
@@ -232,8 +248,9 @@ def train(
         Base seed of the run.
     engine : {"numpy", "numba"}
         ``numpy``: the readable reference; ``numba``: the compiled engine (same records).
-    save_points : int
-        Evenly spaced save epochs including 0 and ``epochs`` (2 to ``epochs + 1``).
+    save_points : int, optional
+        Evenly spaced save epochs including 0 and ``epochs`` (2 to ``epochs + 1``). Default
+        :func:`default_save_points`: the paper's 21, or every epoch when ``epochs < 20``.
     shuffle : bool
         Reshuffle the training set every epoch (the paper does not).
     on_epoch : callable, optional
