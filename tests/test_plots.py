@@ -1,0 +1,135 @@
+"""The figures run on small inputs and carry what a reader needs to read them.
+
+Structure, not pixels: legends name the lines, colour keys exist, axes are labelled, titles use
+the paper's ``1/sigma_W`` convention. The figure functions close their figures after saving,
+so each test catches the figure at the save call (and one test per kind writes a real file).
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+
+from dysonsgd.plot import _base  # noqa: E402
+from dysonsgd.plot import langevin as plot_langevin  # noqa: E402
+from dysonsgd.plot import training as plot_training  # noqa: E402
+
+
+@pytest.fixture
+def caught(monkeypatch):
+    """Figures passed to the single-file savers, kept open for inspection."""
+    figs = []
+
+    def keep(fig, path):
+        figs.append(fig)
+
+    monkeypatch.setattr(_base, "_save", keep)
+    monkeypatch.setattr(plot_training, "_save", keep)
+    yield figs
+    import matplotlib.pyplot as plt
+
+    for fig in figs:
+        plt.close(fig)
+
+
+def _langevin_result(n_seeds, n_saves, K=5, model="network", positive=True):
+    rng = np.random.default_rng(1)
+    x = np.sort(rng.uniform(0.01, 1.0, size=(n_seeds, n_saves, K)), axis=-1)[..., ::-1]
+    if not positive:
+        x = x - 0.5
+    return types.SimpleNamespace(
+        times=np.linspace(0.0, 10.0, n_saves), x=np.ascontiguousarray(x), temperature=0.03125,
+        model=model, status=np.zeros(n_seeds, dtype=np.int64), domain="positive",
+    )  # fmt: skip
+
+
+def _legend_texts(ax):
+    leg = ax.get_legend()
+    return [] if leg is None else [t.get_text() for t in leg.get_texts()]
+
+
+def _colorbar_labels(fig):
+    return [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+@pytest.mark.parametrize("n_seeds", [1, 3, 4])
+def test_langevin_figure_one_panel_per_seed(caught, n_seeds):
+    res = _langevin_result(n_seeds, 7)
+    teacher = np.linspace(2.0, 0.1, 5)
+    plot_langevin.langevin_flow_figure(
+        res, "unused.png", teacher=teacher, sigma_w=0.125, phases=["ordered"] * n_seeds
+    )
+    (fig,) = caught
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+    assert len(panels) == n_seeds
+    assert [ax.get_title() for ax in panels] == [f"seed {k}: ordered" for k in range(n_seeds)]
+    legend = _legend_texts(panels[0])
+    assert any("student" in t and "x_i(t)" in t for t in legend)
+    assert any("teacher" in t for t in legend)
+    assert _colorbar_labels(fig) == ["level index $i$ (1 = largest)"]
+    assert panels[0].get_yscale() == "log"
+    title = fig._suptitle.get_text()
+    assert "$1/\\sigma_W$ = 8" in title and "sigma_W=" not in title
+    # the highlighted flow: K solid lines per panel, K dashed references
+    lines = panels[-1].get_lines()
+    assert sum(ln.get_linestyle() == "-" for ln in lines) == 5
+    assert sum(ln.get_linestyle() == "--" for ln in lines) == 5
+
+
+def test_langevin_figure_many_seeds_highlights_seed_0(caught):
+    res = _langevin_result(6, 200)
+    plot_langevin.langevin_flow_figure(res, "unused.png", teacher=np.linspace(2.0, 0.1, 5))
+    (fig,) = caught
+    (ax,) = [a for a in fig.axes if a.get_label() != "<colorbar>"]
+    assert any("other seeds (5)" in t for t in _legend_texts(ax))
+    lines = ax.get_lines()
+    grey = [ln for ln in lines if ln.get_color() == "0.6"]
+    assert len(grey) == 5 * 5  # the other seeds, faint, no references
+    # 200 save points: no markers; the title has T in the paper's notation
+    assert all(ln.get_marker() in (None, "None", "") for ln in lines)
+    assert "$T$ = $2^{-5}$" in fig._suptitle.get_text()
+
+
+def test_langevin_figure_marks_coarse_save_points_and_real_domain(caught):
+    res = _langevin_result(2, 3, positive=False, model="harmonic")
+    plot_langevin.langevin_flow_figure(res, "unused.png", teacher=np.linspace(0.4, -0.4, 5))
+    (fig,) = caught
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "linear"
+    assert any(ln.get_marker() == "." for ln in ax.get_lines())
+    assert any("harmonic targets" in t for t in _legend_texts(ax))
+
+
+def test_langevin_figure_writes_file(tmp_path):
+    path = tmp_path / "flow.png"
+    plot_langevin.langevin_flow_figure(_langevin_result(2, 5), path, sigma_w=256.0)
+    assert path.stat().st_size > 1000
+
+
+def test_width_label_paper_convention():
+    assert _base.width_label(0.125) == "$1/\\sigma_W$ = 8"
+    assert _base.width_label(256.0) == "$1/\\sigma_W$ = $2^{-8}$"
+    assert _base.width_label(2.0) == "$1/\\sigma_W$ = 0.5"
+
+
+def test_training_figure(caught, tmp_path):
+    import dysonsgd
+    from dysonsgd import observables
+
+    cfg = dysonsgd.NetworkConfig(K=3, L=6, n_batches=4, n_test=8)
+    res = dysonsgd.train(cfg, sigma_w=0.125, temperature=0.03125, epochs=3, n_seeds=2,
+                         engine="numpy")  # fmt: skip
+    plot_training.training_figure(res, observables.summarize(res), tmp_path / "t.png")
+    (fig,) = caught
+    flow_ax, loss_ax = [a for a in fig.axes if a.get_label() != "<colorbar>"]
+    assert flow_ax.get_xlabel() == "epoch" and "X = WW^T" in flow_ax.get_ylabel()
+    assert loss_ax.get_ylabel() == "epoch-mean training loss"
+    legend = _legend_texts(flow_ax)
+    assert any("student" in t for t in legend) and any("teacher" in t for t in legend)
+    assert _legend_texts(loss_ax) == ["other seeds (1), grey", "seed 0"]
+    assert _colorbar_labels(fig) == ["level index $i$ (1 = largest)"]
+    assert "$1/\\sigma_W$ = 8" in fig._suptitle.get_text()
