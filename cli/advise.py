@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import click
@@ -49,13 +50,15 @@ def _batch_sizes(ctx, param, value):
 def advise_command(
     sigma, checkpoint, batch_sizes, estimator, seeds, epochs, n_batches, seed, json_output
 ):
-    """Largest T predicted to stay in the ordered phase at sigma_W, and its learning rates.
+    """Largest T the Langevin criterion predicts ordered at sigma_W, and its learning rates.
 
-    Evaluates the Langevin criterion (paper Fig 8) per seed on trained networks -- the
-    checkpoint's, or fresh ones trained briefly at T = 2^-5 -- giving T_c = S Delta / N per
-    seed. A fraction p of seeds stays ordered below the (1 - p) quantile of T_c; the
-    learning rate is lr = T |B|. Also says whether sigma_W is on the jammed side of
-    1/sigma_W = sqrt 2.
+    Evaluates the criterion (paper Fig 8) per seed on networks trained at one temperature --
+    the checkpoint's, or fresh ones trained briefly at T = 2^-5 -- giving T_c = S Delta / N
+    per seed. T_max(p) is the largest T at which a fraction p of the seeds has T <= T_c; the
+    learning rate is lr = T |B|. With n seeds, p is resolved only if n >= ceil(1/(1-p)) (4
+    for 0.68, 20 for 0.95, 334 for 0.997); other rows are flagged, not printed. A
+    prediction of the criterion, not the flow-rule phase label of phase-diagram, compare and
+    simulate. Also says whether sigma_W is on the jammed side of 1/sigma_W = sqrt 2.
     """
     from dysonsgd import boundaries
     from dysonsgd.sgd import SGDResult
@@ -97,24 +100,37 @@ def advise_command(
         c.echo_json(adv)
         return
     s = adv["sigma_w"]
-    click.echo(f"sigma_W = {s:g} (1/sigma_W = {1 / s:g}); criterion: {estimator}; {adv['source']}")
+    n, T0 = adv["n_seeds"], adv["trained_at_T"]
+    click.echo(f"sigma_W = {s:g} (1/sigma_W = {1 / s:g}); Langevin criterion ({estimator})")
+    click.echo(f"networks: {adv['source']}")
     click.echo(
         f"T_c = S Delta / N per seed: median {adv['Tc_median']:.3g} "
-        f"(16-84%: {adv['Tc_16']:.3g} .. {adv['Tc_84']:.3g})"
+        f"(16-84%: {adv['Tc_16']:.3g} .. {adv['Tc_84']:.3g}); at T = {T0:g} itself the "
+        f"criterion calls {adv['ordered_at_trained_T']} of {n} seeds ordered"
     )
     if adv["Tc_undefined"]:
         click.echo(
             f"warning: {adv['Tc_undefined']} of {len(adv['Tc'])} seeds have no T_c (their W "
             "overflowed); the quantiles use the others"
         )
-    click.echo("largest T predicted ordered for a fraction of seeds, and lr = T |B|:")
-    click.echo(
-        f"{'fraction':>9} {'T_max':>10}  " + " ".join(f"{'|B|=' + str(b):>9}" for b in batch_sizes)
-    )
+    click.echo(f"largest T at which a fraction p of these {n} seeds has T <= T_c, and lr = T |B|:")
+    click.echo(f"{'p':>9} {'T_max':>10}  " + " ".join(f"{'|B|=' + str(b):>9}" for b in batch_sizes))
     for lv, t in adv["T_max"].items():
+        res = adv["T_max_resolution"][lv]
+        if not res["resolved"]:
+            click.echo(f"{lv:>9} {'--':>10}  {res['note']} (lowest T_c: {t:.3g})")
+            continue
         click.echo(
             f"{lv:>9} {t:>10.3g}  " + " ".join(f"{adv['lr'][lv][b]:>9.3g}" for b in batch_sizes)
         )
+    note = (
+        f"T_max is a prediction of the Langevin criterion from networks trained at T = {T0:g} "
+        "(S, N, Delta held there), not a phase label: phase-diagram, compare and simulate "
+        "label phases by the eigenvalue flow, and phase-diagram's boundary uses seeds trained "
+        f"at each grid T. A seed with T_c < {T0:g} is predicted to leave the ordered phase at "
+        f"T = {T0:g} even where its flow there is labelled ordered."
+    )
+    click.echo(textwrap.fill(note, width=95))
     lines = adv["disorder_lines"]
     if adv["jammed"]:
         click.echo(
@@ -123,7 +139,11 @@ def advise_command(
         )
     else:
         click.echo(f"1/sigma_W = {1 / s:g} >= sqrt 2: not on the jammed side.")
+    err = lines["actual_stderr"]
     click.echo(
-        f"(actual pre-activation width line: 1/sigma_W = {lines['actual']:.3g}; "
+        f"(actual pre-activation width line: 1/sigma_W = {lines['actual']:.3g}"
+        + (f" +- {err:.2g}" if err == err else "")
+        + f", sqrt 2 x rms(a) of the training features averaged over these "
+        f"{lines['actual_seeds']} seeds; "
         f"{'jammed' if adv['jammed_actual_width'] else 'not jammed'} by that measure)"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -204,6 +205,7 @@ def _phase_diagram(
                 "compute_seconds": report.compute_seconds,
                 "config": config.to_dict(),
                 **summ,
+                **_boundary_about(ds),
                 "figures": [str(p) for p in written],
             }
         )
@@ -214,22 +216,50 @@ def _phase_diagram(
         f"{report.seconds:.1f} s)"
     )
     _print_map(summ, config)
+    about = _boundary_about(ds)
+    n = about["boundary_T_seeds"]
+    click.echo(
+        f"predicted high-T boundary, Langevin criterion (exact estimator), {n} seeds per cell:"
+    )
+    click.echo(textwrap.fill(about["boundary_T_question"], width=95, initial_indent="  ",
+                             subsequent_indent="  "))  # fmt: skip
     b = summ["boundary_T"]["exact"]
-    click.echo("predicted high-T boundary (exact criterion), T at ordered fraction 0.95:")
-    click.echo(
-        "  "
-        + "  ".join(
-            f"1/sigma_W={inv:g}: {t:.3g}"
-            for inv, t in zip(summ["inv_sigma_values"], b["0.95"], strict=True)
+    for lv, res in about["boundary_T_resolution"].items():
+        if not res["resolved"]:
+            click.echo(f"  level {lv}: {res['note']}")
+            continue
+        click.echo(
+            f"  level {lv}: "
+            + "  ".join(
+                f"1/sigma_W={inv:g}: {t:.3g}"
+                for inv, t in zip(summ["inv_sigma_values"], b[lv], strict=True)
+            )
         )
-    )
     lines = summ["disorder_line_inv_sigma"]
-    click.echo(
-        "disorder line 1/sigma_W = sqrt 2 = 1.414 (paper)"
-        + (f"; actual width line {lines['actual']:.3f}" if "actual" in lines else "")
-    )
+    actual = ""
+    if "actual" in lines:
+        err = lines["actual_stderr"]
+        actual = (
+            f"; actual width line {lines['actual']:.3f}"
+            + (f" +- {err:.2g}" if err == err else "")
+            + f" (sqrt 2 x rms(a) of the training features over the {lines['actual_seeds']} "
+            "seeds)"
+        )
+    click.echo("disorder line 1/sigma_W = sqrt 2 = 1.414 (paper)" + actual)
     if written:
         click.echo(f"figures written to {plot_dir} ({len(written)} files)")
+
+
+def _boundary_about(ds) -> dict:
+    """What boundary_T answers, on how many seeds, and which of its levels they resolve."""
+    from dysonsgd import boundaries
+
+    n = int(ds.sizes["seed"])
+    return {
+        "boundary_T_question": boundaries.BOUNDARY_QUESTION,
+        "boundary_T_seeds": n,
+        "boundary_T_resolution": boundaries.level_resolution(n),
+    }
 
 
 def _plot(ds, store, plot_dir) -> list:

@@ -164,6 +164,51 @@ def _crossing(T: np.ndarray, f: np.ndarray, level: float) -> float:
     return math.inf  # ordered at every T of the grid
 
 
+#: Tolerance of the seed counts below: 1 / (1 - 0.95) is 19.999999999999982 in floating point.
+_COUNT_TOL = 1e-9
+
+
+def seeds_needed(level: float) -> int:
+    """Fewest seeds that resolve the contour ``level``: ``ceil(1 / (1 - level))``.
+
+    With n seeds the ordered fraction takes the values k/n. A level p above (n - 1)/n is
+    crossed as soon as one seed fails the criterion: its boundary temperature (and its
+    quantile of T_c in :func:`advise`) is the minimum over the seeds whatever p is. Levels
+    with ``n (1 - p) >= 1`` are resolved: 4 seeds for 0.68, 20 for 0.95, 334 for 0.997.
+    """
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)):
+        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    return math.ceil(1.0 / (1.0 - float(level)) - _COUNT_TOL)
+
+
+def level_resolution(n_seeds: int, levels=LEVELS) -> dict:
+    """Which contour levels ``n_seeds`` seeds can resolve (see :func:`seeds_needed`).
+
+    Returns
+    -------
+    dict
+        ``{f"{level:g}": {"resolved": bool, "seeds_needed": int, "note": str}}``; ``note`` is
+        ``"not resolved with n seeds: needs >= m seeds"``, or ``""`` when resolved.
+    """
+    out = {}
+    for lv in levels:
+        need = seeds_needed(lv)
+        ok = n_seeds >= need
+        note = "" if ok else f"not resolved with {n_seeds} seeds: needs >= {need} seeds"
+        out[f"{lv:g}"] = {"resolved": ok, "seeds_needed": need, "note": note}
+    return out
+
+
+#: What :func:`boundary_temperatures` answers (printed and in ``phase-diagram --json``).
+BOUNDARY_QUESTION = (
+    "per 1/sigma_W, the T at which the fraction of a cell's seeds, each trained at that "
+    "cell's own T, that the Langevin criterion calls ordered (S >= T N / Delta) first falls "
+    "below the level, interpolated linearly in log2 T between the grid temperatures"
+)
+
+
 def boundary_temperatures(ds, estimator: str = "exact", levels=LEVELS) -> dict:
     """Predicted high-temperature boundary per 1/sigma_W, one curve per contour level.
 
@@ -180,7 +225,8 @@ def boundary_temperatures(ds, estimator: str = "exact", levels=LEVELS) -> dict:
         ``{level: ndarray (n_sigma,)}`` of temperatures: where the fraction first falls below
         the level going up in T (interpolated linearly in log2 T); ``-inf`` when already
         below at the lowest T, ``inf`` when never below, NaN when a cell of the column is
-        missing.
+        missing. A level is resolved only with ``>= seeds_needed(level)`` seeds per cell
+        (:func:`level_resolution`); otherwise its curve is where the first seed fails.
     """
     frac = ordered_fraction(ds, estimator).values
     T = ds["T"].values
@@ -190,20 +236,73 @@ def boundary_temperatures(ds, estimator: str = "exact", levels=LEVELS) -> dict:
     }
 
 
-def disorder_lines(ds=None) -> dict:
-    """Disorder boundaries in 1/sigma_W.
+def feature_rms(instances) -> np.ndarray:
+    """rms of each seed's first-layer training features ``a = phi(M x)``.
+
+    The actual width of the pre-activation ``z = W a`` at initialisation is
+    ``sigma_W rms(a)`` (entries of W are N(0, sigma_W^2 / L), so ``Var z_k = sigma_W^2
+    mean_l a_l^2``). Stored per cell and seed as ``a_rms`` by :func:`dysonsgd.sweep.run_cell`.
+
+    Parameters
+    ----------
+    instances : sequence of Instance
+
+    Returns
+    -------
+    ndarray of float64, shape (n_seeds,)
+    """
+    return np.array([math.sqrt(np.mean(np.square(i.a_train))) for i in instances])
+
+
+def disorder_lines(ds=None, *, a_rms=None) -> dict:
+    """Disorder boundaries in 1/sigma_W, the one definition behind phase-diagram and advise.
 
     ``paper``: ``sqrt 2`` (the paper identifies the pre-activation width with sigma_W).
-    ``actual``: ``sqrt 2 rms(a)`` where the actual width of ``z = W a``, ``sigma_W rms(a)``,
-    reaches ``sigma_c = 1/sqrt 2`` (rms over the first-layer features of the training sets,
-    averaged over seeds; only with a store).
+    ``actual``: ``sqrt 2 <rms(a)>`` where the actual width of ``z = W a``, ``sigma_W rms(a)``
+    (:func:`feature_rms`), reaches ``sigma_c = 1/sqrt 2``; ``<.>`` is the mean over seeds
+    of each seed's rms over its training features (L units x n_batches |B| inputs).
+
+    The line depends on the seeds (each draws its own M and inputs; with d_in = 3 the rms
+    varies by a few per cent from seed to seed) and on nothing else: not on T or sigma_W,
+    so every cell of a sweep stores the same ``a_rms`` for a given seed. Two commands agree
+    when they average over the same seeds; ``phase-diagram --seeds 2`` (seeds 0, 1) and
+    ``advise --seeds 10`` (seeds 0-9) gave 0.815 and 0.834, within the spread of ten
+    seeds. ``actual_seeds`` and ``actual_stderr`` say what the average rests on.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset, optional
+        A sweep store: ``a_rms`` per seed (mean over the cells where it is finite).
+    a_rms : array_like of float64, shape (n_seeds,), optional
+        Per-seed rms from :func:`feature_rms` (advise's probe or checkpoint seeds).
+
+    Returns
+    -------
+    dict
+        ``paper``; with data also ``actual``, ``actual_seeds`` (seeds averaged) and
+        ``actual_stderr`` (standard error of ``actual`` over seeds, NaN for one seed).
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 5 (sigma_c, the disorder line).
     """
+    if ds is not None and a_rms is not None:
+        raise ValueError("give at most one of ds and a_rms")
     out = {"paper": math.sqrt(2.0)}
     if ds is not None and "a_rms" in ds:
-        a = np.asarray(ds["a_rms"].values)
-        a = a[np.isfinite(a)]
-        if a.size:
-            out["actual"] = float(math.sqrt(2.0) * np.mean(a))
+        a = ds["a_rms"]
+        a = a.where(np.isfinite(a))
+        other = [d for d in a.dims if d != "seed"]
+        a_rms = a.mean(other, skipna=True).values if other else a.values
+    if a_rms is None:
+        return out
+    a = np.asarray(a_rms, dtype=np.float64).ravel()
+    a = a[np.isfinite(a)]
+    if a.size:
+        out["actual"] = float(math.sqrt(2.0) * np.mean(a))
+        out["actual_seeds"] = int(a.size)
+        stderr = np.std(a, ddof=1) / math.sqrt(a.size) if a.size > 1 else math.nan
+        out["actual_stderr"] = float(math.sqrt(2.0) * stderr)
     return out
 
 
@@ -251,6 +350,18 @@ def summary(ds) -> dict:
     }
 
 
+def _ordered_temperature(Tc_sorted: np.ndarray, level: float) -> float:
+    """Largest T at which a fraction ``>= level`` of the seeds has ``T <= T_c``.
+
+    The order statistic ``T_c(k+1)`` with ``k = floor(n (1 - level))``: at that T the seeds
+    from the (k+1)-th lowest T_c up, ``n - k >= level n`` of them, are ordered. For
+    ``n (1 - level) < 1`` it is the minimum (see :func:`seeds_needed`).
+    """
+    n = len(Tc_sorted)
+    k = min(n - 1, math.floor(n * (1.0 - level) + _COUNT_TOL))
+    return float(Tc_sorted[k])
+
+
 def advise(
     sigma_w: float | None = None,
     *,
@@ -264,14 +375,22 @@ def advise(
     estimator: str = "exact",
     levels=LEVELS,
 ) -> dict:
-    """Largest temperature predicted to stay ordered at ``sigma_w``, and what it means for lr.
+    """Largest temperature the Langevin criterion predicts ordered at ``sigma_w``, and its lr.
 
-    The Langevin criterion is evaluated per seed on trained networks: those of ``result`` (a
-    checkpoint from ``dysonsgd train --out``), or, without one, ``n_seeds`` fresh networks
-    trained for ``epochs`` epochs at the ordered reference temperature (T = 2^-5, paper
-    Fig 6) with the numba engine. Per seed ``T_c = S Delta / N``; the temperature below which
-    a fraction ``p`` of seeds is ordered is the ``1 - p`` quantile of T_c (the contours of
-    paper Fig 8), and the learning rate is ``lr = T |B|``.
+    The criterion is evaluated per seed on networks trained at one temperature: those of
+    ``result`` (a checkpoint from ``dysonsgd train --out``), or, without one, ``n_seeds``
+    fresh networks trained for ``epochs`` epochs at the ordered reference temperature
+    (T = 2^-5, paper Fig 6) with the numba engine. Per seed ``T_c = S Delta / N`` with S, N
+    and Delta held at their values on those networks; ``T_max(p)``, the largest T at which a
+    fraction ``>= p`` of the seeds has ``T <= T_c``, is an order statistic of T_c (the
+    contours of paper Fig 8), and the learning rate is ``lr = T |B|``.
+
+    This is a prediction of the criterion from one training temperature, not a phase label:
+    ``phase-diagram``, ``compare`` and ``simulate`` name phases with the eigenvalue-flow rule
+    (:func:`dysonsgd.phases.classify_flow`), and ``phase-diagram``'s boundary
+    (:func:`boundary_temperatures`) uses networks trained at each grid T. With n seeds a
+    level p needs ``n >= ceil(1 / (1 - p))`` (:func:`seeds_needed`); below that its T_max
+    is the lowest T_c, flagged in ``T_max_resolution``.
 
     Parameters
     ----------
@@ -283,16 +402,21 @@ def advise(
         The probe training run used without ``result``.
     estimator : {"exact", "paper"}
     levels : sequence of float
-        Fractions of seeds that must stay ordered.
+        Fractions of seeds that must stay ordered, each in (0, 1).
 
     Returns
     -------
     dict
-        ``sigma_w``, ``inv_sigma_w``, ``Tc`` (per seed; NaN where W overflowed),
-        ``Tc_undefined`` (how many such seeds; the quantiles leave them out), ``Tc_median``,
-        ``Tc_16``, ``Tc_84``,
-        ``T_max`` (level -> T), ``lr`` (level -> {batch size: lr}), ``jammed`` (1/sigma_W <
-        sqrt 2), ``disorder_lines``, ``source``.
+        ``sigma_w``, ``inv_sigma_w``, ``estimator``, ``question`` (what T_max means),
+        ``source``, ``trained_at_T``, ``n_seeds`` (seeds with a T_c), ``Tc`` (per seed; NaN
+        where W overflowed), ``Tc_undefined`` (how many such seeds; left out of the
+        statistics), ``Tc_median``, ``Tc_16``, ``Tc_84``, ``ordered_at_trained_T`` (seeds the
+        criterion calls ordered at the training temperature itself: ``phase-diagram``'s
+        ordered fraction times n for the cell of the same seeds, T, sigma_W and
+        epochs), ``T_max`` (level -> T), ``T_max_resolution`` (level ->
+        :func:`level_resolution` entry), ``lr`` (level -> {batch size: lr}), ``jammed``
+        (1/sigma_W < sqrt 2), ``jammed_actual_width``, ``disorder_lines``
+        (:func:`disorder_lines` of these seeds).
 
     References
     ----------
@@ -310,8 +434,7 @@ def advise(
     if not bs:
         raise ValueError("batch_sizes is empty; give at least one batch size")
     for lv in levels:
-        if not 0 < lv < 1:
-            raise ValueError(f"levels must lie in (0, 1), got {lv!r}")
+        seeds_needed(lv)  # raises for a level outside (0, 1)
     if result is None:
         if sigma_w is None:
             raise ValueError("give sigma_w (or a checkpoint to read it from)")
@@ -343,9 +466,8 @@ def advise(
             f"T = {result.temperature:g}"
         )
     instances = result.instances()
-    crit = langevin_criterion(
-        result.W[:, -1], instances, temperature=result.temperature, estimator=estimator
-    )
+    T_train = result.temperature
+    crit = langevin_criterion(result.W[:, -1], instances, temperature=T_train, estimator=estimator)
     Tc = crit.critical_temperature
     # A seed whose W overflowed (possible only with a raised divergence guard) has no T_c
     # (a documented NaN): leave it out of the quantiles and count it, rather than let one
@@ -357,27 +479,37 @@ def advise(
             "not finite); use a checkpoint trained at a lower temperature or with the "
             "default divergence guard"
         )
-    Tq = Tc[defined]
-    T_max = {}
-    for lv in levels:
-        t = float(np.quantile(Tq, 1.0 - lv, method="inverted_cdf"))
-        T_max[f"{lv:g}"] = max(t, 0.0)
+    Tq = np.sort(Tc[defined])
+    n = len(Tq)
+    T_max = {f"{lv:g}": max(_ordered_temperature(Tq, lv), 0.0) for lv in levels}
     lr = {k: {b: t * b for b in bs} for k, t in T_max.items()}
-    a_rms = float(np.mean([np.sqrt(np.mean(i.a_train**2)) for i in instances]))
-    lines = {"paper": math.sqrt(2.0), "actual": math.sqrt(2.0) * a_rms}
+    lines = disorder_lines(a_rms=feature_rms(instances))
+    question = (
+        f"Langevin criterion ({estimator} estimator) on {n} networks trained at "
+        f"T = {T_train:g}: per seed T_c = S Delta / N with S, N, Delta held at their values "
+        f"there; T_max(p) is the largest T at which a fraction >= p of the {n} seeds has "
+        "T <= T_c. A prediction of the criterion, not a phase label of the eigenvalue-flow "
+        "rule (phase-diagram, compare, simulate); phase-diagram's boundary_T uses seeds "
+        "trained at each grid T"
+    )
     return {
         "sigma_w": sigma_w,
         "inv_sigma_w": 1.0 / sigma_w,
         "estimator": estimator,
+        "question": question,
+        "source": source,
+        "trained_at_T": T_train,
+        "n_seeds": n,
         "Tc": Tc,
         "Tc_undefined": int(np.count_nonzero(~defined)),
         "Tc_median": float(np.quantile(Tq, 0.5, method="inverted_cdf")),
         "Tc_16": float(np.quantile(Tq, 0.16, method="inverted_cdf")),
         "Tc_84": float(np.quantile(Tq, 0.84, method="inverted_cdf")),
+        "ordered_at_trained_T": int(np.count_nonzero(crit.ordered[defined])),
         "T_max": T_max,
+        "T_max_resolution": level_resolution(n, levels),
         "lr": lr,
         "jammed": 1.0 / sigma_w < math.sqrt(2.0),
         "jammed_actual_width": 1.0 / sigma_w < lines["actual"],
         "disorder_lines": lines,
-        "source": source,
     }
