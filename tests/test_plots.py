@@ -133,3 +133,25 @@ def test_training_figure(caught, tmp_path):
     assert _legend_texts(loss_ax) == ["other seeds (1), grey", "seed 0"]
     assert _colorbar_labels(fig) == ["level index $i$ (1 = largest)"]
     assert "$1/\\sigma_W$ = 8" in fig._suptitle.get_text()
+
+
+def test_comparison_figure(caught):
+    from dysonsgd import NetworkConfig
+    from dysonsgd.compare import compare
+    from dysonsgd.plot import compare as plot_compare
+
+    cfg = NetworkConfig(K=4, L=8, n_batches=4, n_test=8)
+    comp = compare(cfg, temperature=0.03125, sigma_w=0.125, epochs=2, n_seeds=3, n_bootstrap=10)
+    plot_compare.comparison_figure(comp, "unused.png")
+    (fig,) = caught
+    axes = [a for a in fig.axes if a.get_label() != "<colorbar>"]
+    assert len(axes) == 5
+    ax_sgd, ax_lang = axes[:2]
+    assert ax_sgd.get_title().startswith("SGD: ")
+    assert ax_lang.get_title().startswith("Langevin model: ")
+    legend = _legend_texts(ax_sgd)
+    assert any("student" in t for t in legend) and any("teacher" in t for t in legend)
+    assert any("other seeds (2)" in t for t in legend)
+    assert _colorbar_labels(fig) == ["level index $i$ (1 = largest)"]
+    assert all(ax.get_xlabel() for ax in axes)
+    assert "$1/\\sigma_W$ = 8" in fig._suptitle.get_text()

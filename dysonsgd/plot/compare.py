@@ -15,7 +15,9 @@ def comparison_figure(comp, path: str | os.PathLike, *, title: str | None = None
     """Four panels: both eigenvalue flows, final eigenvalues, unfolded spacings, ratios.
 
     Top row: x_i(t) of SGD (left) and of the Langevin network model (right) on the same axes
-    (log scale, Langevin time ``t = eps x steps``; teacher's levels dashed). Bottom row: the
+    (log scale, Langevin time ``t = eps x steps``): seed 0 coloured by level index (one colour
+    key for both), its teacher's eigenvalues dashed in the same colours, the other seeds faint
+    grey; the legend says which is which. Bottom row: the
     final eigenvalue histograms of both ensembles overlaid (log-spaced bins); the pooled
     unfolded spacings with the Wigner surmise and ``exp(-s)``; the pooled spacing ratios with
     the GOE surmise and the Poisson law.
@@ -32,7 +34,7 @@ def comparison_figure(comp, path: str | os.PathLike, *, title: str | None = None
     from dysonsgd.plot import _base as _plot
 
     plt = _plot._pyplot()
-    fig = plt.figure(figsize=(12, 7.6))
+    fig = plt.figure(figsize=(12.5, 8.4), layout="constrained")
     gs = fig.add_gridspec(2, 6)
     ax_s = fig.add_subplot(gs[0, :3])
     ax_l = fig.add_subplot(gs[0, 3:], sharex=ax_s, sharey=ax_s)
@@ -44,12 +46,19 @@ def comparison_figure(comp, path: str | os.PathLike, *, title: str | None = None
     for ax, ens, label in ((ax_s, comp.sgd, "SGD"), (ax_l, comp.langevin, "Langevin model")):
         # systems the integrator stopped are not drawn (their frozen state is no prediction)
         flow = np.where(np.isfinite(ens.eigenvalues), ens.eigenvalues, np.nan)[ens.used]
+        seeds = np.flatnonzero(ens.used)
         n_out = int(np.sum(~ens.used))
+        if seeds.size == 0:
+            ax.set_title(f"{label}: every system stopped, nothing drawn", fontsize=10)
+            continue
         _plot.eigenvalue_flow_axes(
-            ax, comp.times, flow, teacher[ens.used], xlabel="Langevin time t = eps x steps",
-            title=f"{label}: {ens.phase}" + (f" ({n_out} stopped, not drawn)" if n_out else ""),
+            ax, comp.times, flow, teacher[ens.used], seed_labels=seeds,
+            xlabel=r"Langevin time $t = \epsilon \times$ SGD steps", legend=ax is ax_s,
+            title=f"{label}: {ens.phase} (majority of seeds)"
+            + (f", {n_out} stopped, not drawn" if n_out else ""),
         )  # fmt: skip
     ax_l.set_ylabel("")
+    _plot.level_colorbar(fig, [ax_s, ax_l], comp.sgd.eigenvalues.shape[-1])
 
     # final eigenvalue distributions, shared log-spaced bins
     xs, xl = comp.sgd.final[comp.sgd.used], comp.langevin.final[comp.langevin.used]
@@ -64,7 +73,10 @@ def comparison_figure(comp, path: str | os.PathLike, *, title: str | None = None
     ax_h.set_xlabel(r"final eigenvalues $x_i$")
     ax_h.set_ylabel("count (all seeds)")
     d = comp.final_distance
-    ax_h.set_title(f"KS D = {d.ks_statistic:.2f}, W1 = {d.wasserstein:.3g}", fontsize=9)
+    ax_h.set_title(
+        f"final eigenvalues, SGD vs Langevin: KS D = {d.ks_statistic:.2f}, "
+        f"W1 = {d.wasserstein:.3g}", fontsize=9,
+    )  # fmt: skip
     ax_h.legend(fontsize=8)
 
     # unfolded spacings with the Wigner surmise
@@ -79,6 +91,7 @@ def comparison_figure(comp, path: str | os.PathLike, *, title: str | None = None
     ax_sp.plot(s_grid, spectra.poisson_spacing.pdf(s_grid), "k:", lw=1, label="Poisson")
     ax_sp.set_xlabel("unfolded spacing s (per-spectrum polynomial)")
     ax_sp.set_ylabel("P(s)")
+    ax_sp.set_title("nearest-neighbour spacings of the final spectra", fontsize=9)
     ax_sp.legend(fontsize=8)
 
     # spacing ratios with the GOE surmise
@@ -96,15 +109,17 @@ def comparison_figure(comp, path: str | os.PathLike, *, title: str | None = None
     ax_r.set_xlabel("spacing ratio r")
     ax_r.set_ylabel("P(r)")
     dr = comp.ratio_distance
-    ax_r.set_title(f"KS D = {dr.ks_statistic:.2f} (p = {dr.ks_pvalue:.2g})", fontsize=9)
+    ax_r.set_title(
+        f"spacing ratios, SGD vs Langevin: KS D = {dr.ks_statistic:.2f} "
+        f"(p = {dr.ks_pvalue:.2g})", fontsize=9,
+    )  # fmt: skip
     ax_r.legend(fontsize=7)
 
     if title is None:
         title = (
-            f"T = {comp.temperature:g}, $1/\\sigma_W$ = {1 / comp.sigma_w:g}, "
+            f"$T$ = {_plot.power_of_two(comp.temperature)}, {_plot.width_label(comp.sigma_w)}, "
             f"{comp.epochs} epochs x {comp.config.n_batches} batches, {comp.n_seeds} seeds"
         )
     fig.suptitle(title)
-    fig.tight_layout()
     _plot._save(fig, path)
     plt.close(fig)
