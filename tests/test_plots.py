@@ -155,3 +155,69 @@ def test_comparison_figure(caught):
     assert _colorbar_labels(fig) == ["level index $i$ (1 = largest)"]
     assert all(ax.get_xlabel() for ax in axes)
     assert "$1/\\sigma_W$ = 8" in fig._suptitle.get_text()
+
+
+def _phase_store(n_T=3, n_sigma=4, n_seeds=4):
+    """The variables the map overlays read, on a small grid (no training)."""
+    xr = pytest.importorskip("xarray")
+    rng = np.random.default_rng(2)
+    T = 2.0 ** np.arange(-5, -5 + 2 * n_T, 2)
+    sigma = 2.0 ** np.linspace(8, -3, n_sigma)
+    frac = (rng.uniform(size=(n_T, n_sigma, n_seeds)) < 0.6).astype(np.float64)
+    done = np.ones((n_T, n_sigma))
+    return xr.Dataset(
+        {
+            "ordered_exact": (("T", "sigma_w", "seed"), frac),
+            "ordered_paper": (("T", "sigma_w", "seed"), frac[..., ::-1]),
+            "cell_done": (("T", "sigma_w"), done),
+            "a_rms": (("T", "sigma_w", "seed"), np.full((n_T, n_sigma, n_seeds), 0.58)),
+        },
+        coords={"T": T, "sigma_w": sigma, "seed": np.arange(n_seeds)},
+    )
+
+
+def test_phase_map_one_legend_entry_per_label_present():
+    import matplotlib.pyplot as plt
+
+    from dysonsgd.plot import phase as plot_phase
+
+    ds = _phase_store()
+    labels = np.array(
+        [
+            ["ordered", "ordered", "crossover", "high-temperature"],
+            ["disordered", "undetermined", "a-new-label", "ordered"],
+            ["", "disordered", "high-temperature", "high-temperature"],
+        ]
+    )
+    fig, ax = plt.subplots()
+    try:
+        leg = plot_phase.phase_map(ax, ds, labels)
+        entries = [t.get_text() for t in leg.get_texts()]
+        assert entries == [
+            "ordered (3)", "disordered (2)", "high-temperature (3)", "crossover (1)",
+            "undetermined (1)", "a-new-label (1)", "not computed (1)",
+        ]  # fmt: skip
+        colors = [tuple(h.get_facecolor()) for h in leg.legend_handles]
+        assert len(set(colors)) == len(colors)  # every category its own colour
+        assert ax.get_xlabel() == r"$1/\sigma_W$" and ax.get_ylabel()
+        # no continuous colour bar for categories
+        assert not any(a.get_label() == "<colorbar>" for a in fig.axes)
+        # the overlay legend says what the contours are, with their levels
+        overlay = ax.get_legend()
+        assert "Langevin criterion" in overlay.get_title().get_text()
+        texts = [t.get_text() for t in overlay.get_texts()]
+        assert [t.split()[0] for t in texts[:3]] == ["0.68", "0.95", "0.997"]
+        assert "unresolved" in texts[1] and "unresolved" not in texts[0]
+    finally:
+        plt.close(fig)
+
+
+def test_phase_colors_fixed_for_known_labels_and_distinct_fallbacks():
+    from dysonsgd.plot import phase as plot_phase
+
+    c = plot_phase.phase_colors(["disordered", "zeta", "alpha", "ordered", ""])
+    assert c["ordered"] == plot_phase.PHASE_COLORS["ordered"]
+    assert c["disordered"] == plot_phase.PHASE_COLORS["disordered"]
+    assert c["alpha"] == plot_phase.FALLBACK_COLORS[0]
+    assert c["zeta"] == plot_phase.FALLBACK_COLORS[1]
+    assert "" not in c

@@ -2,7 +2,9 @@
 
 Maps are drawn on the paper's axes: x = 1/sigma_W and y = T, both on log2 scales, one square
 per cell. The predicted boundaries (contours of the fraction of seeds the Langevin criterion
-calls ordered, at 0.68 / 0.95 / 0.997) and the disorder lines are overlaid where they apply.
+calls ordered, at 0.68 / 0.95 / 0.997, as in the paper's Fig 8) and the disorder lines are
+overlaid where they apply, and a legend under each map says what every line is. The phase map
+(Fig 9) is categorical: one colour and one legend entry per label present in the store.
 
 References
 ----------
@@ -17,7 +19,22 @@ from pathlib import Path
 
 import numpy as np
 
-from dysonsgd.plot._base import _pyplot
+from dysonsgd.plot._base import _pyplot, power_of_two
+
+#: Fixed colours of the phase labels (Fig 9); labels not listed take :data:`FALLBACK_COLORS`
+#: in sorted order, so a new label of :mod:`dysonsgd.phases` still gets its own entry.
+PHASE_COLORS = {
+    "ordered": "#4c72b0",
+    "disordered": "#999999",
+    "high-temperature": "#dd8452",
+    "crossover": "#8172b3",
+    "undetermined": "#e8dca8",
+}
+FALLBACK_COLORS = ("#55a868", "#c44e52", "#937860", "#da8bc3", "#64b5cd", "#ccb974")
+
+#: Line styles of the contour levels of the ordered fraction (all white with a dark halo,
+#: legible on every colour map).
+LEVEL_STYLES = ("-", (0, (5, 2)), (0, (1, 1.5)))
 
 #: Reference points of paper Fig 6: (name, T, 1/sigma_W).
 REFERENCE_POINTS = (
@@ -54,13 +71,17 @@ def _axes_log2(ds):
     return np.log2(inv[order]), np.log2(ds["T"].values), order
 
 
+def _tick(v: float) -> str:
+    return f"$2^{{{int(round(v))}}}$" if abs(v - round(v)) < 1e-9 else f"{2**v:.3g}"
+
+
 def _label_map(ax, x, y):
     ax.set_xlabel(r"$1/\sigma_W$")
     ax.set_ylabel(r"$T = \epsilon/|B|$")
     ax.set_xticks(x)
-    ax.set_xticklabels([f"$2^{{{int(round(v))}}}$" if v == round(v) else f"{2**v:.3g}" for v in x])
+    ax.set_xticklabels([_tick(v) for v in x])
     ax.set_yticks(y)
-    ax.set_yticklabels([f"$2^{{{int(round(v))}}}$" if v == round(v) else f"{2**v:.3g}" for v in y])
+    ax.set_yticklabels([_tick(v) for v in y])
     ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     ax.tick_params(axis="y", labelsize=7)
 
@@ -77,35 +98,66 @@ def _map(ax, ds, values: np.ndarray, label: str, *, cmap="viridis", vmin=None, v
     return x, y, order
 
 
-def _overlay_boundaries(ax, ds, *, legend=True, estimators=("exact",)):
+def _overlay_boundaries(ax, ds, *, legend=True, estimator="exact"):
+    """Contours of the ordered fraction and the disorder lines; legend below the map.
+
+    Returns the legend handles (contour levels first, then the disorder lines).
+    """
+    from matplotlib import patheffects
+    from matplotlib.lines import Line2D
+
     from dysonsgd import boundaries
 
     x, y, order = _axes_log2(ds)
+    n_seeds = int(ds.sizes.get("seed", 0))
+    resolution = boundaries.level_resolution(max(n_seeds, 1))
+    halo = [patheffects.withStroke(linewidth=2.3, foreground="0.15")]
     handles = []
     if len(x) >= 2 and len(y) >= 2:
-        for est, style in (("exact", "-"), ("paper", "--")):
-            if est not in estimators:
-                continue
-            frac = boundaries.ordered_fraction(ds, est).values[:, order]
-            if not np.all(np.isfinite(frac)):
-                continue
-            cs = ax.contour(
-                x, y, frac, levels=list(boundaries.LEVELS), colors=["w", "0.7", "0.4"],
-                linestyles=style, linewidths=1.2,
-            )  # fmt: skip
-            if est == "exact":
-                ax.clabel(cs, fmt="%g", fontsize=6)
+        frac = boundaries.ordered_fraction(ds, estimator).values[:, order]
+        if np.all(np.isfinite(frac)):
+            levels = list(boundaries.LEVELS)
+            cs = ax.contour(x, y, frac, levels=levels, colors="w", linewidths=1.1,
+                            linestyles=list(LEVEL_STYLES[: len(levels)]))  # fmt: skip
+            for artist in getattr(cs, "collections", [cs]):
+                artist.set_path_effects(halo)
+            for lv, ls in zip(levels, LEVEL_STYLES, strict=False):
+                note = "" if resolution[f"{lv:g}"]["resolved"] else (
+                    f" (needs {resolution[f'{lv:g}']['seeds_needed']} seeds: unresolved)"
+                )  # fmt: skip
+                handles.append(Line2D([], [], color="w", ls=ls, lw=1.1, path_effects=halo,
+                                      label=f"{lv:g}{note}"))  # fmt: skip
     lines = boundaries.disorder_lines(ds)
-    h = ax.axvline(np.log2(lines["paper"]), color="r", lw=1.2, label=r"$1/\sigma_W=\sqrt{2}$")
+    h = ax.axvline(np.log2(lines["paper"]), color="r", lw=1.2,
+                   label=r"disorder line $1/\sigma_W=\sqrt{2}$ (paper)")  # fmt: skip
     handles.append(h)
     if "actual" in lines:
         h = ax.axvline(
             np.log2(lines["actual"]), color="r", lw=1.0, ls=":",
-            label=r"$\sigma_W\,\mathrm{rms}(a)=1/\sqrt{2}$",
+            label=r"disorder line $\sigma_W\,\mathrm{rms}(a)=1/\sqrt{2}$",
         )  # fmt: skip
         handles.append(h)
     if legend:
-        ax.legend(handles=handles, fontsize=6, loc="lower left")
+        _legend_below(ax, handles, n_seeds, estimator)
+    return handles
+
+
+def _contour_title(n_seeds: int, estimator: str | None = None) -> str:
+    est = "" if estimator is None else f" ({estimator} estimator)"
+    return (
+        f"contours: fraction of a cell's {n_seeds} seeds that the Langevin criterion\n"
+        f"$S \\geq T N/\\Delta${est} calls ordered (paper Fig 8)"
+    )
+
+
+def _legend_below(ax, handles, n_seeds: int, estimator: str = "exact"):
+    """The overlay legend under a map; its title says what the contour levels are."""
+    has_contours = any(str(h.get_label())[:1].isdigit() for h in handles)
+    return ax.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7,
+        title=_contour_title(n_seeds, estimator) if has_contours else None, title_fontsize=7,
+        frameon=False,
+    )  # fmt: skip
 
 
 def _mean_over_seeds(ds, name: str) -> np.ndarray:
@@ -126,6 +178,63 @@ def _nearest_cell(ds, T: float, inv_sigma: float) -> tuple[int, int]:
     i = int(np.argmin(np.abs(np.log2(ds["T"].values) - math.log2(T))))
     j = int(np.argmin(np.abs(np.log2(1.0 / ds["sigma_w"].values) - math.log2(inv_sigma))))
     return i, j
+
+
+def phase_colors(labels) -> dict[str, str]:
+    """Colour of each phase label: :data:`PHASE_COLORS`, else :data:`FALLBACK_COLORS` in
+    sorted order of the unknown labels (cycled if there are more)."""
+    unknown = sorted(set(labels) - set(PHASE_COLORS) - {""})
+    out = {p: PHASE_COLORS[p] for p in PHASE_COLORS if p in set(labels)}
+    for k, p in enumerate(unknown):
+        out[p] = FALLBACK_COLORS[k % len(FALLBACK_COLORS)]
+    return out
+
+
+def phase_map(ax, ds, phases: np.ndarray):
+    """Categorical map of phase labels, one colour and one legend entry (with its count of
+    cells) per label present; ``""`` (cell not computed) is left blank. The predicted
+    boundaries are overlaid with their own legend below the map.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    ds : xarray.Dataset
+        The sweep store (axes and overlays).
+    phases : ndarray of str, shape (n_T, n_sigma_w)
+        :func:`dysonsgd.boundaries.cell_phases` values, columns in the store's order.
+
+    Returns
+    -------
+    matplotlib.legend.Legend
+        The phase legend (the overlay legend is ``ax.get_legend()``).
+    """
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Patch
+
+    x, y, order = _axes_log2(ds)
+    labels = np.asarray(phases, dtype=str)[:, order]
+    colors = phase_colors(labels.ravel().tolist())
+    names = list(colors)
+    code = {p: float(k) for k, p in enumerate(names)}
+    v = np.array([[code.get(p, np.nan) for p in row] for row in labels])
+    n = max(len(names), 1)
+    cmap = ListedColormap([colors[p] for p in names] or ["#ffffff"])
+    ax.pcolormesh(_edges(x), _edges(y), np.ma.masked_invalid(v), cmap=cmap,
+                  norm=BoundaryNorm(np.arange(-0.5, n), n))  # fmt: skip
+    _label_map(ax, x, y)
+    handles = [
+        Patch(facecolor=colors[p], edgecolor="0.3", label=f"{p} ({int(np.sum(labels == p))})")
+        for p in names
+    ]
+    if np.any(labels == ""):
+        handles.append(Patch(facecolor="w", edgecolor="0.3",
+                             label=f"not computed ({int(np.sum(labels == ''))})"))  # fmt: skip
+    leg = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7,
+                    title="phase (cells)", title_fontsize=7, frameon=False)  # fmt: skip
+    ax.add_artist(leg)
+    leg.set_clip_on(False)  # add_artist clips to the axes; this legend sits beside them
+    _overlay_boundaries(ax, ds)
+    return leg
 
 
 def plot_store(ds, out_dir: str | os.PathLike, formats=FORMATS) -> list[Path]:
@@ -185,7 +294,7 @@ def plot_store(ds, out_dir: str | os.PathLike, formats=FORMATS) -> list[Path]:
     written += _save(fig, out, "fig2_test_loss", formats)
 
     # Fig 3: final loss and gradient norm vs T, one line per 1/sigma_W.
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.3))
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6), layout="constrained")
     T = ds["T"].values
     inv = 1.0 / ds["sigma_w"].values
     cmap = plt.get_cmap("viridis")
@@ -193,14 +302,15 @@ def plot_store(ds, out_dir: str | os.PathLike, formats=FORMATS) -> list[Path]:
         col = cmap(k / max(1, len(inv) - 1))
         for ax, name in zip(axes, ("final_loss", "grad_norm"), strict=True):
             v = ds[name].isel(sigma_w=j).mean("seed").values
-            ax.plot(T, v, "o-", ms=3, color=col, label=f"$1/\\sigma_W={inv[j]:g}$")
+            ax.plot(T, v, "o-", ms=3, color=col, label=power_of_two(inv[j]))
     for ax, lab in zip(axes, ("final training loss", "gradient norm"), strict=True):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_xlabel("$T$")
+        ax.set_xlabel(r"$T = \epsilon/|B|$")
         ax.set_ylabel(lab)
-    axes[1].legend(fontsize=6, ncol=2)
-    fig.suptitle(f"seed means ({cfg_note})", fontsize=8)
+    axes[1].legend(fontsize=7, title=r"$1/\sigma_W$", title_fontsize=8, loc="center left",
+                   bbox_to_anchor=(1.02, 0.5), ncol=1 if len(inv) <= 8 else 2)  # fmt: skip
+    fig.suptitle(f"seed means ({cfg_note})", fontsize=9)
     written += _save(fig, out, "fig3_loss_gradient_vs_T", formats)
 
     # Fig 4, 5: overlap and alignment maps.
@@ -215,24 +325,33 @@ def plot_store(ds, out_dir: str | os.PathLike, formats=FORMATS) -> list[Path]:
         written += _save(fig, out, stem, formats)
 
     # Fig 6: eigenvalue flows at the three reference points (nearest cells of the grid).
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
+    from dysonsgd.plot._base import eigenvalue_flow_axes, level_colorbar, width_label
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.9), layout="constrained")
     epochs = ds["epoch"].values
-    for ax, (name, Tr, invr) in zip(axes, REFERENCE_POINTS, strict=True):
+    K = ds["eigenvalues"].shape[-1]
+    handles = []
+    for k, (ax, (name, Tr, invr)) in enumerate(zip(axes, REFERENCE_POINTS, strict=True)):
         i, j = _nearest_cell(ds, Tr, invr)
         cell = ds.isel(T=i, sigma_w=j)
-        ev = cell["eigenvalues"].values[0]  # seed 0, (n_saves, K)
-        if np.all(np.isfinite(ev)):
-            ax.plot(epochs, ev, color="C0", lw=0.9)
-            for xt in cell["teacher_eigenvalues"].values[0]:
-                ax.axhline(xt, color="0.5", lw=0.6, ls="--")
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_title(
-            f"{name}: $T$={float(cell['T']):g}, $1/\\sigma_W$={1 / float(cell['sigma_w']):g}",
-            fontsize=8,
-        )
-    axes[0].set_ylabel("eigenvalues of $X = W W^T$")
-    fig.suptitle("seed 0; dashed: teacher's eigenvalues", fontsize=8, y=1.02)
+        ev = cell["eigenvalues"].values  # (seed, n_saves, K)
+        head = (f"{name}: $T$ = {power_of_two(float(cell['T']))}, "
+                f"{width_label(float(cell['sigma_w']))}")  # fmt: skip
+        if np.all(np.isfinite(ev[0])):
+            handles = eigenvalue_flow_axes(
+                ax, epochs, ev, cell["teacher_eigenvalues"].values, title=head, legend=False
+            )
+            ax.title.set_fontsize(9)
+        else:
+            ax.set_title(head + " (not computed)", fontsize=9)
+            ax.set_xlabel("epoch")
+        if k:
+            ax.set_ylabel("")
+    level_colorbar(fig, axes, K)
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8,
+                   frameon=False)  # fmt: skip
+    fig.suptitle(f"eigenvalue flows at the paper's reference points ({cfg_note})", fontsize=9)
     written += _save(fig, out, "fig6_eigenvalue_flows", formats)
 
     # Fig 7: spacing growth rate.
@@ -240,27 +359,25 @@ def plot_store(ds, out_dir: str | os.PathLike, formats=FORMATS) -> list[Path]:
     _map(ax, ds, ds["spacing_growth_rate"].values, r"spacing growth $\lambda$ (per epoch)",
          cmap="magma")  # fmt: skip
     _overlay_boundaries(ax, ds)
+    ax.set_title(f"growth rate of the mean eigenvalue spacing ({cfg_note})", fontsize=8)
     written += _save(fig, out, "fig7_spacing_growth", formats)
 
-    # Fig 8: the criterion's ordered fraction with its contours.
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    # Fig 8: the criterion's ordered fraction with its contours, one estimator per panel.
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.2), layout="constrained")
     for ax, est in zip(axes, ("exact", "paper"), strict=True):
-        _map(ax, ds, boundaries.ordered_fraction(ds, est).values, "fraction ordered",
-             cmap="RdBu", vmin=0, vmax=1)  # fmt: skip
-        _overlay_boundaries(ax, ds, legend=est == "exact", estimators=("exact", "paper"))
-        ax.set_title(f"Langevin criterion, {est} estimator (contours 0.68/0.95/0.997)", fontsize=8)
+        _map(ax, ds, boundaries.ordered_fraction(ds, est).values,
+             "fraction of seeds called ordered", cmap="RdBu", vmin=0, vmax=1)  # fmt: skip
+        handles = _overlay_boundaries(ax, ds, estimator=est, legend=False)
+        ax.set_title(f"Langevin criterion $S \\geq TN/\\Delta$, {est} estimator", fontsize=8)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=7, frameon=False,
+               title=_contour_title(int(ds.sizes.get("seed", 0))).replace("\n", " "),
+               title_fontsize=7)  # fmt: skip
+    fig.suptitle(cfg_note, fontsize=8)
     written += _save(fig, out, "fig8_criterion_boundary", formats)
 
     # Fig 9: phases from the observables, with the predicted boundaries.
-    phases = boundaries.cell_phases(ds).values
-    code = {"ordered": 0.0, "disordered": 1.0, "high-temperature": 2.0}
-    v = np.array([[code.get(p, np.nan) for p in row] for row in phases])
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    from matplotlib.colors import ListedColormap
-
-    _map(ax, ds, v, "phase: 0 ordered, 1 disordered, 2 high-T",
-         cmap=ListedColormap(["#4c72b0", "#999999", "#dd8452"]), vmin=-0.5, vmax=2.5)  # fmt: skip
-    _overlay_boundaries(ax, ds)
+    phase_map(ax, ds, boundaries.cell_phases(ds).values)
     ax.set_title(f"phases from the observables ({cfg_note})", fontsize=8)
     written += _save(fig, out, "fig9_phases", formats)
     return written
