@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+from dysonsgd._jit import njit
 
 #: Beyond this many kernel widths the Gaussian cdf is 0 or 1 to double precision
 #: (0.5 erfc(8.5 / sqrt 2) ~ 1e-17), so levels further away count exactly 0 or 1.

@@ -32,7 +32,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+
+from dysonsgd._jit import njit, prange
 
 # scheme codes
 EULER = 0

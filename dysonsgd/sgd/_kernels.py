@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+
+from dysonsgd._jit import njit, prange
 
 TANH = 0
 IDENTITY = 1
