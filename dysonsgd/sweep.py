@@ -596,8 +596,6 @@ def check_store(path: str | os.PathLike, config: SweepConfig | None = None) -> S
     ValueError
         ``path`` is a file or another kind of directory.
     """
-    import zarr
-
     p = Path(path)
     stored = read_store_config(p)
     if config is not None and stored != config:
@@ -613,7 +611,7 @@ def check_store(path: str | os.PathLike, config: SweepConfig | None = None) -> S
     want, _ = _template(stored)
     problems = []
     try:
-        group = zarr.open_group(str(p), mode="r")
+        group = _open_group(p, "r")
         have = set(group.array_keys())
     except Exception as exc:
         raise StoreError(
@@ -648,7 +646,9 @@ def open_store(path: str | os.PathLike, config: SweepConfig) -> Path:
 
     A new store is written into a hidden directory beside ``path`` and renamed into place
     when whole, so a failed creation (a full disk) leaves nothing at ``path``. An existing
-    store is checked by :func:`check_store`.
+    store is checked by :func:`check_store`. Either way the store's metadata end up
+    consolidated (:func:`_consolidate`), so ``xarray.open_zarr(path)`` opens it without a
+    warning.
 
     Raises
     ------
@@ -663,12 +663,22 @@ def open_store(path: str | os.PathLike, config: SweepConfig) -> Path:
     p = check_store_path(path)
     if p.is_dir() and os.listdir(p):
         check_store(p, config)
+        if not _is_consolidated(p):  # a store made before its metadata were consolidated
+            try:
+                _consolidate(p)
+            except OSError as exc:
+                if exc.errno not in _DISK_FULL:
+                    raise
+                raise _disk_full(
+                    p, exc, "consolidating its metadata", "the store is unchanged"
+                ) from None
         return p
     ds, encoding = _template(config)
     tmp = p.parent / f".{p.name}.creating-{uuid.uuid4().hex[:12]}"
     try:
         tmp.mkdir()
         ds.to_zarr(tmp, mode="w", compute=False, encoding=encoding, consolidated=False)
+        _consolidate(tmp)
         os.replace(tmp, p)  # onto a missing or an empty directory: atomic
     except OSError as exc:
         full = exc.errno in _DISK_FULL and _disk_full(
@@ -694,9 +704,53 @@ def _checksum(arrays: dict) -> float:
 
 
 def _open_group(path, mode: str):
+    """The store's root group, its arrays' metadata read from their own files.
+
+    Not from the consolidated copy in the root's metadata: a damaged or missing array must
+    be seen as such (:func:`check_store`), and the cells are written through the arrays'
+    own metadata.
+    """
     import zarr
 
-    return zarr.open_group(str(path), mode=mode)
+    if int(zarr.__version__.split(".")[0]) >= 3:
+        return zarr.open_group(str(path), mode=mode, use_consolidated=False)
+    return zarr.open_group(str(path), mode=mode)  # zarr 2 reads consolidated data only if asked
+
+
+def _is_consolidated(path: Path) -> bool:
+    """True if the store at ``path`` holds consolidated metadata (Zarr format 3 or 2)."""
+    try:
+        if (path / "zarr.json").is_file():
+            meta = json.loads((path / "zarr.json").read_text())
+            return meta.get("consolidated_metadata") is not None
+        return (path / ".zmetadata").is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _consolidate(path) -> None:
+    """Copy every array's metadata into the store's root metadata (consolidated metadata).
+
+    xarray and zarr then open the store with one metadata read, and ``xr.open_zarr(path)``
+    without its "Failed to open Zarr store with consolidated metadata" warning. The arrays'
+    metadata are fixed when the store is created (writing a cell writes chunks only), so
+    the copy stays true for the store's life. Zarr writes the root metadata file atomically
+    (a temporary file renamed into place).
+
+    References
+    ----------
+    xarray docs, "Reading and writing files", section "Consolidated Metadata";
+    zarr-python docs, user guide, "Consolidated metadata".
+    """
+    import warnings
+
+    import zarr
+
+    with warnings.catch_warnings():
+        # zarr-python's note that consolidated metadata is not (yet) in the Zarr v3
+        # specification; xarray writes and reads them by default all the same.
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        zarr.consolidate_metadata(str(path))
 
 
 def write_cell(path: str | os.PathLike, config: SweepConfig, i: int, j: int, result: dict) -> None:

@@ -548,3 +548,53 @@ def test_sigkill_then_rerun_computes_only_missing_cells(tmp_path):
     ref = tmp_path / "ref.zarr"
     sweep.run_sweep(cfg, ref, client="inprocess")
     _equal_stores(path, ref)
+
+
+# --------------------------------------------------------------------------- consolidation
+
+
+def _open_zarr_warnings(path) -> list[str]:
+    """The warnings of ``xr.open_zarr(path)`` with its defaults (as a user opens a store)."""
+    import warnings
+
+    import xarray as xr
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        xr.open_zarr(path).close()
+    return [str(w.message) for w in caught]
+
+
+def test_store_metadata_are_consolidated(reference_store, tmp_path):
+    """A new store (empty or complete) opens with xr.open_zarr(path) without a warning, and
+    the consolidated view holds the same data as the arrays' own metadata."""
+    import xarray as xr
+
+    assert _open_zarr_warnings(reference_store) == []
+    fresh = sweep.open_store(tmp_path / "fresh.zarr", TINY)
+    assert _open_zarr_warnings(fresh) == []
+    with xr.open_zarr(reference_store, consolidated=True, chunks=None) as ds:
+        ref = sweep.load(reference_store)
+        assert set(ds.data_vars) == set(ref.data_vars)
+        for name in ref.data_vars:
+            np.testing.assert_array_equal(ds[name].values, ref[name].values, err_msg=name)
+
+
+def test_resume_consolidates_a_store_written_without(reference_store, tmp_path):
+    """A store made before consolidation (xr.open_zarr warns) is consolidated when it is
+    resumed; its data are untouched, and a consolidated store is not rewritten on resume."""
+    import json
+
+    path = tmp_path / "old.zarr"
+    shutil.copytree(reference_store, path)
+    meta = json.loads((path / "zarr.json").read_text())
+    meta.pop("consolidated_metadata")
+    (path / "zarr.json").write_text(json.dumps(meta))
+    assert any("consolidated metadata" in w for w in _open_zarr_warnings(path))
+    report = sweep.run_sweep(TINY, path, client="inprocess")
+    assert report.already_done == TINY.n_cells and report.computed == []
+    assert _open_zarr_warnings(path) == []
+    _equal_stores(path, reference_store)
+    before = (path / "zarr.json").stat().st_mtime_ns
+    sweep.open_store(path, TINY)
+    assert (path / "zarr.json").stat().st_mtime_ns == before
