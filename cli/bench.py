@@ -1,4 +1,4 @@
-"""``dysonsgd bench``: run the benchmarks (benchmarks/bench_*.py) and print their tables."""
+"""``dysonsgd bench``: run the speed benchmarks (:mod:`dysonsgd.bench`) and print their tables."""
 
 from __future__ import annotations
 
@@ -10,28 +10,8 @@ from pathlib import Path
 
 import click
 
-import dysonsgd
 from dysonsgd.cli import _common as c
 from dysonsgd.cli.main import cli
-
-
-def _source_root() -> Path:
-    """The checkout holding ``benchmarks/`` beside the ``dysonsgd`` package."""
-    root = Path(dysonsgd.__file__).resolve().parent.parent
-    if not (root / "benchmarks" / "__main__.py").is_file():
-        c.fail(
-            f"no benchmarks/ directory beside the installed package ({root}); "
-            "dysonsgd bench runs from a source checkout (pip install -e .)"
-        )
-    return root
-
-
-def _known(root: Path) -> list[str]:
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    from benchmarks.__main__ import discover
-
-    return list(discover())
 
 
 @cli.command("bench")
@@ -45,15 +25,23 @@ def _known(root: Path) -> list[str]:
 @click.option("--full", is_flag=True, help="Long runs (minutes) instead of the quick ones.")
 @click.option("--list", "list_only", is_flag=True, help="List the benchmarks and exit.")
 @click.option("--json", "json_output", is_flag=True, help="Print the results as JSON.")
-def bench_command(only, full, list_only, json_output):
-    """Measure speed: every benchmarks/bench_*.py, quick versions by default (under a minute).
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(),
+    help="Write each table to DIR/<name>.md and .json (default: write nothing).",
+)
+def bench_command(only, full, list_only, json_output, out_dir):
+    """Measure speed: every benchmark of dysonsgd.bench, quick versions by default.
 
-    Prints each table (also written to benchmarks/results/<name>.md and .json). The runs
-    happen in a fresh Python process with BLAS limited to one thread, as
-    ``python -m benchmarks --quick`` would do them.
+    Prints each table with the load average (os.getloadavg) at the start and end of its
+    run: on a shared machine the absolute times and projections depend on it. Writes files
+    only with --out. The runs happen in a fresh Python process with BLAS limited to one
+    thread (unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS are set).
     """
-    root = _source_root()
-    known = _known(root)
+    from dysonsgd.bench import BENCHMARKS
+
+    known = list(BENCHMARKS)
     if list_only:
         if json_output:
             c.echo_json({"benchmarks": known})
@@ -66,22 +54,26 @@ def bench_command(only, full, list_only, json_output):
             f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}",
             param_hint="'--only'",
         )
-    cmd = [sys.executable, "-m", "benchmarks", *only]
+    cmd = [sys.executable, "-m", "dysonsgd.bench", *only]
     if not full:
         cmd.append("--quick")
     if json_output:
         cmd.append("--json")
+    if out_dir is not None:
+        out = c.check_output_dir("--out", out_dir, " for the tables")
+        cmd += ["--out", str(Path(out).resolve())]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")  # before the child imports numpy
     if json_output:
         # The tables go to stderr, the JSON records to stdout.
-        proc = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
         try:
             records = json.loads(proc.stdout)
         except json.JSONDecodeError:
             raise click.ClickException("the benchmark run produced no JSON (see above)") from None
         c.echo_json(records)
     else:
-        proc = subprocess.run(cmd, cwd=root, env=env)
+        proc = subprocess.run(cmd, env=env)
     if proc.returncode != 0:
         raise click.ClickException(f"a benchmark failed (exit status {proc.returncode})")

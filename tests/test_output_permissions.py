@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -72,3 +74,14 @@ def test_sweep_store_and_figures_follow_the_umask(tmp_path, umask):
     _invoke("phase-diagram", *SWEEP, "--store", store, "--plot", figs, "--json")
     assert any(p.suffix == ".png" for p in figs.iterdir())
     _check(tmp_path, umask, at_least=20)
+
+
+def test_bench_tables_follow_the_umask(tmp_path, umask):
+    # ``dysonsgd bench`` runs the benchmarks in a child process: it inherits the umask
+    proc = subprocess.run(
+        [sys.executable, "-m", "dysonsgd.cli", "bench", "--only", "checks", "--out",
+         str(tmp_path / "tables")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    _check(tmp_path, umask, at_least=3)

@@ -8,16 +8,14 @@ expressions; now it is ``_kernels.check_symmetrise_v0``, one tiled pass with the
 verdicts (tests/test_langevin.py::test_v0_check_agrees_with_the_numpy_checks). Both are
 timed here side by side on the same valid V0 (the common case: every check passes).
 
-Run: ``python -m benchmarks.bench_checks`` (``--quick`` for a smoke run).
+Run: ``dysonsgd bench --only checks`` (``--full`` for the long run).
 """
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from benchmarks._common import best_time, write_table
+from dysonsgd.bench._tables import Table, best_time
 from dysonsgd.langevin import _kernels as _k
 
 NAME = "checks"
@@ -34,7 +32,7 @@ def _numpy_checks(V0: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(0.5 * (V0 + np.swapaxes(V0, 1, 2)))
 
 
-def run(quick: bool = False) -> str:
+def run(quick: bool = False) -> Table:
     cases = [(256, 8), (256, 16), (256, 64), (16, 256)]
     if quick:
         cases = [c for c in cases if c != (256, 64)]
@@ -57,14 +55,10 @@ def run(quick: bool = False) -> str:
         "times per call in ms, best of the rounds; both on the same valid V0",
         "'/ copy': the kernel's time over a plain copy of V0 (the memory-bound floor)",
     ]
-    return write_table(
+    return Table(
         NAME,
         "Coefficient check of integrate(): one numba pass vs the numpy checks",
         ["K", "n", "numpy checks [ms]", "one pass [ms]", "speed-up", "/ copy"],
         rows,
         notes,
     )
-
-
-if __name__ == "__main__":
-    run(quick="--quick" in sys.argv[1:])

@@ -22,13 +22,12 @@ whatever BLAS/LAPACK threads numpy has), and kernel / bound.
 from __future__ import annotations
 
 import math
-import time
 
 import numba
 import numpy as np
 from numba import njit
 
-from benchmarks._common import best_time, write_table
+from dysonsgd.bench._tables import Table, best_time
 from dysonsgd.langevin import FreeModel, integrate
 from dysonsgd.langevin import _kernels as _k
 from dysonsgd.langevin import reference as ref
@@ -213,8 +212,8 @@ def _matrix_svd_rate(K, n, steps):
 # --------------------------------------------------------------------------- driver
 
 
-def run(quick: bool = False) -> str:
-    """Measure and write benchmarks/results/langevin.{json,md}; return the markdown."""
+def run(quick: bool = False) -> Table:
+    """Measure; return the table."""
     Ks = (16,) if quick else (16, 64, 256)
     threads = numba.get_num_threads()
     rows = []
@@ -268,10 +267,4 @@ def run(quick: bool = False) -> str:
         "(ii) numpy vec", "(iii) sdeint", "(iv) matrix+SVD", "(v) bound", "x (i)", "x (ii)",
         "x (iii)", "x (iv)", "/ bound", "rejected",
     ]  # fmt: skip
-    return write_table(NAME, "Langevin integrator: system-steps per second", cols, rows, notes)
-
-
-if __name__ == "__main__":
-    t0 = time.time()
-    run(quick=False)
-    print(f"({time.time() - t0:.0f} s)")
+    return Table(NAME, "Langevin integrator: system-steps per second", cols, rows, notes)

@@ -16,8 +16,8 @@ import tracemalloc
 import numpy as np
 from numba import njit, prange
 
-from benchmarks import naive_sgd
-from benchmarks._common import best_time, write_table
+from dysonsgd.bench import naive_sgd
+from dysonsgd.bench._tables import Table, best_time
 from dysonsgd.model import NetworkConfig, make_instances
 from dysonsgd.sgd import _kernels, engine, reference, train
 
@@ -161,8 +161,8 @@ def _memory_mb(quick: bool) -> tuple[float, float]:
     return peak / 2**20, (peak + extra) / 2**20
 
 
-def run(quick: bool = False) -> str:
-    """Measure and write ``results/sgd.json`` / ``.md``; return the markdown table."""
+def run(quick: bool = False) -> Table:
+    """Measure; return the table."""
     import numba
 
     c = PAPER
@@ -274,21 +274,18 @@ def run(quick: bool = False) -> str:
         f"speed-up {scaling:.2f}x, CPU time {parallel_cpu:.2f}x that of 1 thread (wall-time "
         f"scaling needs {n_threads} idle cores: with sched_autogroup a busy machine gives a "
         "process one share however many threads it runs)",
-        "last column: CPU-hours of the paper grid (144 cells x 10 seeds x 1e8 steps); the "
-        f"original study reports ~56 CPU-hours per cell = {56 * 144:.0f} CPU-hours",
+        "last column: CPU-hours of the paper grid (144 cells x 10 seeds x 1e8 steps), "
+        f"projected from times measured at load average {load:.2f} on {os.cpu_count()} cores "
+        "(CPU time per step grows with the load: busy cores share caches and memory "
+        "bandwidth); the original study reports ~56 CPU-hours per cell = "
+        f"{56 * 144:.0f} CPU-hours",
         f"memory, train(engine='numba'), 10 seeds, 21 saves, 20 epochs: {mem_measured:.1f} MB "
         f"peak (tracemalloc); with the per-epoch loss of 100,000 epochs: {mem_paper:.1f} MB",
     ]
-    return write_table(
+    return Table(
         NAME,
         "SGD step time (us per step per seed) and projected paper-grid cost",
         ["implementation", "us/step/seed", "speed-up vs naive", "grid CPU-hours"],
         rows,
         notes,
     )
-
-
-if __name__ == "__main__":
-    t0 = time.perf_counter()
-    run(quick=os.environ.get("QUICK", "") == "1")
-    print(f"({time.perf_counter() - t0:.1f} s)")

@@ -6,19 +6,18 @@ loop with the same numpy arithmetic; both results are checked to agree before ti
 loop is timed on the first ``n_loop`` spectra and reported per 10^4 spectra (the loop's cost
 is linear in the number of spectra), the vectorised call on all of them.
 
-Run: ``python -m benchmarks.bench_spectra`` (``--quick`` for a smoke run).
+Run: ``dysonsgd bench --only spectra`` (``--full`` for the long run).
 """
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 import numpy as np
 from scipy import special
 
-from benchmarks._common import best_time, write_table
 from dysonsgd import spectra
+from dysonsgd.bench._tables import Table, best_time
 
 NAME = "spectra"
 
@@ -62,7 +61,7 @@ def _loop_unfold_kernel(e, bandwidth=6.0):
     return out
 
 
-def run(quick: bool = False) -> str:
+def run(quick: bool = False) -> Table:
     n_spectra = 1_000 if quick else 10_000
     n_levels = 256
     n_loop = 200 if quick else 1_000
@@ -107,14 +106,10 @@ def run(quick: bool = False) -> str:
         f"spacings + ratios + mean ratio + both per-sample unfoldings: {total_vec:.2f} s "
         "vectorised.",
     ]
-    return write_table(
+    return Table(
         NAME,
         f"Level statistics over {n_spectra} spectra of {n_levels} levels",
         ["statistic", "vectorised [s]", "python loop [s]", "speed-up"],
         rows,
         notes,
     )
-
-
-if __name__ == "__main__":
-    run(quick="--quick" in sys.argv[1:])

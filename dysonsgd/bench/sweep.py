@@ -12,7 +12,7 @@ early divergences) at the paper's network (1000 batches, 10 seeds) and reduced e
    100,000-epoch grid (against the original's ~8,000);
 4. (full mode only) the ``small`` grid at the default 1,000 epochs, run for real.
 
-Run: ``python -m benchmarks sweep`` (or ``--quick``).
+Run: ``dysonsgd bench --only sweep`` (``--full`` for the long run).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import write_table
 from dysonsgd import sweep
+from dysonsgd.bench._tables import Table, load_text
 from dysonsgd.model import NetworkConfig
 
 NAME = "sweep"
@@ -67,8 +67,8 @@ def _timed_cluster(config, store, workers: int) -> tuple[float, float, float]:
     return startup, rep.seconds, rep.compute_seconds
 
 
-def run(quick: bool = False) -> str:
-    """Measure and write ``results/sweep.json`` and ``.md``; return the markdown."""
+def run(quick: bool = False) -> Table:
+    """Measure; return the table."""
     epochs = 20 if quick else 60
     config = sweep.SweepConfig(
         T_values=SUBSET_T, sigma_values=SUBSET_SIGMA, epochs=epochs, n_seeds=10
@@ -101,6 +101,7 @@ def run(quick: bool = False) -> str:
         cell_1000 = cpu_per_step * 10 * 1000 * 1000  # a paper cell at 1,000 epochs
         proj_1000_min = PAPER_GRID_STEPS_1000 / rate_cluster / 60
         proj_full_cpu_h = PAPER_GRID_STEPS_FULL * cpu_per_step / 3600
+        load = load_text()  # at the end of the timed runs the projections come from
         notes = [
             f"subset: T in {SUBSET_T}, sigma_W in {SUBSET_SIGMA}; paper network "
             f"(1000 batches of 4), 10 seeds, {epochs} epochs: {steps:.3g} SGD steps",
@@ -111,14 +112,16 @@ def run(quick: bool = False) -> str:
             f"{100 * extra_1 / cell_1000:.3f}% (target < 2%)",
             f"cluster start-up {start1:.1f} s (1 worker), {start2:.1f} s ({ncores} workers), "
             "once per sweep",
-            f"load average during the run: {os.getloadavg()[0]:.1f} on {ncores} cores",
             f"paper grid at 1,000 epochs x 10 seeds (1.44e9 steps), projected from the "
             f"{ncores}-worker rate {rate_cluster:.3g} steps/s: {proj_1000_min:.1f} min "
-            "(target <= 30 min)",
+            f"(target <= 30 min), measured at {load}",
             f"full paper grid (100,000 epochs, 1.44e11 steps) at {1e9 * cpu_per_step:.0f} "
             f"core-ns per step: {proj_full_cpu_h:.0f} CPU-hours vs the original's "
-            f"~{ORIGINAL_CPU_HOURS:.0f} ({ORIGINAL_CPU_HOURS / proj_full_cpu_h:.0f}x fewer)",
-            "the machine is shared with other jobs: rates are lower bounds of what it can do",
+            f"~{ORIGINAL_CPU_HOURS:.0f} ({ORIGINAL_CPU_HOURS / proj_full_cpu_h:.0f}x fewer), "
+            f"measured at {load}",
+            "the machine is shared with other jobs: rates are lower bounds of what it can do, "
+            "and the core-ns per step (CPU time inside the tasks) grow with the load too: "
+            "busy cores share caches and memory bandwidth",
         ]
         if not quick:
             small = sweep.SweepConfig.from_grid("small", epochs=1000, n_seeds=10)
@@ -129,11 +132,12 @@ def run(quick: bool = False) -> str:
             )  # fmt: skip
             notes.append(
                 f"small grid (12 cells, 10 seeds, 1,000 epochs, {small.sgd_steps:.3g} steps) "
-                f"measured: {s_wall / 60:.2f} min + {s0:.1f} s start-up (target <= 5 min)"
+                f"measured: {s_wall / 60:.2f} min + {s0:.1f} s start-up (target <= 5 min), "
+                f"at {load_text()}"
             )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return write_table(
+    return Table(
         NAME,
         "Phase-diagram sweep: in-process vs Dask LocalCluster",
         ["run", "cells", "wall s", "in-task compute s", "s per cell", "ratio to in-process",
@@ -141,9 +145,3 @@ def run(quick: bool = False) -> str:
         rows,
         notes,
     )  # fmt: skip
-
-
-if __name__ == "__main__":
-    import sys
-
-    run(quick="--quick" in sys.argv)
