@@ -25,8 +25,8 @@ import math
 
 import numba
 import numpy as np
-from numba import njit
 
+from dysonsgd._jit import njit
 from dysonsgd.bench._tables import Table, best_time
 from dysonsgd.langevin import FreeModel, integrate
 from dysonsgd.langevin import _kernels as _k

@@ -14,8 +14,8 @@ import time
 import tracemalloc
 
 import numpy as np
-from numba import njit, prange
 
+from dysonsgd._jit import njit, prange
 from dysonsgd.bench import naive_sgd
 from dysonsgd.bench._tables import Table, best_time
 from dysonsgd.model import NetworkConfig, make_instances
