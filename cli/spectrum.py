@@ -8,6 +8,8 @@ from dysonsgd import spectra
 from dysonsgd.cli import _common as c
 from dysonsgd.cli.main import cli
 from dysonsgd.spectrum_report import (
+    MP_PVALUE_MIN,
+    MP_TEST_SAMPLES,
     RATIO_MIN_LEVELS,
     analyse_matrix,
     load_matrices,
@@ -35,7 +37,8 @@ def _fmt(v, spec: str) -> str:
     type=c.NONNEGATIVE,
     default=2.0,
     show_default=True,
-    help="Outliers: above the Marchenko-Pastur edge + margin Tracy-Widom units.",
+    help="Outliers: above the Marchenko-Pastur edge + margin Tracy-Widom units (named only "
+    "if the bulk passes the Marchenko-Pastur test).",
 )
 @click.option("--unfolding", type=click.Choice(["marchenko-pastur", "polynomial"]),
               default="marchenko-pastur", show_default=True,
@@ -48,11 +51,13 @@ def spectrum_command(file, names, margin, unfolding, json_output, plot):
     FILE is a .npy matrix, or an .npz of named 2-D arrays (numpy.savez, e.g. one per layer),
     or a `dysonsgd train --out` file (then: each seed's final W and its teacher). For each
     matrix: singular values; a Marchenko-Pastur fit of the noise bulk of X = W W^T (ratio
-    from the shape, scale fitted) and the outliers above its edge (the learned structure);
-    level statistics of the bulk against GOE (repelling levels, as for noise and for Dyson
-    Brownian motion) and Poisson (uncorrelated levels): the mean spacing ratio <r> (GOE
-    0.531, Poisson 0.386), KS tests of the unfolded spacings, the Brody parameter q. See
-    docs/spectrum.md for what the numbers mean and when they are unreliable.
+    from the shape, scale fitted), a test of the bulk against that law (KS distance with a
+    Monte Carlo p-value, "MP p"), and, if it passes, the outliers above its edge (the learned
+    structure; "-" when the bulk is not Marchenko-Pastur); level statistics of the bulk
+    against GOE (repelling levels, as for noise and for Dyson Brownian motion) and Poisson
+    (uncorrelated levels): the mean spacing ratio <r> (GOE 0.531, Poisson 0.386), KS tests of
+    the unfolded spacings, the Brody parameter q. See docs/spectrum.md for what the numbers
+    mean and when they are unreliable.
     """
     loaded = load_matrices(file, list(names) if names else None)
     reports = [
@@ -92,6 +97,8 @@ def spectrum_command(file, names, margin, unfolding, json_output, plot):
                     "goe_ratio_mean_surmise": spectra.GOE_RATIO_MEAN_SURMISE,
                     "poisson_ratio_mean": spectra.POISSON_RATIO_MEAN,
                     "ratio_min_levels": RATIO_MIN_LEVELS,
+                    "mp_pvalue_min": MP_PVALUE_MIN,
+                    "mp_test_samples": MP_TEST_SAMPLES,
                 },
                 "skipped": list(loaded.skipped),
                 "arrays": rows,
@@ -104,12 +111,13 @@ def spectrum_command(file, names, margin, unfolding, json_output, plot):
     click.echo(
         f"{loaded.path} ({loaded.kind}): {len(reports)} "
         f"{'matrix' if len(reports) == 1 else 'matrices'}; "
-        f"<r>: GOE 0.531, Poisson 0.386; outliers above MP edge + {margin:g} TW"
+        f"<r>: GOE 0.531, Poisson 0.386; outliers above MP edge + {margin:g} TW, named only "
+        f"if the bulk passes the MP test (MP p > {MP_PVALUE_MIN:g})"
     )
     width = max(12, *(len(r.name) for r in reports))
     click.echo(
         f"{'name':<{width}} {'shape':>11} {'s_max':>9} {'MP scale':>9} {'outl':>4} "
-        f"{'<r> +- se':>15} {'KS p Wig':>9} {'KS p Poi':>9} {'Brody q':>7}  reliable"
+        f"{'MP p':>6} {'<r> +- se':>15} {'KS p Wig':>9} {'KS p Poi':>9} {'Brody q':>7}  reliable"
     )
     for rep in reports:
         shape = f"{rep.shape[0]}x{rep.shape[1]}"
@@ -119,7 +127,8 @@ def spectrum_command(file, names, margin, unfolding, json_output, plot):
             ratio = f"{rep.mean_spacing_ratio:.3f} +- {rep.mean_spacing_ratio_stderr:.3f}"
         click.echo(
             f"{rep.name:<{width}} {shape:>11} {rep.singular_values[0]:>9.4g} "
-            f"{_fmt(rep.mp_scale, '.4g'):>9} {_fmt(rep.n_outliers, 'd'):>4} {ratio:>15} "
+            f"{_fmt(rep.mp_scale, '.4g'):>9} {_fmt(rep.n_outliers, 'd'):>4} "
+            f"{_fmt(rep.mp_ks_pvalue, '.2g'):>6} {ratio:>15} "
             f"{_fmt(rep.ks_wigner_pvalue, '.2g'):>9} {_fmt(rep.ks_poisson_pvalue, '.2g'):>9} "
             f"{_fmt(rep.brody_q, '.2f'):>7}  {'yes' if rep.reliable else 'no'}"
         )

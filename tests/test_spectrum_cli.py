@@ -69,6 +69,8 @@ def test_pure_noise_matrix_is_goe_like_without_outliers(tmp_path):
     # far better than the iid bound sd ~ 1.25 sd(x) / sqrt(200) = 6.3 %: 15 % is 2.4 bounds.
     assert a["mp_scale"] == pytest.approx(1.0, rel=0.15)
     assert a["n_outliers"] == 0 and a["n_bulk"] == 200
+    # the bulk passes the MP test (an exact 1 % test: any seed fails with probability 0.01)
+    assert a["mp_bulk"] is True and a["mp_ks_pvalue"] > 0.01 and a["mp_alternative"] is None
     # <r> has sd 0.34 / sqrt(200) = 0.024 (RATIO_SD_COEFF, re-measured below): within 4 sd
     # of the large-N GOE value; the Poisson value is (0.531 - 0.386) / 0.024 = 6 sd away, so
     # z_poisson > 2 fails only if z_goe < -4 as well.
@@ -90,15 +92,19 @@ def test_false_outlier_rate_is_the_tracy_widom_rate():
     # each) at margin 2, 16-21 % at margin 0. Binomial(200, 0.03): mean 6, sd 2.4, so <= 14
     # holds beyond 3.3 sd; Binomial(200, 0.16): mean 32, sd 5.2, so >= 15 holds beyond 3.3 sd.
     # The second check shows the threshold is what removes them (the test can fail).
-    n2 = n0 = 0
+    # The MP test of the bulk (an exact 1 % Monte Carlo test) refuses Binomial(200, 0.01)
+    # of them: mean 2, sd 1.4, so <= 8 holds beyond 4 sd (P = 2e-4).
+    n2 = n0 = n_not_mp = 0
     r = []
     for seed in range(200):
         W = noise(32, 64, seed)
         rep = analyse_matrix(W, margin=2.0)
-        n2 += rep.n_outliers > 0
+        n2 += rep.n_above_threshold > 0
         n0 += spectra.fit_marchenko_pastur(rep.eigenvalues, (32, 64)).n_outliers > 0
+        n_not_mp += not rep.mp_bulk
         r.append(spectra.mean_spacing_ratio(rep.eigenvalues))
     assert n2 <= 14 and n0 >= 15
+    assert n_not_mp <= 8
     # RATIO_SD_COEFF: sd(<r>) sqrt(N) measured 0.31 at N = 32; the sd of 200 values has a
     # relative error 1/sqrt(2 x 199) = 5 %, so the estimate must lie below 0.34 x 1.15.
     c_goe = np.std(r, ddof=1) * math.sqrt(32)
@@ -118,7 +124,7 @@ def test_rank_two_spike_gives_two_outliers_at_the_bbp_position(tmp_path):
     path = tmp_path / "spike.npy"
     np.save(path, spiked(K, L, thetas, seed=3))
     a = run_json(path)["arrays"][0]
-    assert a["n_outliers"] == 2 and a["n_bulk"] == K - 2
+    assert a["n_outliers"] == 2 and a["n_bulk"] == K - 2 and a["mp_bulk"] is True
     q = K / L
     predicted = [math.sqrt((1 + t * t) * (q + t * t)) / t for t in thetas]
     np.testing.assert_allclose(a["outlier_singular_values"], predicted, atol=0.22)
@@ -132,6 +138,32 @@ def test_rank_two_spike_gives_two_outliers_at_the_bbp_position(tmp_path):
     assert res.exit_code == 0
     row = [ln for ln in res.stdout.splitlines() if ln.startswith("spike")][0]
     assert row.split()[4] == "2"
+
+
+def test_product_of_gaussian_matrices_is_not_called_structure(tmp_path):
+    # Issue 14: the 128 x 256 @ 256 x 64 product of seed 0 had 5 outliers "above the MP edge"
+    # and reliable: yes. Its bulk fails the MP test (KS D = 0.129 against a null 99 % quantile
+    # of 0.061: p at the floor 1/200, tests/test_spectrum_report.py), so the table says "-"
+    # for the outliers, prints the p-value, and a warning says what the bulk likely is.
+    rng = np.random.default_rng(0)
+    path = tmp_path / "prod.npy"
+    np.save(path, rng.standard_normal((128, 256)) @ rng.standard_normal((256, 64)))
+    out = run_json(path)
+    assert out["references"]["mp_pvalue_min"] == 0.01
+    assert out["references"]["mp_test_samples"] == 199
+    a = out["arrays"][0]
+    assert a["n_outliers"] is None and a["outlier_singular_values"] == []
+    assert a["n_above_threshold"] >= 1 and a["mp_bulk"] is False
+    assert a["mp_ks_pvalue"] <= 0.01 and a["mp_ks_statistic"] > 0
+    assert a["mp_alternative"].startswith("product-like / correlated")
+    assert a["reliable"] is False
+    res = run(path)
+    assert res.exit_code == 0
+    header = res.stdout.splitlines()[1].split()
+    row = [ln for ln in res.stdout.splitlines() if ln.startswith("prod ")][0].split()
+    assert header[5:8] == ["outl", "MP", "p"] and row[4] == "-" and float(row[5]) <= 0.01
+    assert row[-1] == "no"
+    assert "bulk not Marchenko-Pastur" in res.stdout and "Outliers not named" in res.stdout
 
 
 def test_transpose_gives_the_same_report():
@@ -455,6 +487,6 @@ def test_calibration_high_statistics():
     # 3.3 sd; Binomial(1000, 0.012): mean 12, sd 3.4, so >= 1 holds beyond 3.2 sd (the
     # threshold is not so far out that noise never reaches it).
     n_false = sum(
-        analyse_matrix(noise(64, 128, seed=10_000 + s)).n_outliers > 0 for s in range(1000)
+        analyse_matrix(noise(64, 128, seed=10_000 + s)).n_above_threshold > 0 for s in range(1000)
     )
     assert 1 <= n_false <= 45, n_false
