@@ -102,8 +102,9 @@ def test_rank_three_spike_above_bbp_gives_exactly_three_outliers():
     # theta = 1.5, 2, 2.5 (>= 1.8 theta_c): outliers at s = 1.993, 2.372, 2.798. The lowest is
     # 0.24 above the threshold 1.75, and over 30 seeds the outliers had sd 0.04 and mean offset
     # < 0.02: 6 sd, so all three are flagged. The bulk left is close to a 197 x 397 Gaussian
-    # matrix (marchenko_pastur_gof), so it passes: refused in 1 of 30 seeds (p = 0.01; seed
-    # 12). Positions within 0.22 (5 sd). Seed 0: any seed but 12 of those tried.
+    # matrix (marchenko_pastur_gof), so it passes: refused in 2 of 130 seeds (seed 12 and one
+    # of 100..199), the nominal 1 %. Positions within 0.22 (5 sd). Seed 0: any seed fails with
+    # probability ~0.01.
     thetas = (1.5, 2.0, 2.5)
     assert min(thetas) > 1.75 * _THETA_C
     assert _bbp_position(min(thetas)) > 1.75 + 0.2
