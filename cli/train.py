@@ -8,6 +8,7 @@ from dysonsgd import ACTIVATIONS, NetworkConfig, observables
 from dysonsgd.cli import _common as c
 from dysonsgd.cli._common import network_floats
 from dysonsgd.cli.main import cli
+from dysonsgd.phases import classify_sgd
 from dysonsgd.sgd import ENGINES, save_schedule, train
 
 
@@ -95,6 +96,7 @@ def train_command(
             on_epoch=lambda: bar.update(1),
         )
     obs = observables.summarize(result)
+    labels = classify_sgd(result)
     if out is not None:
         result.save(out)
     if plot is not None:
@@ -129,6 +131,9 @@ def train_command(
                 "spacing_growth_rate": obs["spacing_growth_rate"],
                 "diverged": obs["diverged"],
                 "diverged_step": result.records.diverged_step,
+                "phase": labels.phase,
+                "phases": list(labels.phases),
+                "loss_ratio": labels.loss_ratio,
                 "out": out,
                 "plot": plot,
             }
@@ -140,7 +145,7 @@ def train_command(
     )
     header = (
         f"{'seed':>4} {'loss(0)':>10} {'loss(end)':>10} {'test loss':>10} {'|grad|':>10} "
-        f"{'G(tf,0)':>8} {'align':>7} {'x_1':>10} {'x_1*':>10}  diverged"
+        f"{'G(tf,0)':>8} {'align':>7} {'x_1':>10} {'x_1*':>10} {'phase':>16}  diverged"
     )
     click.echo(header)
     for k in range(seeds):
@@ -150,9 +155,10 @@ def train_command(
             f"{obs['test_loss'][k]:>10.3e} {obs['grad_norm'][k]:>10.3e} "
             f"{obs['overlap_G'][k]:>8.4f} {obs['alignment'][k]:>7.4f} "
             f"{obs['eigenvalues'][k, -1, 0]:>10.4g} {obs['teacher_eigenvalues'][k, 0]:>10.4g}"
-            f"  {div}"
+            f" {labels.phases[k]:>16}  {div}"
         )
     click.echo(f"spacing growth rate lambda = {obs['spacing_growth_rate']:.4g} per epoch")
+    click.echo(f"phase: {labels.phase}")
     for what, path in (("results", out), ("figure", plot)):
         if path is not None:
             click.echo(f"{what} written to {path}")

@@ -2,11 +2,9 @@
 
 Reads a Dataset from :func:`dysonsgd.sweep.load` and gives
 
-- :func:`cell_phases` -- the phase of every cell: each seed is named by the eigenvalue-flow
-  rule of :func:`dysonsgd.phases.classify_flow` (runaway growth of x_1 -> high-temperature;
-  a spectrum that did not move -> disordered; otherwise ordered), amended for flows that move
-  away from the teacher and for short runs (:func:`seed_phases`), and the cell takes the
-  majority of its seeds;
+- :func:`cell_phases` -- the phase of every cell: each seed is labelled by the package's one
+  phase rule, :func:`dysonsgd.phases.classify`, from the cell's stored observables
+  (:func:`seed_phases`), and the cell takes :func:`dysonsgd.phases.vote` of its seeds;
 - :func:`ordered_fraction` -- the fraction of seeds the Langevin criterion calls ordered;
 - :func:`boundary_temperatures` -- per 1/sigma_W, the temperature at which that fraction
   falls through 0.68, 0.95, 0.997 (the contours of paper Fig 8), interpolated in log2 T;
@@ -36,87 +34,40 @@ def _done(ds) -> np.ndarray:
     return np.asarray(ds["cell_done"].values == 1.0)
 
 
-#: A seed whose training loss fell below this fraction of its initial value has learned:
-#: it is not jammed, whatever its spectrum did (see :func:`seed_phases`).
-LOSS_DROP: float = 0.1
-
-
-def seed_phases(cell, *, loss_drop: float = LOSS_DROP) -> list[str]:
-    """Phase of every seed of one cell.
-
-    The rule of :func:`dysonsgd.phases.classify_flow` on the eigenvalue flow (runaway growth of
-    x_1 beyond 10 max(x*_1, x_1(0)) -> high-temperature; a spectrum that moved less than 10% of
-    its distance to the teacher's -> disordered; otherwise ordered), with three amendments:
-
-    1. a seed flagged as diverged is high-temperature;
-    2. a seed called ordered that ended more than twice as far from the teacher's spectrum as it
-       started (classify_flow's ``progress < -1``) is high-temperature when its top eigenvalue
-       grew (the repulsion inflating the spectrum before the runaway of rule 1: at 20 epochs,
-       T = 64 and 1/sigma_W = 2^-8, x_1 grows 3-4x, progress is -1.1 to -1.5 and the test loss
-       stays ~0.1), disordered when it shrank. Ordered seeds that start near the teacher's
-       scale (sigma_W ~ 1) wander by up to about half their small initial distance
-       (progress down to -0.5 at T <= 2^-4), hence the margin;
-    3. for short runs, a seed called disordered that did come closer (``progress > 0``) and whose
-       training loss fell below ``loss_drop`` times its initial value while its features did not
-       stay frozen (``G(t_f, 0) < 1/2``) is ordered. The ordered spectrum reaches the teacher's
-       only over the paper's 10^5 epochs (at T = 2^-5, 1/sigma_W = 8 it covers about 5% of the
-       way in 2 10^4 steps) while the loss falls by orders of magnitude within a few thousand
-       steps (0.098 -> 4e-4 there, G(t_f, 0) ~ 0.01). Jammed seeds keep their saturated +-1
-       features, G(t_f, 0) ~ 0.8-0.98 at 1/sigma_W = 2^-8, even where their loss falls by a
-       factor of ten at T = 4.
+def seed_phases(cell) -> list[str]:
+    """Label of every seed of one cell of a sweep store: :func:`dysonsgd.phases.classify` of
+    the cell's eigenvalue flows with its divergence flags and training losses at the save
+    points.
 
     Parameters
     ----------
     cell : xarray.Dataset
         One cell of a sweep store (``ds.isel(T=i, sigma_w=j)``).
-    loss_drop : float
-        Threshold of the amendment, in (0, 1).
 
     Returns
     -------
-    list of str, one of "ordered", "disordered", "high-temperature" per seed
+    list of str, one of :data:`dysonsgd.phases.LABELS` per seed
     """
-    from dysonsgd.phases import classify_flow
+    from dysonsgd.phases import classify
 
-    if not (0 < loss_drop < 1):
-        raise ValueError(f"loss_drop must lie in (0, 1), got {loss_drop!r}")
-    cls = classify_flow(cell["eigenvalues"].values, cell["teacher_eigenvalues"].values)
-    loss = cell["loss"].values
-    diverged = cell["diverged"].values
-    overlap = cell["overlap_G"].values
-    out = []
-    x1 = cell["eigenvalues"].values[:, :, 0]
-    for k, p in enumerate(cls.phases):
-        if diverged[k] == 1.0:
-            p = "high-temperature"
-        elif p == "ordered" and cls.progress[k] < -1.0:
-            # moved, but away from the teacher: an inflating spectrum is the Coulomb
-            # repulsion winning (high-temperature); a shrinking one is not learning either
-            p = "high-temperature" if x1[k, -1] > x1[k, 0] else "disordered"
-        if (
-            p == "disordered"
-            and cls.progress[k] > 0
-            and loss[k, -1] < loss_drop * loss[k, 0]
-            and overlap[k] < 0.5
-        ):
-            p = "ordered"
-        out.append(p)
-    return out
+    return list(
+        classify(
+            cell["eigenvalues"].values,
+            cell["teacher_eigenvalues"].values,
+            diverged=cell["diverged"].values == 1.0,
+            loss=cell["loss"].values,
+        ).phases
+    )
 
 
-#: Order of the phases when breaking ties of the majority vote (as dysonsgd.phases).
-_TIE_ORDER = ("high-temperature", "disordered", "ordered")
-
-
-def cell_phases(ds, *, loss_drop: float = LOSS_DROP):
-    """Phase of every completed cell (the majority of its seeds), ``""`` where not done.
+def cell_phases(ds):
+    """Label of every completed cell (:func:`dysonsgd.phases.vote` of its seeds), ``""`` where
+    not done.
 
     Parameters
     ----------
     ds : xarray.Dataset
         A sweep store (:func:`dysonsgd.sweep.load`).
-    loss_drop : float
-        See :func:`seed_phases`.
 
     Returns
     -------
@@ -124,11 +75,12 @@ def cell_phases(ds, *, loss_drop: float = LOSS_DROP):
     """
     import xarray as xr
 
+    from dysonsgd.phases import vote
+
     done = _done(ds)
     out = np.full(done.shape, "", dtype=object)
     for i, j in zip(*np.nonzero(done), strict=True):
-        phases = seed_phases(ds.isel(T=i, sigma_w=j), loss_drop=loss_drop)
-        out[i, j] = max(_TIE_ORDER, key=phases.count)
+        out[i, j] = vote(seed_phases(ds.isel(T=i, sigma_w=j)))
     return xr.DataArray(out.astype(str), dims=("T", "sigma_w"), coords=_coords(ds))
 
 
@@ -308,6 +260,8 @@ def disorder_lines(ds=None, *, a_rms=None) -> dict:
 
 def summary(ds) -> dict:
     """Cells done, phase per cell, criterion fractions and boundary estimates, as plain data."""
+    from dysonsgd.phases import LABELS
+
     phases = cell_phases(ds)
     T = ds["T"].values
     inv = 1.0 / ds["sigma_w"].values
@@ -340,10 +294,7 @@ def summary(ds) -> dict:
         "cells_done": int(_done(ds).sum()),
         "T_values": T,
         "inv_sigma_values": inv,
-        "phase_counts": {
-            p: int(np.sum(phases.values == p))
-            for p in ("ordered", "disordered", "high-temperature")
-        },
+        "phase_counts": {p: int(np.sum(phases.values == p)) for p in LABELS},
         "phases": cells,
         "boundary_T": bounds,
         "disorder_line_inv_sigma": disorder_lines(ds),

@@ -10,7 +10,7 @@ Two entry points:
    two-sample Kolmogorov-Smirnov and 1-Wasserstein distances between the two ensembles'
    eigenvalue distributions, the level statistics of each (spacing ratios against the GOE
    surmise, unfolded spacings against the Wigner surmise, a Brody fit) and the phase each is
-   in (:func:`dysonsgd.phases.classify_flow`).
+   in (:func:`dysonsgd.phases.classify`).
 2. :func:`compare_measured` starts the ``measured`` model (:class:`MeasuredModel`) from an SGD
    checkpoint with the coefficients Kt, Vt, C measured there on the probe set and predicts the
    eigenvalue shifts and spreads at the next checkpoint.
@@ -44,7 +44,7 @@ from dysonsgd.langevin import SCHEMES, STATUS, LangevinResult, MeasuredModel, in
 from dysonsgd.langevin.coefficients import measure_coefficients
 from dysonsgd.model import NetworkConfig, check_sigma_w
 from dysonsgd.observables import eigenvalues_of_X
-from dysonsgd.phases import PHASES, PhaseClassification, classify_flow
+from dysonsgd.phases import PhaseClassification, classify, classify_sgd, vote
 from dysonsgd.sgd import SGDResult, learning_rate, train
 
 __all__ = [
@@ -300,13 +300,14 @@ class EnsembleSummary:
         Mean and spread (standard deviation, ddof = 1; 0 for one seed) of each eigenvalue over
         the seeds in ``used``.
     classification : PhaseClassification
-        :func:`dysonsgd.phases.classify_flow` of the flow against the teacher's eigenvalues.
+        :func:`dysonsgd.phases.classify` of the flow against the teacher's eigenvalues, with
+        the training loss at the start and end and the divergence flags: a diverged SGD seed
+        (batch loss above the guard) or a Langevin system that overflowed (its state, or its
+        coefficients: it is then frozen from that refresh on) is ``high-temperature``.
     phases : tuple of str
-        Per seed: the flow rule's phase, except that a diverged SGD seed (batch loss above the
-        guard) or a Langevin system that overflowed (its state, or its coefficients: it is
-        then frozen from that refresh on) is ``high-temperature``, and a Langevin
-        system the integrator could not advance (step limit or budget exhausted) is
-        ``stopped``: its frozen record says nothing about the phase.
+        Per seed: the classification's label, except that a Langevin system the integrator
+        could not advance (step limit or budget exhausted) is ``stopped``: its frozen record
+        says nothing about the phase.
     statistics : LevelStatistics
         Of the final spectra of the seeds in ``used``.
     used : ndarray of bool, shape (n_seeds,)
@@ -332,12 +333,9 @@ class EnsembleSummary:
 
     @property
     def phase(self) -> str:
-        """Majority phase over the seeds that are not ``stopped`` (ties: the order of
-        :data:`dysonsgd.phases.PHASES`); ``stopped`` if every seed is."""
-        votes = [p for p in self.phases if p != "stopped"]
-        if not votes:
-            return "stopped"
-        return max(PHASES, key=votes.count)
+        """The ensemble's label, :func:`dysonsgd.phases.vote` of ``phases`` (``stopped``
+        seeds do not vote)."""
+        return vote(self.phases)
 
     @property
     def final(self) -> np.ndarray:
@@ -345,13 +343,9 @@ class EnsembleSummary:
         return self.eigenvalues[:, -1]
 
 
-def _summary(name, x, teacher, stopped, status, hot, unresolved) -> EnsembleSummary:
+def _summary(name, x, pc, stopped, status, unresolved) -> EnsembleSummary:
     n = x.shape[0]
-    pc = classify_flow(x, teacher)
-    phases = tuple(
-        "high-temperature" if hot[m] else "stopped" if unresolved[m] else pc.phases[m]
-        for m in range(n)
-    )
+    phases = tuple("stopped" if unresolved[m] else pc.phases[m] for m in range(n))
     used = x[~np.asarray(unresolved, dtype=bool)]
     with np.errstate(invalid="ignore", over="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # no system left
@@ -656,6 +650,7 @@ def compare(
     # bound; the integrator would reject the whole ensemble. Such a system is frozen
     # (zero coefficients) from that refresh on and reported as overflowed: high-temperature.
     overflow_time = np.full(n_seeds, np.nan)
+    loss0 = model.training_loss(model.x0)
     measure = model.coefficients
 
     def coefficients(x, t):
@@ -681,9 +676,11 @@ def compare(
         for m, s in enumerate(lang.status)
     ]  # fmt: skip
     hot = lang.blown_up | overflowed
-    s_sum = _summary("sgd", x_sgd, teacher, sgd.diverged, sgd_status, sgd.diverged,
+    s_sum = _summary("sgd", x_sgd, classify_sgd(sgd), sgd.diverged, sgd_status,
                      np.zeros(n_seeds, dtype=bool))  # fmt: skip
-    l_sum = _summary("langevin", lang.x, teacher, lang.stopped | overflowed, lang_status, hot,
+    lang_loss = np.stack([loss0, model.training_loss(lang.x[:, -1])], axis=1)
+    l_pc = classify(lang.x, teacher, diverged=hot, loss=lang_loss)
+    l_sum = _summary("langevin", lang.x, l_pc, lang.stopped | overflowed, lang_status,
                      lang.stopped & ~hot)  # fmt: skip
     per = tuple(
         distance(x_sgd[:, k], lang.x[l_sum.used, k], n_bootstrap=n_bootstrap, seed=k)

@@ -70,6 +70,33 @@ def test_loss(
 test_loss.__test__ = False  # a physics name, not a pytest test
 
 
+def training_loss(W: np.ndarray, instances) -> np.ndarray:
+    """Training loss ``mean_n 1/2 |y_n - yhat_n|^2`` over each seed's whole training set.
+
+    The loss SGD descends (its records at the save points), for matrices that SGD did not
+    produce, e.g. the Langevin network model's ``W(s)``.
+
+    Parameters
+    ----------
+    W : ndarray of float64, shape (n_seeds, K, L)
+    instances : sequence of Instance, length n_seeds
+
+    Returns
+    -------
+    ndarray of float64, shape (n_seeds,)
+    """
+    W = np.asarray(W, dtype=np.float64)
+    instances = list(instances)
+    if W.ndim != 3 or W.shape[0] != len(instances):
+        raise ValueError(
+            f"W must have shape (n_seeds, K, L) with n_seeds = {len(instances)}, got {W.shape}"
+        )
+    out = np.empty(len(instances))
+    for m, inst in enumerate(instances):
+        out[m] = 0.5 * test_loss(W[m], inst.a_train, inst.y_train, inst.Z, inst.config.activation)
+    return out
+
+
 def gradient_norm(grad: np.ndarray) -> np.ndarray:
     """Frobenius norm of (epoch-mean) gradients, over the last two axes."""
     return np.linalg.norm(np.asarray(grad, dtype=np.float64), axis=(-2, -1))

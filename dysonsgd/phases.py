@@ -29,11 +29,22 @@ from dysonsgd._validate import positive_float as _positive
 from dysonsgd.langevin.coefficients import VT_ESTIMATORS, measure_coefficients
 from dysonsgd.model import Instance, check_sigma_w
 
-#: Phase names, in the order used for tie-breaking a majority vote.
+#: The paper's three phases, in the order used for tie-breaking a majority vote.
 PHASES: tuple[str, ...] = ("high-temperature", "disordered", "ordered")
 
-#: Default thresholds of :func:`classify_flow` (justified in its docstring).
-GROWTH_FACTOR: float = 10.0
+#: Every label :func:`classify` gives a seed: the three phases, ``crossover`` (learned with an
+#: inflated spectrum: the observables disagree) and ``undetermined`` (nothing decisive yet).
+LABELS: tuple[str, ...] = (*PHASES, "crossover", "undetermined")
+
+#: Default thresholds of :func:`classify`, each in the gap between the measured distributions
+#: of the paper grid at 10^3 epochs (docs/phase-diagram.md, "The phase rule"): the runaway
+#: growth of x_1 (at most 10.7 max(x*_1, x_1(0)) at T <= 2^-2, at least 32 at T >= 2^-1: 18 is
+#: the geometric middle), the teacher's scale (ordered seeds end at most 1.25 x*_1, wide starts
+#: begin at least 3.8 x*_1: 2), the loss falling an order of magnitude (ordered seeds: 1e-5 to
+#: 2e-4 of the initial loss at 10^3 epochs, up to 1e-2 at 20 epochs).
+GROWTH_FACTOR: float = 18.0
+SCALE_FACTOR: float = 2.0
+LOSS_DROP: float = 0.1
 FROZEN_FRACTION: float = 0.1
 
 
@@ -201,43 +212,66 @@ def langevin_criterion(
     )
 
 
-# --------------------------------------------------------------------------- flow rule
+# --------------------------------------------------------------------------- phase rule
 
 
 @dataclass(frozen=True)
 class PhaseClassification:
-    """Phases of an ensemble read off its eigenvalue flows.
+    """Phases of an ensemble read off its observables (see :func:`classify`).
 
     Attributes
     ----------
     phases : tuple of str, length n_seeds
-        One of :data:`PHASES` per seed.
+        One of :data:`LABELS` per seed.
     growth : ndarray of float64, shape (n_seeds,)
         ``(x_1(t_f) - x_1(0)) / max(x*_1, x_1(0))``: growth of the top eigenvalue in units of
         the larger of the teacher's top eigenvalue and its own start.
+    scale : ndarray of float64, shape (n_seeds,)
+        ``x_1(t_f) / x*_1``: the final top eigenvalue in units of the teacher's.
     moved : ndarray of float64, shape (n_seeds,)
         ``|x(t_f) - x(0)| / |x(0) - x*|``: distance travelled over the initial distance to the
         teacher's spectrum (Euclidean norms over the K levels).
     progress : ndarray of float64, shape (n_seeds,)
         ``1 - |x(t_f) - x*| / |x(0) - x*|``: fraction of the way to the teacher (1 = arrived,
         negative = moved away).
+    loss_ratio : ndarray of float64, shape (n_seeds,)
+        Final over initial loss (NaN where no loss was given).
     """
 
     phases: tuple[str, ...]
     growth: np.ndarray
     moved: np.ndarray
     progress: np.ndarray
+    scale: np.ndarray | None = None
+    loss_ratio: np.ndarray | None = None
 
     @property
     def phase(self) -> str:
-        """The majority phase (ties go to the first in :data:`PHASES`)."""
-        counts = {p: self.phases.count(p) for p in PHASES}
-        return max(PHASES, key=lambda p: counts[p])
+        """The majority label (:func:`vote`)."""
+        return vote(self.phases)
 
     def fractions(self) -> dict[str, float]:
-        """Fraction of seeds in each phase."""
+        """Fraction of seeds with each label (the three phases always present as keys)."""
         n = len(self.phases)
-        return {p: self.phases.count(p) / n for p in PHASES}
+        keys = [*PHASES, *(p for p in LABELS[len(PHASES) :] if p in self.phases)]
+        return {p: self.phases.count(p) / n for p in keys}
+
+
+def vote(phases: Sequence[str]) -> str:
+    """Majority label of an ensemble: the one vote every command uses.
+
+    Seeds labelled ``stopped`` (a Langevin system the integrator could not advance: its
+    frozen record says nothing) do not vote; ``stopped`` if every seed is. Ties go to the
+    label that comes first in :data:`LABELS` (high-temperature, disordered, ordered,
+    crossover, undetermined).
+    """
+    votes = [p for p in phases if p != "stopped"]
+    if not votes:
+        return "stopped" if len(phases) else "undetermined"
+    unknown = set(votes) - set(LABELS)
+    if unknown:
+        raise ValueError(f"unknown phase labels {sorted(unknown)}; expected {LABELS}")
+    return max(LABELS, key=votes.count)
 
 
 def _row_norm(v: np.ndarray) -> np.ndarray:
@@ -250,33 +284,55 @@ def _row_norm(v: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(scale), out, scale)  # max|v| is NaN if any entry is, else inf
 
 
-def classify_flow(
+def classify(
     x: np.ndarray,
     teacher_eigenvalues: np.ndarray,
     *,
+    diverged: np.ndarray | None = None,
+    loss: np.ndarray | None = None,
     growth_factor: float = GROWTH_FACTOR,
+    scale_factor: float = SCALE_FACTOR,
+    loss_drop: float = LOSS_DROP,
     frozen_fraction: float = FROZEN_FRACTION,
 ) -> PhaseClassification:
-    """Name the phase of each seed from its eigenvalue flow (SGD or Langevin).
+    """Name the phase of each seed from its observables: the one phase rule of the package.
 
-    Rule, per seed, in this order:
+    Every command that labels a run (``train``, ``simulate``, ``compare``,
+    ``phase-diagram``) calls this function with what it measured, and :func:`vote` for the
+    ensemble, so a run gets the same label whichever command computed it. The phases are
+    told apart by the dynamics of the spectrum of ``X = W W^T`` relative to the teacher's, as
+    the paper defines them, with the loss to confirm learning; every threshold is a ratio of
+    eigenvalues to the teacher's top eigenvalue or to the run's own start, or of losses,
+    never a ratio of distances to the teacher's spectrum (ill-conditioned when the student
+    starts next to it, at 1/sigma_W ~ 1). The values are derived from the measured
+    distributions in docs/phase-diagram.md ("The phase rule").
 
-    1. **high-temperature** when the top eigenvalue grew by more than ``growth_factor``
-       times the larger of the teacher's top eigenvalue and its own start,
-       ``x_1(t_f) - x_1(0) > growth_factor * max(x*_1, x_1(0))``, or when the flow is not
-       finite. An ordered flow ends near the teacher's spectrum and a disordered one does
-       not move, so neither grows by more than about one x*_1 (or, from a wide start, a
-       small fraction of x_1(0): SGD at sigma_W = 256 moves x_1 by ~1e-3 of itself); the
-       runaway growth of the high-temperature phase is by orders of magnitude (SGD at
-       T = 4, 1/sigma_W = 8 reaches x_1 ~ 800 x*_1 within one epoch). A factor 10 sits
-       between the two with an order of magnitude to spare on either side.
-    2. **disordered** when the spectrum travelled less than ``frozen_fraction`` of its
-       initial distance to the teacher's, ``|x(t_f) - x(0)| < frozen_fraction |x(0) - x*|``:
-       saturated units have exponentially small gradients (phi'(z) ~ 4 exp(-2|z|) for tanh),
-       so a jammed spectrum stays where it started, while an ordered flow covers most of
-       the way (at least half of it at the three reference points of paper Fig 6, see
-       tests/test_phases.py). 10% separates them with a factor of five to spare.
-    3. **ordered** otherwise.
+    Rule, per seed, with ``top = max(x*_1, x_1(0))`` and ``c = scale_factor``:
+
+    1. **high-temperature** when the seed diverged (batch loss above the guard), its flow is
+       not finite, or its top eigenvalue ran away,
+       ``x_1(t_f) - x_1(0) > growth_factor top``: the growth by orders of magnitude of the
+       paper's hot phase (x_1 ~ 800 x*_1 within one epoch at T = 4, 1/sigma_W = 8).
+    2. Ended **at the teacher's scale**, ``x_1(t_f) <= c x*_1``: **ordered** when the seed
+       learned (its loss fell below ``loss_drop`` times its initial value), else
+       **undetermined**: nothing decisive has happened yet, typically a run too short for
+       the rule (``progress`` says how far the flow got).
+    3. Ended above the teacher's scale after **starting at or below it**,
+       ``x_1(0) <= c x*_1``: the spectrum inflated during the run. **high-temperature** (the
+       repulsion inflating the spectrum before the runaway of rule 1), or **crossover** when
+       the seed learned all the same: the observables disagree, since the paper's hot phase
+       inflates the spectrum *and* keeps the loss high.
+    4. Started **above the teacher's scale** (a wide start, ``x_1(0) > c x*_1``) and ended
+       above it: **high-temperature** when the spectrum still inflated by more than ``c``,
+       ``x_1(t_f) > c x_1(0)``, else **disordered** (jammed: it stayed where it started). The
+       loss does not enter here: from a wide start the initial loss holds the saturated
+       student's own output variance, so the loss ratio falls with 1/sigma_W and with T
+       whatever the spectrum does, with no gap to put a threshold in
+       (docs/phase-diagram.md).
+
+    Without a loss, whether a seed at the teacher's scale learned is read off the flow: it
+    did when the spectrum travelled at least ``frozen_fraction`` of its initial distance to
+    the teacher's. **crossover** needs the loss and is not given without one.
 
     Parameters
     ----------
@@ -284,10 +340,17 @@ def classify_flow(
         Eigenvalues of ``W W^T`` at the save points, descending along the last axis;
         ``x[:, 0]`` is the initial spectrum and ``x[:, -1]`` the final one.
     teacher_eigenvalues : ndarray of float64, shape (n_seeds, K) or (K,)
+    diverged : ndarray of bool, shape (n_seeds,), optional
+        Seeds stopped by the divergence guard (or Langevin systems that blew up).
+    loss : ndarray of float64, shape (n_seeds, n) with n >= 2, optional
+        The loss per seed over the run (e.g. ``SGDResult.records.loss``, the training loss
+        at the save points); only the first and last columns are used.
     growth_factor : float
         Threshold of rule 1, > 0.
-    frozen_fraction : float
-        Threshold of rule 2, in (0, 1).
+    scale_factor : float
+        Threshold of rule 2, > 1.
+    loss_drop, frozen_fraction : float
+        Each in (0, 1).
 
     Returns
     -------
@@ -295,7 +358,7 @@ def classify_flow(
 
     References
     ----------
-    Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 5 and Fig 6.
+    Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 5 and Figs 3, 6 and 9.
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 3 or x.shape[1] < 2:
@@ -314,21 +377,99 @@ def classify_flow(
         raise ValueError("teacher_eigenvalues must be finite with a positive top eigenvalue")
     if not (math.isfinite(growth_factor) and growth_factor > 0):
         raise ValueError(f"growth_factor must be a positive number, got {growth_factor!r}")
-    if not (0 < frozen_fraction < 1):
-        raise ValueError(f"frozen_fraction must lie in (0, 1), got {frozen_fraction!r}")
+    if not (math.isfinite(scale_factor) and scale_factor > 1):
+        raise ValueError(f"scale_factor must be a number above 1, got {scale_factor!r}")
+    for name, v in (("loss_drop", loss_drop), ("frozen_fraction", frozen_fraction)):
+        if not (0 < v < 1):
+            raise ValueError(f"{name} must lie in (0, 1), got {v!r}")
+    div = None
+    if diverged is not None:
+        div = np.asarray(diverged, dtype=bool)
+        if div.shape != (n,):
+            raise ValueError(
+                f"diverged must have shape ({n},) (one flag per seed), got {div.shape}"
+            )
+    ratio = None
+    if loss is not None:
+        loss = np.asarray(loss, dtype=np.float64)
+        if loss.ndim != 2 or loss.shape[0] != n or loss.shape[1] < 2:
+            raise ValueError(
+                f"loss must have shape ({n}, n) with n >= 2 (initial ... final), got {loss.shape}"
+            )
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            ratio = loss[:, -1] / loss[:, 0]
     x0, xf = x[:, 0], x[:, -1]
     finite = np.all(np.isfinite(x), axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         growth = (xf[:, 0] - x0[:, 0]) / np.maximum(xt[:, 0], x0[:, 0])
+        scale = xf[:, 0] / xt[:, 0]
+        start = x0[:, 0] / xt[:, 0]
+        inflation = xf[:, 0] / x0[:, 0]
         d0 = _row_norm(x0 - xt)
         moved = _row_norm(xf - x0) / d0
         progress = 1.0 - _row_norm(xf - xt) / d0
+        # NaN comparisons are False: a NaN loss ratio has not learned
+        learned = ratio < loss_drop if ratio is not None else ~(moved < frozen_fraction)
     phases = []
     for m in range(n):
-        if not finite[m] or growth[m] > growth_factor:
+        if (div is not None and div[m]) or not finite[m] or growth[m] > growth_factor:
             phases.append("high-temperature")
-        elif d0[m] > 0 and moved[m] < frozen_fraction:
-            phases.append("disordered")
+        elif scale[m] <= scale_factor:
+            phases.append("ordered" if learned[m] else "undetermined")
+        elif start[m] <= scale_factor:
+            learned_anyway = ratio is not None and learned[m]
+            phases.append("crossover" if learned_anyway else "high-temperature")
+        elif inflation[m] > scale_factor:
+            phases.append("high-temperature")
         else:
-            phases.append("ordered")
-    return PhaseClassification(phases=tuple(phases), growth=growth, moved=moved, progress=progress)
+            phases.append("disordered")
+    return PhaseClassification(
+        phases=tuple(phases),
+        growth=growth,
+        moved=moved,
+        progress=progress,
+        scale=scale,
+        loss_ratio=np.full(n, np.nan) if ratio is None else ratio,
+    )
+
+
+def classify_sgd(result) -> PhaseClassification:
+    """:func:`classify` of an SGD run: its eigenvalue flow, the teacher's eigenvalues, the
+    divergence flags and the training loss at the save points.
+
+    ``dysonsgd train``, ``compare`` and the sweep behind ``phase-diagram`` all label SGD runs
+    from exactly these records, so a run gets the same label from each.
+
+    Parameters
+    ----------
+    result : SGDResult
+
+    Returns
+    -------
+    PhaseClassification
+    """
+    from dysonsgd.observables import eigenvalues_of_X
+
+    return classify(
+        eigenvalues_of_X(result.W),
+        eigenvalues_of_X(result.W_teacher),
+        diverged=result.records.diverged,
+        loss=result.records.loss,
+    )
+
+
+def classify_flow(
+    x: np.ndarray,
+    teacher_eigenvalues: np.ndarray,
+    *,
+    growth_factor: float = GROWTH_FACTOR,
+    frozen_fraction: float = FROZEN_FRACTION,
+) -> PhaseClassification:
+    """:func:`classify` from the eigenvalue flow alone (no loss, no divergence flags).
+
+    Kept for flows without a network behind them; every command passes the loss and overlap
+    to :func:`classify` instead.
+    """
+    return classify(
+        x, teacher_eigenvalues, growth_factor=growth_factor, frozen_fraction=frozen_fraction
+    )

@@ -29,7 +29,7 @@ from dysonsgd.compare import (
 from dysonsgd.langevin import FreeModel, MeasuredModel, integrate
 from dysonsgd.model import NetworkConfig
 from dysonsgd.observables import eigenvalues_of_X
-from dysonsgd.phases import GROWTH_FACTOR, classify_flow
+from dysonsgd.phases import GROWTH_FACTOR, LABELS, classify, classify_sgd
 from dysonsgd.sgd import train
 
 SMALL = NetworkConfig(n_batches=50)
@@ -135,9 +135,13 @@ def test_same_seeds_same_start_aligned_saves(ordered):
     np.testing.assert_allclose(c.sgd.mean, c.sgd.eigenvalues.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(c.langevin.std, c.langevin.eigenvalues.std(axis=0, ddof=1),
                                rtol=1e-12)  # fmt: skip
-    # The SGD flow is that of the trained matrices; the phases are classify_flow's.
+    # The SGD flow is that of the trained matrices; the SGD labels are those `train` and the
+    # sweep give the same run (classify_sgd), the Langevin ones the one rule's on the flow.
     np.testing.assert_allclose(c.sgd.eigenvalues, eigenvalues_of_X(c.sgd_result.W), rtol=1e-12)
-    pc = classify_flow(c.langevin_result.x, c.teacher_eigenvalues)
+    assert c.sgd.phases == classify_sgd(c.sgd_result).phases
+    pc = classify(c.langevin_result.x, c.teacher_eigenvalues,
+                  diverged=c.langevin_result.blown_up, loss=c.langevin.classification.loss_ratio
+                  [:, None] ** np.array([0.0, 1.0]))  # fmt: skip
     assert pc.phases == c.langevin.classification.phases == c.langevin.phases
 
 
@@ -484,7 +488,7 @@ def test_cli_json_files_and_plot(tmp_path):
     for side in ("sgd", "langevin"):
         x = np.array(out[side]["final_eigenvalues"])
         assert x.shape == (2, 16) and np.all(np.diff(x, axis=1) <= 0)
-        assert out[side]["phase"] in ("ordered", "disordered", "high-temperature")
+        assert out[side]["phase"] in LABELS
         assert len(out[side]["phases"]) == 2
     d = out["distance"]
     for sub in (d, d["eigenvalues"], d["spacing_ratios"], d["spacings"]):

@@ -322,6 +322,30 @@ class NetworkModel(DriftModel):
             ]
         )
 
+    def training_loss(self, x: np.ndarray) -> np.ndarray:
+        """Training loss of ``W(s)`` per system, over its whole training set
+        (:func:`dysonsgd.observables.training_loss`); NaN for a system whose state is not
+        finite and positive (one that blew up).
+
+        Parameters
+        ----------
+        x : ndarray of float64, shape (n_systems, K)
+
+        Returns
+        -------
+        ndarray of float64, shape (n_systems,)
+        """
+        from dysonsgd.observables import training_loss
+
+        x = np.asarray(x, dtype=np.float64)
+        out = np.full(x.shape[0], np.nan)
+        ok = np.all(np.isfinite(x) & (x > 0), axis=1)
+        if ok.any():
+            W = self.weights(np.where(ok[:, None], x, self.x0))
+            chosen = [inst for inst, keep in zip(self.instances, ok, strict=True) if keep]
+            out[ok] = training_loss(W[ok], chosen)
+        return out
+
     def measure(
         self, x: np.ndarray, *, with_slope: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
