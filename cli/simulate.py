@@ -25,7 +25,7 @@ from dysonsgd.phases import LOSS_DROP, classify
 MODELS = ("network", "harmonic", "free")
 
 #: Default Langevin time per model. For ``network`` t = 500 is 500 / (T |B| n_batches)
-#: paper epochs (4.2 epochs at T = 2^-5, 1/32 epoch at T = 4): long enough for the ordered
+#: paper epochs (4 epochs at T = 2^-5, 1/32 epoch at T = 4): long enough for the ordered
 #: flow to cover most of the way to the teacher (docs/theory-network.md), for a
 #: high-temperature flow to grow past 10 x*_1 and a disordered one to show it is frozen.
 DEFAULT_TIME = {"network": 500.0, "harmonic": 10.0, "free": 10.0}
@@ -142,7 +142,7 @@ def describe_law(law: dict) -> str:
     "time_",
     type=c.POSITIVE,
     help="Langevin time t = eps x SGD steps (network: t / (T |B| n_batches) paper epochs). "
-    "Default: 500 for network (4.2 paper epochs at T = 2^-5), 10 otherwise.",
+    "Default: 500 for network (4 paper epochs at T = 2^-5), 10 otherwise.",
 )
 @click.option(
     "--epochs",
@@ -179,7 +179,7 @@ def simulate_command(
     the teacher's basis, coefficients measured on the fly), ``harmonic`` (targets x*,
     stiffness kappa, noise A) and ``free`` (no drift, isotropic noise: the Wishart process).
     Prints the final spectra; for ``network`` the phase read off the flow and the loss, for
-    ``free`` and ``harmonic`` the exact law of SPEC section 3 and a KS p-value against it.
+    ``free`` and ``harmonic`` their exact law (docs/theory.md, section 2) and a KS p-value.
     """
     if K < 2:
         c.fail(f"Invalid value for '--K': {K}; need K >= 2 levels")

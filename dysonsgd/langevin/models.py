@@ -435,7 +435,7 @@ class GOELaw:
 def free_model_law(
     model: FreeModel, temperature: float, time: float, initial_variance: float = 0.0
 ) -> WishartLaw:
-    """Exact law of the free model's eigenvalues at ``time`` (SPEC section 3, case 1).
+    """Exact law of the free model's eigenvalues at ``time`` (docs/theory.md, section 2.1).
 
     The free model is the eigenvalue process of ``W(t) = W(0) + sqrt(T a) B(t)``, B a K x L
     matrix of independent Brownian motions (Bru's Wishart process). Started from a W(0) with
@@ -481,7 +481,7 @@ def harmonic_relaxation_time(model: HarmonicModel) -> float:
 
 
 def harmonic_stationary_law(model: HarmonicModel, temperature: float) -> GOELaw:
-    """Exact stationary law of the harmonic model with equal targets (SPEC section 3, case 2).
+    """Exact stationary law of the harmonic model with equal targets (docs/theory.md, 2.2).
 
     The stationary density ``prod_{i<j} |x_i - x_j| exp(-kappa sum_i (x_i - x*)^2 / (2 T A))``
     is that of the eigenvalues of ``x* I + H``, H from the GOE with off-diagonal variance
