@@ -81,8 +81,22 @@ def compare_command(
         c.fail(f"Invalid value for '--dt': {dt:g} must be smaller than the Langevin time "
                f"{time_:g} (= T |B| n_batches epochs)")  # fmt: skip
     n_refresh = int(math.ceil(time_ / refresh))
-    total = seeds * epochs + n_refresh
-    with c.progress_bar(total, enabled=c.show_progress(json_output), desc="compare") as bar:
+    # SGD runs first, then the Langevin model: the bar counts SGD's seed-epochs, then is reset
+    # to count the Langevin coefficient refreshes, so each count and rate has one unit
+    stage = ["sgd"]
+    with c.progress_bar(
+        seeds * epochs, enabled=c.show_progress(json_output),
+        desc="compare: SGD seed-epochs", unit=" seed-epochs",
+    ) as bar:  # fmt: skip
+
+        def on_refresh():
+            if stage[0] == "sgd":
+                stage[0] = "langevin"
+                bar.unit = " refreshes"
+                bar.set_description("compare: Langevin refreshes")
+                bar.reset(total=n_refresh)
+            bar.update(1)
+
         comp = compare(
             config,
             temperature=T,
@@ -99,7 +113,7 @@ def compare_command(
             order_eps=order_eps,
             exchange=exchange,
             on_epoch=lambda: bar.update(1),
-            on_refresh=lambda: bar.update(1),
+            on_refresh=on_refresh,
         )
     summary = comp.to_dict()
     summary["out"] = out
