@@ -311,10 +311,14 @@ def test_ctrl_c_inside_a_ctypes_callback_ends_the_command():
             time.sleep(0.001)
         click.echo("ran on")
 
+    # interrupt_main does nothing while SIGINT is ignored, as it is in a test run started as
+    # a background job of a non-interactive shell: give the test Python's own handler
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         result = CliRunner().invoke(cli, ["_fault_callback"])
     finally:
         cli.commands.pop("_fault_callback", None)
+        signal.signal(signal.SIGINT, inherited)
     assert result.exit_code == 130, (result.stdout, result.stderr)
     assert "ran on" not in result.stdout
     assert "Traceback" not in result.stderr and "ignored" not in result.stderr, result.stderr
