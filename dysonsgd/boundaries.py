@@ -1,4 +1,4 @@
-"""Phases of the cells of a sweep store and the boundaries between them (SPEC section 5).
+"""Phases of the cells of a sweep store and the boundaries between them (paper section 5).
 
 Reads a Dataset from :func:`dysonsgd.sweep.load` and gives
 
@@ -26,7 +26,7 @@ import numpy as np
 #: Contour levels of the predicted boundary (paper Fig 8).
 LEVELS: tuple[float, ...] = (0.68, 0.95, 0.997)
 
-#: sigma_c^2 = 1/2: the tanh soft-spin symmetry-breaking width (SPEC section 2).
+#: sigma_c^2 = 1/2: the tanh soft-spin symmetry-breaking width (paper Fig 1; docs/phase-diagram.md).
 SIGMA_C = 1.0 / math.sqrt(2.0)
 
 

@@ -137,7 +137,7 @@ def distance(a: np.ndarray, b: np.ndarray, *, n_bootstrap: int = N_BOOTSTRAP, se
 
 @dataclass(frozen=True)
 class LevelStatistics:
-    """Level statistics of an ensemble of spectra, pooled over seeds (SPEC section 6).
+    """Level statistics of an ensemble of spectra, pooled over seeds (docs/statistics.md).
 
     Attributes
     ----------

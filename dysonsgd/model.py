@@ -1,4 +1,4 @@
-"""The teacher-student network of Park, Lucini & Aarts (SPEC section 1), in plain numpy.
+"""The teacher-student network of Park, Lucini & Aarts (section 2; docs/model.md), in plain numpy.
 
 Forward pass ``a = phi(M x)``, ``f = phi(W a)``, ``y = Z f``; only the middle matrix W
 (K x L) is trained. :class:`NetworkConfig` describes the architecture and the data protocol
@@ -131,7 +131,7 @@ def phi_prime(z: np.ndarray, activation: str) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Instance:
-    """One seed's network and data (SPEC section 1).
+    """One seed's network and data (paper section 2; docs/model.md).
 
     Attributes
     ----------

@@ -1,4 +1,4 @@
-"""Observables of a trained ensemble (SPEC section 2), vectorised over seeds.
+"""Observables of a trained ensemble (paper Figs 2-9; docs/model.md), vectorised over seeds.
 
 Every function takes arrays with a leading seed axis (and broadcasts over further leading
 axes where it says so); :func:`summarize` evaluates all of them on an :class:`SGDResult`.
@@ -198,7 +198,7 @@ def spacing_growth_rate(flow: np.ndarray, epochs: np.ndarray) -> float:
 
 
 def summarize(result) -> dict:
-    """Every observable of SPEC section 2 for an :class:`~dysonsgd.sgd.SGDResult`.
+    """Every observable of docs/model.md (paper Figs 2-9) for an :class:`~dysonsgd.sgd.SGDResult`.
 
     Returns
     -------

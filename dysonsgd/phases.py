@@ -1,4 +1,4 @@
-"""Phase boundaries and classification (SPEC section 5).
+"""Phase boundaries and classification (paper section 5; docs/phase-diagram.md).
 
 Two tools:
 
@@ -81,7 +81,7 @@ def coulomb_noise(Vt: np.ndarray, *, shifted: bool = False) -> float:
 
     ``N = sum_{j != 1} Vt_1j/(j-1) + sum_{j != K} Vt_Kj/(K-j)`` (1-based). With
     ``shifted=True`` the lower sum is the published one: it runs over all j including
-    ``j = K`` and divides ``Vt_Kj`` by ``K - j + 1`` (SPEC section 5).
+    ``j = K`` and divides ``Vt_Kj`` by ``K - j + 1`` (docs/theory-network.md).
 
     Parameters
     ----------

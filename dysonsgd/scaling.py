@@ -1,4 +1,4 @@
-"""The linear scaling rule in the linear teacher-student model (SPEC section 3, case 3).
+"""The linear scaling rule in the linear teacher-student model (DBM paper; docs/scaling.md).
 
 Model
 -----
@@ -804,12 +804,13 @@ def linear_scaling_experiment(
 def harmonic_map(s_star: float, noise: float) -> dict:
     """Parameters of the harmonic Langevin model equivalent to linear SGD near its target.
 
-    In x = s^2 the linear model has (SPEC section 3, aligned frames) ``Kt_ii = 2 s_i (s_i - s*)
+    In x = s^2 the linear model has (docs/scaling.md, aligned frames) ``Kt_ii = 2 s_i (s_i - s*)
     = (x_i - x*) + O((x - x*)^2 / x*)``, ``Vt_ij = A (x_i + x_j)``, ``Vt_ii = 4 A x_i``,
     ``C_ii = A L``. Linearised at ``x = x* = s*^2`` this is the constant-noise harmonic model
-    (SPEC case 2) with ``kappa = 1``, ``Vt_ij = 2 A s*^2``, ``Vt_ii = 4 A s*^2`` -- i.e. noise
-    ``A_h = 2 A s*^2`` and ``C = 0`` -- at temperature ``T = lr / |B|``. The neglected terms
-    change the width by relative O((L sigma / s*)^2) (docs/scaling.md).
+    (docs/theory.md, section 2, case 2) with ``kappa = 1``, ``Vt_ij = 2 A s*^2``,
+    ``Vt_ii = 4 A s*^2`` -- i.e. noise ``A_h = 2 A s*^2`` and ``C = 0`` -- at temperature
+    ``T = lr / |B|``. The neglected terms change the width by relative O((L sigma / s*)^2)
+    (docs/scaling.md).
 
     Parameters
     ----------
@@ -860,9 +861,10 @@ def harmonic_scaling_experiment(
     noise = 2 A s*^2)`` (see :func:`harmonic_map`) at ``T = lr / |B|`` with
     :func:`dysonsgd.langevin.integrate`, from the equally spaced levels
     ``x* + 2 s* sqrt(T A / 2) linspace(1, -1, K)``, and measures the rms deviation of
-    ``sqrt(x_i)`` from ``s*`` over the saves after ``burn_in_time``. Theory (SPEC case 2):
-    GOE with diagonal variance ``2 T A s*^2``, so ``width = sqrt(T A (K + 1)/4)`` to leading
-    order in sigma/s*, with no finite-lr factor (the Langevin equation drops O(lr) terms).
+    ``sqrt(x_i)`` from ``s*`` over the saves after ``burn_in_time``. Theory (docs/theory.md,
+    section 2, case 2): GOE with diagonal variance ``2 T A s*^2``, so
+    ``width = sqrt(T A (K + 1)/4)`` to leading order in sigma/s*, with no finite-lr factor (the
+    Langevin equation drops O(lr) terms).
 
     Parameters
     ----------

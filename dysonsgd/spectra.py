@@ -1,4 +1,4 @@
-"""Level statistics of weight-matrix spectra (SPEC section 6).
+"""Level statistics of weight-matrix spectra (docs/statistics.md).
 
 Everything a spectrum needs on its way from a weight matrix to a comparison with random-matrix
 theory:
@@ -262,7 +262,7 @@ def spacing_ratios(levels: np.ndarray) -> np.ndarray:
 
     References
     ----------
-    Atas, Bogomolny, Giraud, Roux, PRL 110, 084101 (2013); SPEC section 6.
+    Atas, Bogomolny, Giraud, Roux, PRL 110, 084101 (2013); docs/statistics.md, section 3.
     """
     x = _as_levels(levels, min_levels=3, what="spacing ratios")
     return _ratios_from_spacings(np.diff(np.sort(x, axis=-1), axis=-1))
@@ -926,8 +926,8 @@ def semicircle(center: float = 0.0, radius: float = 1.0):
     """Wigner semicircle ``P(x) = 2 sqrt(R^2 - (x - c)^2) / (pi R^2)`` on [c - R, c + R].
 
     An N x N GOE matrix with off-diagonal variance v (diagonal 2 v) has, for large N, a
-    semicircle of radius ``R = 2 sqrt(N v)``; SPEC section 3, case 2, gives
-    ``R = sqrt(2 K T A / kappa)`` for the harmonic Coulomb gas.
+    semicircle of radius ``R = 2 sqrt(N v)``; the harmonic Coulomb gas (docs/theory.md, section 2,
+    case 2) has ``R = sqrt(2 K T A / kappa)``.
 
     Parameters
     ----------
@@ -957,7 +957,7 @@ def goe_pair_density(x0: float = 0.0, sig: float = 1.0):
     x0 : float
         Centre (the common target eigenvalue x*).
     sig : float > 0
-        ``sig^2 = T A / kappa`` for the harmonic model of SPEC section 3.
+        ``sig^2 = T A / kappa`` for the harmonic model of docs/theory.md (section 2, case 2).
 
     Returns
     -------
@@ -966,7 +966,7 @@ def goe_pair_density(x0: float = 0.0, sig: float = 1.0):
 
     References
     ----------
-    Aarts, Lucini, Park, arXiv:2407.16427 (2024); SPEC section 6.
+    Aarts, Lucini, Park, arXiv:2407.16427 (2024); docs/statistics.md, section 4.
     """
     return _goe_pair(loc=_finite(x0, "x0"), scale=_positive(sig, "sig"))
 
@@ -1051,7 +1051,7 @@ def fit_brody(spacings: np.ndarray, *, normalize: bool = True) -> BrodyFit:
 
     References
     ----------
-    T. A. Brody (1973); SPEC section 6.
+    T. A. Brody (1973); docs/statistics.md, section 5.
     """
     s = _as_sample(spacings, "spacings", min_size=2)
     if np.any(s <= 0):

@@ -1,8 +1,8 @@
 """Phase-diagram sweeps over (T, sigma_W) cells on Dask, with a resumable Zarr result store.
 
 A sweep trains every cell of a grid of temperatures ``T = lr / |B|`` and initial widths
-``sigma_W`` (SPEC section 1), computes the observables of SPEC section 2 and the Langevin
-criterion of SPEC section 5 for every seed, and writes each finished cell into an xarray
+``sigma_W`` (paper section 2), computes the observables of the paper's Figs 2-9 and the Langevin
+criterion of its section 5 for every seed, and writes each finished cell into an xarray
 Dataset kept in a Zarr store.
 
 The pieces:
@@ -56,9 +56,9 @@ from dysonsgd import _seeding
 from dysonsgd._validate import positive_int as _positive_int
 from dysonsgd.model import NetworkConfig
 
-#: Named grids. ``paper``: SPEC section 1, eps in 2^-3..2^8 with |B| = 4 and sigma_W in
+#: Named grids. ``paper``: the paper's grid, eps in 2^-3..2^8 with |B| = 4 and sigma_W in
 #: 2^-3..2^8. ``small``: three temperatures x four widths that hold the three reference
-#: points of SPEC section 5 and a column on each side of the disorder line 1/sigma_W = sqrt 2.
+#: points of paper Fig 6 and a column on each side of the disorder line 1/sigma_W = sqrt 2.
 GRIDS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "paper": (
         tuple(2.0**k for k in range(-5, 7)),
@@ -73,7 +73,7 @@ GRIDS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 #: Save points of the paper's records (epoch 0 and every epochs/20).
 SAVE_POINTS = 21
 
-#: Estimators of the criterion's fluctuation matrix (SPEC section 5).
+#: Estimators of the criterion's fluctuation matrix (docs/theory-network.md).
 ESTIMATORS: tuple[str, ...] = ("exact", "paper")
 
 _ATTR = "dysonsgd_sweep"
@@ -220,7 +220,7 @@ class SweepConfig:
 def criterion_delta(sigma_w: float, config: NetworkConfig) -> float:
     """Spacing of an initial Marchenko-Pastur spectrum, ``4 sigma_W^2 / (sqrt(r) (K - 1))``.
 
-    See :func:`dysonsgd.phases.mp_spacing` (SPEC section 5).
+    See :func:`dysonsgd.phases.mp_spacing` (paper section 5).
     """
     from dysonsgd.phases import mp_spacing
 

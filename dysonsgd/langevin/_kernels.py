@@ -2,7 +2,7 @@
 
 State of one system: ``y`` of shape (K,), strictly descending. For the ``real`` domain
 ``y = x`` (eigenvalues); for the ``positive`` domain ``y = s = sqrt(x)`` (singular values)
-and the Ito form of SPEC section 3 is integrated. Coefficients are the affine family of
+and the Ito form of docs/theory.md (section 1) is integrated. Coefficients are the affine family of
 :class:`dysonsgd.langevin.models.Coefficients`, held fixed during one kernel call.
 
 Every member of the ensemble runs independently in a ``prange`` loop with its own
@@ -269,7 +269,7 @@ def check_symmetrise_v0(V0, out, where):
 
 @njit(cache=True, error_model="numpy")
 def drift_diffusion(y, positive, T, kt0, kappa, V0, a, ad, C, x, f, g):
-    """Drift ``f`` and diffusion ``g`` of the state ``y`` (SPEC section 3).
+    """Drift ``f`` and diffusion ``g`` of the state ``y`` (docs/theory.md, sections 1 and 3).
 
     In x: ``b_i = -(kt0_i + kappa_i x_i) + T (C_i + sum_j Vt_ij / (x_i - x_j))`` and
     ``sqrt(T Vt_ii)``; for the positive domain (y = s) the Ito transform

@@ -1,4 +1,4 @@
-"""Langevin coefficients measured from a network state (SPEC section 3).
+"""Langevin coefficients measured from a network state (paper section 4; docs/theory-network.md).
 
 Given the student's matrix W and a set of samples (training or probe set), the per-sample
 symmetric updates of ``X = W W^T`` are ``D_n = W g_n^T + g_n W^T`` with ``g_n = dl_n/dW``.
@@ -96,9 +96,9 @@ class LangevinCoefficients:
         """The order-eps drift per unit learning rate, shape (K,).
 
         ``sum_{j != i} Kt_ij^2 / (x_i - x_j) + |u_i^T gbar|^2``: the terms of the second-order
-        expansion that do not scale with 1/|B| (SPEC section 3). The full drift of ``x_i`` is
-        ``-Kt_ii + T (C_ii + Coulomb) + eps * order_eps_drift()_i``. Degenerate eigenvalues
-        (``x_i == x_j``) give an infinite term, as perturbation theory does.
+        expansion that do not scale with 1/|B| (docs/theory.md, section 1). The full drift of
+        ``x_i`` is ``-Kt_ii + T (C_ii + Coulomb) + eps * order_eps_drift()_i``. Degenerate
+        eigenvalues (``x_i == x_j``) give an infinite term, as perturbation theory does.
         """
         diff = self.x[:, None] - self.x[None, :]
         np.fill_diagonal(diff, np.inf)

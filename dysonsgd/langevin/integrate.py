@@ -309,8 +309,8 @@ def integrate(
     """Integrate the eigenvalue Langevin equation of an ensemble of independent systems.
 
     ``dx_i = [-Kt_ii + T (C_ii + sum_{j != i} Vt_ij / (x_i - x_j))] dt + sqrt(T Vt_ii) dB_i``
-    (SPEC section 3); for ``domain == "positive"`` models the singular values s = sqrt(x) are
-    integrated in Ito form, with a reflecting boundary at s = 0.
+    (paper section 4; docs/theory.md, section 1); for ``domain == "positive"`` models the
+    singular values s = sqrt(x) are integrated in Ito form, with a reflecting boundary at s = 0.
 
     Parameters
     ----------

@@ -10,7 +10,7 @@ with U (K x K) and V (L x K) the teacher's singular vectors (``basis="teacher"``
 the i-th basis pair (u_i, v_i) in the order of the basis' singular values, so the teacher's
 matrix is a fixed point of the aligned model's drift.
 
-Coefficients of the eigenvalue Langevin equation (SPEC sections 3 and 4):
+Coefficients of the eigenvalue Langevin equation (docs/theory-network.md):
 
 - drift ``Kt_ii = u_i^T E_n[D_n] u_i = 2 s_i u_i^T gbar v_i``, with gbar the mean gradient over
   the first ``n_drift`` = 1000 training samples (or the whole training set);
@@ -36,8 +36,8 @@ Approximations (measured in docs/theory-network.md):
    ``Kt_ij`` (i != j) that would rotate them is dropped. In the aligned model the student
    starts aligned and learns faster than SGD; with the student's basis it cannot reach the
    teacher.
-2. Only the leading equation of SPEC section 3 (order T); the order-eps terms are optional
-   (``lr``) and experimental. The model's high-temperature boundary lies above SGD's.
+2. Only the leading equation of docs/theory.md, section 1 (order T); the order-eps terms are
+   optional (``lr``) and experimental. The model's high-temperature boundary lies above SGD's.
 3. Gaussian noise with independent increments per level, as in the paper's Langevin
    description.
 4. Coefficients are piecewise affine between refreshes; the exact fixed-basis noise is
@@ -85,7 +85,7 @@ def _svd(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 class NetworkModel(DriftModel):
-    """The tanh teacher-student network reduced to its singular values (SPEC section 4).
+    """The tanh teacher-student network reduced to its singular values (docs/theory-network.md).
 
     Parameters
     ----------
@@ -404,8 +404,8 @@ class NetworkModel(DriftModel):
     def order_eps_drift(self, x: np.ndarray) -> np.ndarray:
         """Order-eps drift per unit learning rate on the drift set, shape (n, K).
 
-        ``|u_i^T gbar|^2 + sum_{j != i} Kt_ij^2 / (x_i - x_j)`` (SPEC section 3), with the
-        off-diagonal drift ``Kt_ij = u_i^T (W gbar^T + gbar W^T) u_j`` in the fixed basis.
+        ``|u_i^T gbar|^2 + sum_{j != i} Kt_ij^2 / (x_i - x_j)`` (docs/theory.md, section 1), with
+        the off-diagonal drift ``Kt_ij = u_i^T (W gbar^T + gbar W^T) u_j`` in the fixed basis.
         """
         x = self._check_x(x)
         W = self.weights(x)

@@ -49,7 +49,7 @@ FORMATS = ("png", "pdf")
 def soft_spin_density(f: np.ndarray, s2: float) -> np.ndarray:
     """tanh soft-spin density ``exp(-artanh(f)^2/(2 s^2)) / ((1 - f^2) sqrt(2 pi s^2))``.
 
-    The density of ``f = tanh(z)`` for ``z ~ N(0, s^2)`` (SPEC section 2): single-peaked at 0
+    The density of ``f = tanh(z)`` for ``z ~ N(0, s^2)`` (paper Fig 1): single-peaked at 0
     for ``s^2 < 1/2``, peaked at +-1 above.
     """
     f = np.asarray(f, dtype=np.float64)

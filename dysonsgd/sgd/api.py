@@ -228,7 +228,7 @@ def train(
     on_epoch: Callable[[], None] | None = None,
     threads: int | None = None,
 ) -> SGDResult:
-    """Train an ensemble of teacher-student networks with SGD (SPEC section 1).
+    """Train an ensemble of teacher-student networks with SGD (paper section 2; docs/model.md).
 
     Parameters
     ----------

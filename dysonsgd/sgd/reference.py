@@ -72,8 +72,8 @@ def run_seed(
 ) -> None:
     """Train seed ``k`` with plain SGD and write its records into ``out``.
 
-    Protocol (SPEC section 1): epochs of ``n_batches`` consecutive batches of the fixed
-    training set (optionally in a fresh random order each epoch, a permutation of the
+    Protocol (paper section 2; docs/model.md): epochs of ``n_batches`` consecutive batches of
+    the fixed training set (optionally in a fresh random order each epoch, a permutation of the
     samples drawn from ``shuffle_rng``), ``W <- W - lr * mean_B g_n``. A batch whose loss
     exceeds ``divergence_threshold`` (or is not finite) stops the seed before its update.
     """
