@@ -350,8 +350,8 @@ def simulate_command(
             result,
             plot,
             teacher=teacher,
-            title=f"{model}: T={T:g}, sigma_W={sigma:g}"
-            + ("" if phases is None else f"  ({phases.phase})"),
+            sigma_w=sigma,
+            phases=None if phases is None else list(phases.phases),
         )
 
     if json_output:

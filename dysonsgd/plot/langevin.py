@@ -56,7 +56,7 @@ def langevin_flow_figure(
     sigma_w : float, optional
         Initial width, written as ``1/sigma_W`` in the default title.
     phases : sequence of str, optional
-        Phase of each system (:func:`dysonsgd.phases.classify_flow`), shown per panel.
+        Phase of each system (:func:`dysonsgd.phases.classify`), shown per panel.
     """
     from dysonsgd.plot import _base as _plot
 
