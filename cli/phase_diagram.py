@@ -322,10 +322,13 @@ def _config_from_options(
 
 
 def _print_map(summ, config) -> None:
-    abbrev = {"ordered": "O", "disordered": "D", "high-temperature": "H"}
-    cells = {(p["T"], p["sigma_w"]): abbrev[p["phase"]] for p in summ["phases"]}
-    click.echo("phases (O ordered, D disordered, H high-temperature, . not done); rows T, "
-               "columns 1/sigma_W:")  # fmt: skip
+    # one letter per label of dysonsgd.phases.LABELS (a label added there shows its initial)
+    abbrev = {"ordered": "O", "disordered": "D", "high-temperature": "H", "crossover": "X",
+              "undetermined": "?"}  # fmt: skip
+    cells = {(p["T"], p["sigma_w"]): abbrev.get(p["phase"], p["phase"][:1].upper())
+             for p in summ["phases"]}  # fmt: skip
+    click.echo("phases (O ordered, D disordered, H high-temperature, X crossover, "
+               "? undetermined, . not done); rows T, columns 1/sigma_W:")  # fmt: skip
     sig = sorted(config.sigma_values, reverse=True)  # ascending 1/sigma_W
     click.echo(f"{'T':>10} " + " ".join(f"{1 / s:>7.3g}" for s in sig))
     for T in sorted(config.T_values, reverse=True):

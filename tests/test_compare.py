@@ -29,7 +29,7 @@ from dysonsgd.compare import (
 from dysonsgd.langevin import FreeModel, MeasuredModel, integrate
 from dysonsgd.model import NetworkConfig
 from dysonsgd.observables import eigenvalues_of_X
-from dysonsgd.phases import GROWTH_FACTOR, LABELS, classify, classify_sgd
+from dysonsgd.phases import GROWTH_FACTOR, LABELS, LOSS_DROP, classify, classify_sgd
 from dysonsgd.sgd import train
 
 SMALL = NetworkConfig(n_batches=50)
@@ -109,10 +109,17 @@ def test_high_temperature_point_student_basis(hot):
 
 @pytest.mark.slow
 def test_ordered_point_student_basis():
-    # The student-basis model is ordered too (moves 24-70 % of the way by t = 2000, measured).
+    # The student-basis model's spectrum flows toward the teacher's (14-45 % of the way by
+    # t = 2000, measured) but, frozen in the student's random singular basis, W(s) cannot fit
+    # the teacher: its loss falls only 2-10x (ratios 0.10, 0.27, 0.49 measured; SGD's 7e-4 to
+    # 9e-3). The phase rule asks for both, so the model is undetermined where SGD is ordered:
+    # the frozen basis, not the spectrum, is what it misses (docs/theory-network.md).
     c = compare(SMALL, temperature=2.0**-5, sigma_w=1 / 8, epochs=320, n_seeds=3, seed=0,
                 refresh_interval=5.0, dt=0.5, basis="student")  # fmt: skip
-    assert c.sgd.phase == "ordered" and c.langevin.phase == "ordered"
+    assert c.sgd.phase == "ordered"
+    assert c.langevin.phase == "undetermined"
+    assert np.all(c.langevin.classification.progress > 0)
+    assert np.all(c.langevin.classification.loss_ratio > LOSS_DROP)
 
 
 # --------------------------------------------------------------------------- contents
