@@ -65,10 +65,9 @@ def advise_command(
 
     if sigma is None and checkpoint is None:
         c.fail("give --sigma (the initial width) or --checkpoint")
-    if epochs < 20:
-        c.fail(f"--epochs {epochs} is too few for the 21 save points; use at least 20")
+    saves = min(21, epochs + 1)  # the probe run's default save points (sgd.default_save_points)
     c.check_memory(
-        seeds * (c.network_floats(n_batches, 4, 3, 16, 32) + 3 * 21 * 16 * 32),
+        seeds * (c.network_floats(n_batches, 4, 3, 16, 32) + 3 * saves * 16 * 32),
         f"--seeds {seeds} probe networks",
     )
     result = None

@@ -305,11 +305,6 @@ def _config_from_options(
             "engine": base.engine,
         }
     epochs = defaults["epochs"] if epochs is None else epochs
-    if epochs < sweep.SAVE_POINTS - 1:
-        c.fail(
-            f"--epochs {epochs} is too few for the {sweep.SAVE_POINTS} save points (epoch 0 and "
-            f"every epochs/{sweep.SAVE_POINTS - 1}): use at least {sweep.SAVE_POINTS - 1}"
-        )
     return sweep.SweepConfig(
         T_values=T_values,
         sigma_values=sigma_values,

@@ -106,7 +106,7 @@ class SweepConfig:
     sigma_values : sequence of float
         Initial widths sigma_W (sorted ascending; each > 0). Disorder is 1/sigma_W.
     epochs : int
-        Epochs per seed; at least ``save_points - 1`` (20 for the paper's 21 records).
+        Epochs per seed; at least ``save_points - 1``.
     n_seeds : int
         Seeds per cell (the paper: 10). Seed k draws the same network and data in every cell;
         cells differ only in (T, sigma_W).
@@ -115,8 +115,9 @@ class SweepConfig:
     network : NetworkConfig
         Architecture and data protocol (paper values by default; ``n_batches`` can be cut
         for quick sweeps).
-    save_points : int
-        Evenly spaced records from epoch 0 to ``epochs``.
+    save_points : int, optional
+        Evenly spaced records from epoch 0 to ``epochs``. Default: the paper's 21, or every
+        epoch for runs shorter than 20 epochs (:func:`dysonsgd.sgd.api.default_save_points`).
     engine : {"numba", "numpy"}
         SGD backend; both follow the reference protocol.
     """
@@ -127,10 +128,14 @@ class SweepConfig:
     n_seeds: int = 10
     seed: int = 0
     network: NetworkConfig = field(default_factory=NetworkConfig)
-    save_points: int = SAVE_POINTS
+    save_points: int | None = None
     engine: str = "numba"
 
     def __post_init__(self) -> None:
+        if self.save_points is None:
+            from dysonsgd.sgd.api import default_save_points
+
+            object.__setattr__(self, "save_points", default_save_points(self.epochs))
         object.__setattr__(self, "T_values", _positive_values("T values", self.T_values))
         object.__setattr__(
             self, "sigma_values", _positive_values("sigma_W values", self.sigma_values)

@@ -75,7 +75,7 @@ def test_named_grids():
         ({"sigma_values": [0.5, -1.0]}, "positive finite"),
         ({"T_values": [1.0, 1.0]}, "twice"),
         ({"T_values": [float("nan")]}, "positive finite"),
-        ({"epochs": 19}, "too few for 21 save points"),
+        ({"epochs": 19, "save_points": 21}, "too few for 21 save points"),
         ({"n_seeds": 0}, "n_seeds must be a positive integer"),
         ({"engine": "gpu"}, "engine must be"),
     ],
