@@ -350,7 +350,7 @@ _MARKS = ("cell_done", "cell_checksum")
 
 _ATTRS = {
     "final_loss": "epoch-mean training loss at the last save point",
-    "test_loss": "mean_n |y_teacher - y_student|^2 on the probe set (SPEC 2)",
+    "test_loss": "mean_n |y_teacher - y_student|^2 on the probe set (docs/model.md)",
     "grad_norm": "Frobenius norm of the epoch-mean gradient at the last save point",
     "overlap_G": "G(t_f, 0) = (1/(n_test K)) sum f_init f_final",
     "alignment": "cosine of h = Z^T y_teacher and f (flattened)",
@@ -365,7 +365,7 @@ _ATTRS = {
     "spacing_growth_rate": "lambda = log(ubar(t_f)/ubar(0)) / t_f per epoch, seed-averaged ubar",
     "cell_done": "1 once the cell's data and checksum are written",
     "cell_checksum": "48-bit checksum of the cell's data (verified on resume)",
-    "criterion_delta": "Delta = 4 sigma_W^2 / (sqrt(r) (K-1)) (SPEC 5)",
+    "criterion_delta": "Delta = 4 sigma_W^2 / (sqrt(r) (K-1)) (paper section 5)",
 }
 for _e in ESTIMATORS:
     _ATTRS[f"S_{_e}"] = f"signal |Kt_11| - |Kt_KK| ({_e} estimator)"

@@ -1,6 +1,6 @@
 """Drift models of the eigenvalue Langevin equation: the coefficient contract and simple models.
 
-Every model hands the integrator one affine family of coefficients (SPEC section 3),
+Every model hands the integrator one affine family of coefficients (docs/theory.md, section 3),
 
     Kt_ii(x) = kt0_i + kappa_i x_i
     Vt_ij(x) = V0_ij + a_iso (x_i + x_j)      (i != j)
@@ -77,7 +77,8 @@ class DriftModel:
         Short name, recorded in the result.
     domain : {"positive", "real"}
         ``"positive"``: x = s^2 > 0, integrated in the singular values s with the Ito terms
-        of SPEC section 3 and a reflecting boundary at s = 0; ``"real"``: x on the real line.
+        of docs/theory.md, section 1, and a reflecting boundary at s = 0; ``"real"``: x on
+        the real line.
     refresh_interval : float
         Langevin time between calls of :meth:`coefficients`; ``math.inf`` means constant
         coefficients (called once, at t = 0).
@@ -110,7 +111,7 @@ def _tile(a: np.ndarray, n: int) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class FreeModel(DriftModel):
-    """No drift, isotropic gradient noise: the Wishart process (SPEC section 3, case 1).
+    """No drift, isotropic gradient noise: the Wishart process (docs/theory.md, section 2, case 1).
 
     With per-element gradient variance ``a = noise``: ``Vt_ij = a (x_i + x_j)``,
     ``Vt_ii = 4 a x_i``, ``C_ii = a L``. Started at X = 0, X(t) is distributed as
@@ -156,7 +157,7 @@ class FreeModel(DriftModel):
 
 @dataclass(frozen=True, eq=False)
 class HarmonicModel(DriftModel):
-    """Harmonic drift and constant noise: a beta = 1 Coulomb gas (SPEC section 3, case 2).
+    """Harmonic drift and constant noise: a beta = 1 Coulomb gas (docs/theory.md, section 2).
 
     ``Kt_ii = kappa_i (x_i - x*_i)``, ``Vt_ij = A``, ``Vt_ii = 2 A``, ``C = 0``; the
     stationary density is ``prod_{i<j} |x_i - x_j| exp(-sum_i kappa_i (x_i - x*_i)^2 / (2 T A))``.
@@ -229,11 +230,12 @@ class MeasuredModel(DriftModel):
     The slope is the physical form: in the eigenbasis of ``X = W W^T``,
     ``u_i^T D_n u_i = 2 s_i u_i^T g_n v_i``, so ``Vt_ii = 4 x_i Var_n(u_i^T g_n v_i)`` vanishes
     with the level. Held constant instead, the Ito term ``-T Vt_ii / (8 s_i^3)`` of the
-    singular-value equation (SPEC section 3) diverges faster than any ``1/s`` repulsion as
-    ``s_i -> 0`` and drives small levels into 0, where the integrator can find no admissible
-    step (at the first checkpoint of the ordered reference point 131 of 320 runs stopped;
-    with the slope none). With the slope that term is ``-T a_i / (2 s_i)``, and the
-    second-order push ``T C_i / (2 s_i)`` with ``C_i >= Var_n(u_i^T g_n v_i) = a_i`` outweighs it.
+    singular-value equation (docs/theory.md, section 1) diverges faster than any ``1/s``
+    repulsion as ``s_i -> 0`` and drives small levels into 0, where the integrator can find
+    no admissible step (at the first checkpoint of the ordered reference point 131 of 320
+    runs stopped; with the slope none). With the slope that term is ``-T a_i / (2 s_i)``,
+    and the second-order push ``T C_i / (2 s_i)`` with ``C_i >= Var_n(u_i^T g_n v_i) = a_i``
+    outweighs it.
     :func:`dysonsgd.compare.compare_measured` passes ``x_ref``.
 
     Arrays without the leading ensemble axis are shared by every system; with it
