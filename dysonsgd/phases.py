@@ -79,21 +79,48 @@ def mp_spacing(sigma_w: float, K: int, L: int) -> float:
 def coulomb_noise(Vt: np.ndarray, *, shifted: bool = False) -> float:
     """Coulomb push on the extreme pair for unit-spaced levels, the criterion's N.
 
-    ``N = sum_{j != 1} Vt_1j/(j-1) + sum_{j != K} Vt_Kj/(K-j)`` (1-based). With
-    ``shifted=True`` the lower sum is the published one: it runs over all j including
-    ``j = K`` and divides ``Vt_Kj`` by ``K - j + 1`` (docs/theory-network.md).
+    ``N = sum_{j=2..K} Vt_1j/(j-1) + sum_{j=1..K-1} Vt_Kj/(K-j)`` (1-based indices): the
+    upper sum of the top level and the lower sum of the bottom one, as the paper writes it.
+
+    With ``shifted=True`` the lower sum is the one of the published analysis,
+    ``sum_{j=3..K} Vt_Kj/(K-j+1) + Vt_K1/(K-1)``: shifted by one index, so it includes the
+    diagonal ``Vt_KK`` (weight 1) and leaves ``Vt_K2`` out, while ``Vt_K1`` keeps the
+    weight ``1/(K-1)``. The upper sum is the same in both. On an all-ones Vt the two agree,
+    ``H_{K-1} + H_{K-1}`` and ``H_{K-1} + H_{K-2} + 1/(K-1)`` with ``H_n = sum_{m=1..n} 1/m``
+    (6.63646 for K = 16); they differ once the entries of the last row differ
+    (docs/theory-network.md, "The Langevin criterion").
 
     Parameters
     ----------
-    Vt : ndarray of float64, shape (K, K)
+    Vt : ndarray of float64, shape (K, K), K >= 2
+        The fluctuation matrix in the eigenbasis of ``X = W W^T``, levels descending.
     shifted : bool
+        Use the published lower sum (the ``paper`` estimator of :func:`langevin_criterion`).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        ``Vt`` not square or smaller than 2 x 2.
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 5 and Fig 8.
     """
     Vt = np.asarray(Vt, dtype=np.float64)
+    if Vt.ndim != 2 or Vt.shape[0] != Vt.shape[1] or Vt.shape[0] < 2:
+        raise ValueError(
+            f"Vt must be a square (K, K) matrix with K >= 2 levels, got shape {Vt.shape}"
+        )
     K = Vt.shape[0]
-    j = np.arange(K)
+    j = np.arange(K)  # 0-based: level j + 1
     upper = float(np.sum(Vt[0, 1:] / j[1:]))
     if shifted:
-        lower = float(np.sum(Vt[K - 1, :] / (K - j)))
+        # 1-based j = 3..K with weight 1/(K-j+1), i.e. 0-based j = 2..K-1 with 1/(K-j)
+        lower = float(Vt[K - 1, 0] / (K - 1) + np.sum(Vt[K - 1, 2:] / (K - j[2:])))
     else:
         lower = float(np.sum(Vt[K - 1, : K - 1] / (K - 1 - j[: K - 1])))
     return upper + lower

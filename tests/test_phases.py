@@ -53,14 +53,18 @@ def test_coulomb_noise_exact_and_shifted_sums():
     V = np.ones((K, K))
     # exact: upper 1 + 1/2 + 1/3, lower 1/3 + 1/2 + 1 (diagonal excluded)
     assert coulomb_noise(V) == pytest.approx(2 * (1 + 1 / 2 + 1 / 3), rel=1e-15)
-    # published: lower sum includes Vt_KK and divides by distance + 1: 1/4+1/3+1/2+1
+    # published lower sum (1-based): Vt_43/2 + Vt_44/1 + Vt_41/3, Vt_42 left out
     assert coulomb_noise(V, shifted=True) == pytest.approx(
-        (1 + 1 / 2 + 1 / 3) + (1 / 4 + 1 / 3 + 1 / 2 + 1), rel=1e-15
+        (1 + 1 / 2 + 1 / 3) + (1 / 2 + 1 + 1 / 3), rel=1e-15
     )
-    # a matrix with distinct entries pins the index arithmetic
+    # a matrix with distinct entries pins the index arithmetic: V_ij = 4 (i-1) + (j-1),
+    # first row 0 1 2 3, last row 12 13 14 15.
     V = np.arange(16.0).reshape(4, 4)
     assert coulomb_noise(V) == pytest.approx(1 / 1 + 2 / 2 + 3 / 3 + 12 / 3 + 13 / 2 + 14 / 1)
-    assert coulomb_noise(V, shifted=True) == pytest.approx(3 + 12 / 4 + 13 / 3 + 14 / 2 + 15 / 1)
+    # upper 1/1 + 2/2 + 3/3 = 3; lower Vt_43/(4-3+1) + Vt_44/1 + Vt_41/(4-1) = 14/2 + 15 + 12/3
+    # = 26; total 29 (the earlier form, all j with 1/(K-j+1), gave 3 + 12/4 + 13/3 + 14/2 + 15
+    # = 32.33: Vt_41 weighted 1/4 and Vt_42 = 13 included).
+    assert coulomb_noise(V, shifted=True) == pytest.approx(29.0, rel=1e-15)
 
 
 @pytest.fixture(scope="module")
@@ -412,3 +416,29 @@ def test_the_same_run_gets_the_same_labels_from_every_command(tmp_path):
     cell = json.loads(sweep_out.stdout)["phases"][0]["phase"]
     assert by_train == by_compare == by_sweep
     assert cell == vote(by_train) == json.loads(train_out.stdout)["phase"]
+
+
+# --------------------------------------------------------------------------- published estimator
+
+
+def test_coulomb_noise_published_lower_sum_K16():
+    # All ones, K = 16. Upper: sum_{j=2..16} 1/(j-1) = H_15. Lower: sum_{j=3..16} 1/(17-j)
+    # = 1/14 + ... + 1/1 = H_14, plus Vt_K1/(K-1) = 1/15. H_15 + H_14 + 1/15 = 2 H_15
+    # = 6.636457986... (the earlier form gave H_15 + H_16 = 6.6990).
+    H = [0.0]
+    for m in range(1, 17):
+        H.append(H[-1] + 1 / m)
+    want = H[15] + H[14] + 1 / 15
+    assert want == pytest.approx(6.636457986457986, abs=1e-12)
+    assert coulomb_noise(np.ones((16, 16)), shifted=True) == pytest.approx(want, abs=1e-12)
+    # Only Vt_K2 changed: the published sum does not see it, the exact one weights it 1/(K-2).
+    V = np.ones((16, 16))
+    V[15, 1] = 101.0
+    assert coulomb_noise(V, shifted=True) == pytest.approx(want, abs=1e-12)
+    assert coulomb_noise(V) == pytest.approx(2 * H[15] + 100 / 14, abs=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (1, 1), (4,)])
+def test_coulomb_noise_bad_shape(shape):
+    with pytest.raises(ValueError, match="square"):
+        coulomb_noise(np.ones(shape))
