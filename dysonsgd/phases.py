@@ -184,9 +184,16 @@ def langevin_criterion(
     sigma_w : float, optional
         Initial width entering Delta; default: the instances' ``sigma_w``.
     estimator : {"exact", "paper"}
-        ``exact``: Vt computed component by component, the lower sum as written.
-        ``paper``: the published analysis, quirks included -- Vt as the rotated element-wise
-        variance and the lower sum shifted by one index.
+        ``exact`` (default): Vt computed component by component in the eigenbasis of
+        ``X = W W^T``, the lower sum as written; it does not depend on the signs of the
+        eigenvectors.
+        ``paper``: the published analysis, quirks included -- Vt as the element-wise
+        variance rotated into U of ``numpy.linalg.svd(X)`` as that returns it
+        (:func:`dysonsgd.langevin.coefficients.paper_basis`), and the lower sum shifted by
+        one index (:func:`coulomb_noise` with ``shifted=True``). Its N is not invariant
+        under a change of sign of the basis vectors: entry (i, j) of the rotated variance
+        flips with ``sign(u_i) sign(u_j)``, so the SVD's sign convention enters the result
+        (docs/theory-network.md, "The Langevin criterion", measures by how much).
 
     Returns
     -------

@@ -14,6 +14,7 @@ from dysonsgd.langevin.coefficients import (
     LangevinCoefficients,
     eigen_basis,
     measure_coefficients,
+    paper_basis,
 )
 from dysonsgd.langevin.network import NetworkModel
 from dysonsgd.model import NetworkConfig, make_instances
@@ -85,7 +86,11 @@ def test_measure_matches_brute_force(activation):
     x, U = eigen_basis(W)
     assert np.all(np.diff(c.x) <= 0)
     np.testing.assert_allclose(c.x, np.linalg.eigvalsh(W @ W.T)[::-1], rtol=1e-12)
-    Kt, Vt, C, Vpaper, Kfull, gsq = _brute(W, a, y, Z, activation, c.U)
+    Kt, Vt, C, _, Kfull, gsq = _brute(W, a, y, Z, activation, c.U)
+    # the published estimator rotates into U of numpy.linalg.svd(W W^T), as returned
+    Usvd = np.linalg.svd(W @ W.T)[0]
+    np.testing.assert_array_equal(c.U_paper, Usvd)
+    Vpaper = _brute(W, a, y, Z, activation, Usvd)[3]
     # Same arithmetic up to summation order: rtol 1e-12 (atol covers entries that cancel
     # to ~1e-17 of the scale, e.g. Vt of a relu unit that is off on every sample).
     for got, want in (
@@ -345,3 +350,47 @@ def test_network_model_bad_state(small_model):
         model.measure(-np.ones((2, 4)))
     with pytest.raises(ValueError, match="Instance"):
         NetworkModel([])
+
+
+# --------------------------------------------------------------------------- basis signs
+
+
+def test_paper_estimator_is_the_hand_built_svd_rotation():
+    # Published analysis by hand on the tiny case: X = W W^T, U from numpy.linalg.svd(X) as
+    # returned, the variance of each entry of D_n = W g_n^T + g_n W^T over the 9 samples,
+    # then U^T Var U -- one loop per index, no shared code with measure_coefficients.
+    W, a, y, Z = _tiny()
+    U = np.linalg.svd(W @ W.T)[0]
+    K, n = W.shape[0], a.shape[0]
+    g = np.zeros((n,) + W.shape)
+    for m in range(n):
+        f = np.tanh(W @ a[m])
+        delta = (Z.T @ (y[m] - Z @ f)) * (1 - f**2)
+        g[m] = -np.outer(delta, a[m])
+    D = np.array([W @ g[m].T + g[m] @ W.T for m in range(n)])
+    var = np.array(
+        [[np.mean((D[:, p, q] - np.mean(D[:, p, q])) ** 2) for q in range(K)] for p in range(K)]
+    )
+    want = np.array([[U[:, i] @ var @ U[:, j] for j in range(K)] for i in range(K)])
+    c = measure_coefficients(W, a, y, Z, "tanh")
+    np.testing.assert_allclose(c.Vt_paper, want, rtol=1e-12)
+    np.testing.assert_array_equal(paper_basis(W), U)
+    # same lines as the eigh basis, in the same (descending) order
+    np.testing.assert_allclose(np.abs(c.U_paper.T @ c.U), np.eye(K), atol=1e-12)
+
+
+def test_exact_estimator_is_sign_invariant_paper_is_not():
+    W, a, y, Z = _tiny()
+    _, U = eigen_basis(W)
+    signs = np.array([1.0, -1.0, 1.0])  # flip the middle vector: entries (1, j) flip
+    c = measure_coefficients(W, a, y, Z, "tanh", basis=U)
+    f = measure_coefficients(W, a, y, Z, "tanh", basis=U * signs)
+    # exact quantities: Var_n(-u_i^T D_n u_j) = Var_n(u_i^T D_n u_j); the diagonals square
+    for name in ("x", "Kt", "Vt", "C", "gbar_sq"):
+        np.testing.assert_allclose(getattr(f, name), getattr(c, name), rtol=1e-12, atol=0)
+    # the rotated element-wise variance flips entry (i, j) with sign(u_i) sign(u_j) ...
+    flip = np.outer(signs, signs)
+    np.testing.assert_allclose(f.Vt_paper, c.Vt_paper * flip, rtol=1e-12, atol=0)
+    # ... and is not zero off the diagonal, so the flip changes it
+    assert np.all(np.abs(c.Vt_paper[1, [0, 2]]) > 1e-3 * np.abs(c.Vt_paper).max())
+    assert not np.allclose(f.Vt_paper, c.Vt_paper)

@@ -13,6 +13,10 @@ descending) they give the coefficients of the eigenvalue Langevin equation
 - fluctuation ``Vt_ij = Var_n(u_i^T D_n u_j)``, computed exactly component by component,
 - second-order term ``C_ii = E_n |u_i^T (g_n - gbar)|^2`` (summed over the L columns).
 
+The published analysis's estimator ``Vt_paper = U^T Var_n(D_n) U`` (element-wise variance,
+then rotated) takes U from ``numpy.linalg.svd(X)`` (:func:`paper_basis`); unlike the exact
+quantities it depends on the signs of the basis vectors.
+
 Averages and variances are over the given samples with weight 1/n (population variance,
 ``ddof = 0``): SGD draws its batches from a fixed finite set, so the set is the population.
 
@@ -59,14 +63,20 @@ class LangevinCoefficients:
         Second-order term ``E_n |u_i^T (g_n - gbar)|^2``.
     Vt_paper : ndarray of float64, shape (K, K)
         The published estimator: the element-wise variance matrix rotated,
-        ``U^T Var_n(D_n) U`` (``Var_n`` taken entry by entry in the original basis). It is
-        not a matrix of variances: entries, even diagonal ones, can be negative.
+        ``U_paper^T Var_n(D_n) U_paper`` (``Var_n`` taken entry by entry in the original
+        basis). It is not a matrix of variances: entries, even diagonal ones, can be
+        negative, and entry (i, j) changes sign with ``sign(u_i) sign(u_j)``, so it depends
+        on the signs of the basis vectors (see :func:`paper_basis`).
     Kt_full : ndarray of float64, shape (K, K)
         The whole rotated mean update ``U^T E_n[D_n] U`` (its diagonal is ``Kt``).
     gbar_sq : ndarray of float64, shape (K,)
         ``(gbar gbar^T)~_ii = |u_i^T gbar|^2``, the order-eps term of the mean step.
     n_samples : int
         Number of samples averaged over.
+    U_paper : ndarray of float64, shape (K, K)
+        The basis of ``Vt_paper``: the published analysis's (:func:`paper_basis`, U of
+        ``numpy.linalg.svd(W W^T)``), or the user's ``basis`` when one was given. Its
+        columns span the same lines as ``U``'s; their signs can differ.
     """
 
     x: np.ndarray
@@ -78,6 +88,7 @@ class LangevinCoefficients:
     Kt_full: np.ndarray
     gbar_sq: np.ndarray
     n_samples: int
+    U_paper: np.ndarray
 
     @property
     def K(self) -> int:
@@ -142,6 +153,30 @@ def eigen_basis(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(x[::-1]), np.ascontiguousarray(U[:, ::-1])
 
 
+def paper_basis(W: np.ndarray) -> np.ndarray:
+    """The basis of the published analysis: U of ``numpy.linalg.svd(X)``, ``X = W W^T``.
+
+    Columns in the order the SVD returns them (singular values descending, which for the
+    positive semi-definite X are the eigenvalues descending, as in :func:`eigen_basis`),
+    with the signs the SVD gives them. Those signs are a convention of the LAPACK routine,
+    unrelated to the ones of ``numpy.linalg.eigh``; the exact estimator does not see them,
+    the ``paper`` one does (entry (i, j) of ``U^T Var_n(D_n) U`` flips with
+    ``sign(u_i) sign(u_j)``). How much that moves the criterion's ordered fraction is
+    measured in docs/theory-network.md, "The Langevin criterion".
+
+    Returns
+    -------
+    U : ndarray of float64, shape (K, K)
+        Column i is the left singular vector of the i-th largest singular value of X.
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 5 and Fig 8.
+    """
+    U, _, _ = np.linalg.svd(W @ W.T)
+    return np.ascontiguousarray(U)
+
+
 def measure_coefficients(
     W: np.ndarray,
     a: np.ndarray,
@@ -166,7 +201,10 @@ def measure_coefficients(
     activation : {"tanh", "identity", "relu"}
     basis : ndarray of float64, shape (K, K), optional
         An orthonormal basis (columns) to rotate into instead of the eigenvectors of X;
-        ``x`` then holds the diagonal of X in that basis, in the given order.
+        ``x`` then holds the diagonal of X in that basis, in the given order. Without it,
+        the exact quantities use the eigenvectors of ``numpy.linalg.eigh`` (they do not
+        depend on the vectors' signs) and ``Vt_paper`` the SVD basis of the published
+        analysis (:func:`paper_basis`); with it, both use the given basis.
 
     Returns
     -------
@@ -200,6 +238,7 @@ def measure_coefficients(
         raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
     if basis is None:
         x, U = eigen_basis(W)
+        U_paper = paper_basis(W)
     else:
         U = _as_matrix("basis", basis, 2)
         if U.shape != (K, K):
@@ -207,6 +246,7 @@ def measure_coefficients(
         if not np.allclose(U.T @ U, np.eye(K), atol=1e-10):
             raise ValueError("basis must be orthonormal (U^T U = I); orthonormalise it first")
         x = np.einsum("ki,kl,li->i", U, W @ W.T, U)
+        U_paper = U
 
     g = per_sample_gradients(W, a, y, Z, activation)  # (n, K, L)
     h = np.matmul(U.T, g)  # h_n = U^T g_n: row i is u_i^T g_n
@@ -216,9 +256,10 @@ def measure_coefficients(
     Kt_full = Dt.mean(axis=0)
     Vt = Dt.var(axis=0)
 
-    # Paper estimator: element-wise variance in the original basis, then rotated.
+    # Paper estimator: element-wise variance in the original basis, then rotated into the
+    # published analysis's SVD basis (its signs matter: see paper_basis).
     GW = np.matmul(g, W.T)  # g_n W^T
-    Vt_paper = U.T @ (GW + np.swapaxes(GW, 1, 2)).var(axis=0) @ U
+    Vt_paper = U_paper.T @ (GW + np.swapaxes(GW, 1, 2)).var(axis=0) @ U_paper
 
     # C_ii = E_n |u_i^T g_n - u_i^T gbar|^2, summed over the L columns.
     hbar = h.mean(axis=0)
@@ -234,4 +275,5 @@ def measure_coefficients(
         Kt_full=np.ascontiguousarray(0.5 * (Kt_full + Kt_full.T)),
         gbar_sq=np.ascontiguousarray(gbar_sq),
         n_samples=n,
+        U_paper=np.ascontiguousarray(U_paper),
     )
