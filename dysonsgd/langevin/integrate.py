@@ -12,7 +12,9 @@ P. E. Kloeden, E. Platen, Numerical Solution of Stochastic Differential Equation
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -20,11 +22,8 @@ from dysonsgd import _seeding
 from dysonsgd._validate import positive_float as _positive_float
 from dysonsgd.langevin import _kernels as _k
 from dysonsgd.langevin.models import DOMAINS, Coefficients, DriftModel
-
-#: Scheme names -> kernel codes. "euler": explicit Euler-Maruyama with step rejection and
-#: Brownian-bridge bisection; "semi_implicit": Coulomb/wall terms implicit (order preserved by
-#: construction).
-SCHEMES: dict[str, int] = {"euler": _k.EULER, "semi_implicit": _k.SEMI_IMPLICIT}
+from dysonsgd.langevin.schemes import SCHEMES as SCHEMES  # re-exported: name -> Scheme
+from dysonsgd.langevin.schemes import Scheme, as_scheme
 
 #: Status codes of a system in :attr:`LangevinResult.status`.
 STATUS: dict[int, str] = {
@@ -224,6 +223,87 @@ def check_coefficients(c: Coefficients, n: int, K: int, domain: str) -> Coeffici
     return Coefficients(**out)
 
 
+# --------------------------------------------------------------------------- hooks
+
+#: ``progress(t, time)``: called by :func:`integrate` before every coefficient measurement
+#: with its Langevin time ``t < time``, and once at the end with ``t == time``.
+Progress = Callable[[float, float], None]
+
+
+class Guard:
+    """Base class of guards: :func:`integrate` asks one after every coefficient measurement.
+
+    A guard sees the coefficients a model measured and returns the ones to integrate with,
+    e.g. with some systems frozen; what it returns is validated like any model's output
+    (:func:`check_coefficients`). This base accepts everything.
+
+    Attributes
+    ----------
+    errstate : dict
+        Keyword arguments of :func:`numpy.errstate` in force while the model measures
+        (empty: numpy's current handling).
+    """
+
+    errstate: ClassVar[dict[str, str]] = {}
+
+    def start(self, n_systems: int) -> None:
+        """Called once before the first measurement of a run of ``n_systems`` systems."""
+
+    def check(self, coefficients: Coefficients, x: np.ndarray, t: float) -> Coefficients:
+        """Coefficients to integrate with, from those measured at ``x`` (shape (n, K)), time t."""
+        return coefficients
+
+
+class OverflowGuard(Guard):
+    """Freeze every system whose coefficients overflowed, from that refresh on.
+
+    A system that runs away far enough overflows its coefficients before its state reaches
+    the integrator's blow-up bound (|state| > 1e150): with the identity activation Vt ~ x^2
+    is infinite at x ~ 1e154. Unguarded, :func:`check_coefficients` rejects the whole
+    ensemble. With this guard such a system gets zero coefficients (no drift, no noise: it
+    stays where it is, status ``ok``) from the first refresh whose coefficients are not
+    finite, and the time of that refresh is recorded. Overflow and invalid-value warnings
+    are silenced while the model measures.
+
+    Attributes
+    ----------
+    overflow_time : ndarray of float64, shape (n_systems,)
+        After a run: the Langevin time of the refresh at which a system's coefficients were
+        first not finite (NaN: never). Reset by every run.
+    """
+
+    errstate: ClassVar[dict[str, str]] = {"over": "ignore", "invalid": "ignore"}
+
+    def __init__(self) -> None:
+        self.overflow_time = np.empty(0)
+
+    @property
+    def overflowed(self) -> np.ndarray:
+        """True for the systems that were frozen, shape (n_systems,)."""
+        return np.isfinite(self.overflow_time)
+
+    def start(self, n_systems: int) -> None:
+        self.overflow_time = np.full(n_systems, np.nan)
+
+    def check(self, coefficients: Coefficients, x: np.ndarray, t: float) -> Coefficients:
+        n = self.overflow_time.shape[0]
+        rows = [np.asarray(getattr(coefficients, k), dtype=np.float64) for k in _COEF_FIELDS]
+        if any(a.ndim < 1 or a.shape[0] != n for a in rows):
+            return coefficients  # wrong shapes: check_coefficients names them
+        finite = np.ones(n, dtype=bool)
+        for a in rows:
+            finite &= np.all(np.isfinite(a.reshape(n, -1)), axis=1)
+        frozen = ~finite | self.overflowed
+        if not np.any(frozen):
+            return coefficients
+        self.overflow_time[~finite & np.isnan(self.overflow_time)] = t
+        rows = [np.where(frozen.reshape(-1, *([1] * (a.ndim - 1))), 0.0, a) for a in rows]
+        return Coefficients(**dict(zip(_COEF_FIELDS, rows, strict=True)))
+
+
+_COEF_FIELDS = ("kt0", "kappa", "V0", "a_iso", "C", "a_diag")
+
+
 #: Most outer steps a run may ask for (``time / dt``): float64 counts steps exactly up to
 #: 2**53, and at ~3e6 system-steps/s that is decades of computing. ``dt = 1e-300`` used to
 #: overflow the int64 step count into a run of 0 steps reported as "ok".
@@ -300,11 +380,13 @@ def integrate(
     *,
     temperature: float,
     dt: float = 1e-3,
-    scheme: str = "semi_implicit",
+    scheme: str | Scheme = "semi_implicit",
     save_points: int = 21,
     seed: int | np.random.Generator | np.random.SeedSequence | None = 0,
     max_steps: int | None = None,
     increments: np.ndarray | None = None,
+    progress: Progress | None = None,
+    guard: Guard | None = None,
 ) -> LangevinResult:
     """Integrate the eigenvalue Langevin equation of an ensemble of independent systems.
 
@@ -326,11 +408,13 @@ def integrate(
     dt : float
         Largest step, 0 < dt < time. Each interval between saves/refreshes is cut into equal
         steps no larger than dt; rejected steps are bisected.
-    scheme : {"semi_implicit", "euler"}
-        ``"semi_implicit"``: Coulomb, mirror and wall terms implicit, order preserved by
-        construction; strong order 1/2 (1 for constant diffusion), weak order 1.
-        ``"euler"``: explicit Euler-Maruyama with rejection of steps that cross or leave the
-        domain; same orders.
+    scheme : {"semi_implicit", "euler"} or Scheme
+        A name of :data:`SCHEMES` or a scheme object (:mod:`dysonsgd.langevin.schemes`).
+        ``"semi_implicit"`` (:class:`~dysonsgd.langevin.schemes.SemiImplicit`): Coulomb,
+        mirror and wall terms implicit, order preserved by construction; strong order 1/2
+        (1 for constant diffusion), weak order 1. ``"euler"``
+        (:class:`~dysonsgd.langevin.schemes.Euler`): explicit Euler-Maruyama with rejection
+        of steps that cross or leave the domain; same orders.
     save_points : int
         Number of evenly spaced saves from t = 0 to ``time`` inclusive, >= 2.
     seed : int, Generator, SeedSequence or None
@@ -341,6 +425,15 @@ def integrate(
     increments : ndarray of float64, shape (n_systems, n_steps, K), optional
         Brownian increments dB of the outer steps (each N(0, h) for its step h); n_steps is
         :func:`step_count`. Bisection midpoints are still drawn from the seeded stream.
+    progress : callable, optional
+        ``progress(t, time)``, called before every coefficient measurement with its Langevin
+        time ``t < time`` and once at the end with ``t == time`` (e.g. to advance a progress
+        bar). It cannot change the run.
+    guard : Guard, optional
+        Asked after every coefficient measurement which coefficients to integrate with, e.g.
+        :class:`OverflowGuard`, which freezes the systems whose coefficients overflowed and
+        records when (``guard.overflow_time``). Without a guard, non-finite coefficients
+        raise ``ValueError``.
 
     Returns
     -------
@@ -360,8 +453,15 @@ def integrate(
         raise ValueError(f"model must be a DriftModel, got {type(model).__name__}")
     if model.domain not in DOMAINS:
         raise ValueError(f"model.domain must be one of {DOMAINS}, got {model.domain!r}")
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown scheme {scheme!r}; valid schemes: {', '.join(SCHEMES)}")
+    scheme_ = as_scheme(scheme)
+    if progress is not None and not callable(progress):
+        raise ValueError(
+            f"progress must be a callable progress(t, time), got {type(progress).__name__}"
+        )
+    if guard is not None and not isinstance(guard, Guard):
+        raise ValueError(
+            f"guard must be a Guard (e.g. OverflowGuard()), got {type(guard).__name__}"
+        )
     T = _positive_float("temperature", temperature)
     time = _positive_float("time", time)
     dt = _positive_float("dt", dt)
@@ -422,14 +522,24 @@ def integrate(
         block = np.floor(starts / refresh * (1 + 1e-12)).astype(np.int64)
     else:
         block = np.zeros(len(starts), dtype=np.int64)
-    code = SCHEMES[scheme]
+    code = scheme_.code
+    if guard is not None:
+        guard.start(n)
     offset = 0
     for b in np.unique(block):
         sel = np.flatnonzero(block == b)
         t_b = float(starts[sel[0]])
+        if progress is not None:
+            progress(t_b, time)
         # exact x0 at t = 0 (s -> s^2 would round it), the integrated state afterwards
         xs = x.copy() if offset == 0 else (y * y if positive else y.copy())
-        coef = check_coefficients(model.coefficients(xs, t_b), n, K, domain)
+        if guard is None:
+            measured = model.coefficients(xs, t_b)
+        else:
+            with np.errstate(**guard.errstate):
+                measured = model.coefficients(xs, t_b)
+            measured = guard.check(measured, xs, t_b)
+        coef = check_coefficients(measured, n, K, domain)
         _k.run(
             code, positive, y, T, coef.kt0, coef.kappa, coef.V0, coef.a_iso, coef.a_diag, coef.C,
             np.ascontiguousarray(seg_h[sel]), np.ascontiguousarray(seg_m[sel]),
@@ -437,13 +547,15 @@ def integrate(
             steps, rejected, attempts, max_attempts, min_gap, min_x, fallback,
         )  # fmt: skip
         offset += int(seg_m[sel].sum())
+    if progress is not None:
+        progress(time, time)
 
     # a stopped system wrote its last state into every later save (see the kernel)
     return LangevinResult(
         times=saves,
         x=out,
         temperature=T,
-        scheme=scheme,
+        scheme=scheme_.name,
         model=str(model.name),
         domain=domain,
         dt=dt,
