@@ -10,6 +10,7 @@ from dysonsgd.cli._common import network_floats
 from dysonsgd.cli.main import cli
 from dysonsgd.phases import classify_sgd
 from dysonsgd.sgd import ENGINES, save_schedule, train
+from dysonsgd.sgd.api import SAVE_SCHEDULES
 
 
 @cli.command("train")
@@ -33,6 +34,16 @@ from dysonsgd.sgd import ENGINES, save_schedule, train
     help="Evenly spaced saves incl. epoch 0 and the end, 2 to epochs + 1 "
     "(default: 21, or every epoch when --epochs < 20).",
 )
+@click.option(
+    "--save-schedule",
+    "schedule",
+    type=click.Choice(SAVE_SCHEDULES),
+    default="even",
+    show_default=True,
+    help="even: epoch 0 and evenly spaced to the end; paper: the published runs' timing, "
+    "epoch 0 and after epoch (k-1) E/(P-1) + 1 for E epochs and P save points (E a "
+    "multiple of P - 1; the last save is after epoch 95,001 of 100,000).",
+)
 @click.option("--shuffle", is_flag=True, help="Reshuffle the training set every epoch.")
 @click.option("--K", "K", type=c.POSITIVE_INT, default=16, show_default=True)
 @click.option("--L", "L", type=c.POSITIVE_INT, default=32, show_default=True)
@@ -43,14 +54,15 @@ from dysonsgd.sgd import ENGINES, save_schedule, train
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", type=click.Path(), callback=c.plot_path, help="Write a figure here.")
 def train_command(
-    T, lr, sigma, batch_size, epochs, seeds, seed, engine, save_points, shuffle,
+    T, lr, sigma, batch_size, epochs, seeds, seed, engine, save_points, schedule, shuffle,
     K, L, d_in, activation, n_batches, out, json_output, plot,
 ):  # fmt: skip
     """Train an ensemble of students with SGD (paper protocol: fixed data, batches in order).
 
-    Records W, the epoch-mean gradient and loss at evenly spaced save points, and prints the
-    observables of the final networks (test loss, gradient norm, overlap G, alignment,
-    eigenvalues of X = W W^T against the teacher's).
+    Records W, the epoch-mean gradient and loss at the save points (evenly spaced, or the
+    published runs' timing with --save-schedule paper), and prints the observables of the
+    last saved networks (test loss, gradient norm, overlap G, alignment, eigenvalues of
+    X = W W^T against the teacher's).
     """
     if (T is None) == (lr is None):
         c.fail("give exactly one of --T and --lr (T = lr / batch size)")
@@ -65,7 +77,10 @@ def train_command(
         )
     except ValueError as exc:
         c.fail(str(exc))
-    save_points = len(save_schedule(epochs, save_points))
+    try:
+        save_points = len(save_schedule(epochs, save_points, schedule))
+    except ValueError as exc:
+        c.fail(f"Invalid value for '--save-schedule': {exc}")
     # Per seed: the network and data, W and grad at each save point, and the per-epoch
     # loss (epochs + 1 values: 8 GB per seed at --epochs 10**9, filled as epochs run).
     c.check_memory(
@@ -92,6 +107,7 @@ def train_command(
             seed=seed,
             engine=engine,
             save_points=save_points,
+            save_schedule=schedule,
             shuffle=shuffle,
             on_epoch=lambda: bar.update(1),
         )
@@ -117,6 +133,7 @@ def train_command(
                 "engine": engine,
                 "shuffle": shuffle,
                 "save_points": save_points,
+                "save_schedule": schedule,
                 "epochs_saved": result.save_epochs,
                 "initial_loss": result.records.loss[:, 0],
                 "final_loss": obs["final_loss"],

@@ -226,3 +226,76 @@ def test_records_too_large_fail_at_once():
     with pytest.raises(MemoryError):
         train(TINY, sigma_w=1.0, lr=0.1, epochs=20, n_seeds=MAX_COUNT, save_points=21)
     assert time.monotonic() - t0 < 60  # a hang guard, not a speed claim
+
+
+# --------------------------------------------------------------------------- paper save schedule
+
+
+def test_paper_save_schedule_by_hand():
+    # slot 0 = epoch 0, slot k = 1..20 after epoch (k-1) E/20 + 1
+    want = [0] + [(k - 1) * 5000 + 1 for k in range(1, 21)]
+    assert want[:4] == [0, 1, 5001, 10001] and want[-1] == 95001
+    np.testing.assert_array_equal(save_schedule(100_000, schedule="paper"), want)
+    np.testing.assert_array_equal(save_schedule(100_000, 21, "paper"), want)
+    # E = 20: (k-1) + 1 = k, so every epoch 0..20, the same as the even schedule
+    np.testing.assert_array_equal(save_schedule(20, schedule="paper"), np.arange(21))
+    # E = 40: 0, then 1, 3, 5, ..., 39 (the end epoch 40 is never saved)
+    np.testing.assert_array_equal(save_schedule(40, 21, "paper"), [0, *range(1, 40, 2)])
+    # P = 3, E = 6: 0, 1, 4; short runs default to every epoch here too
+    np.testing.assert_array_equal(save_schedule(6, 3, "paper"), [0, 1, 4])
+    np.testing.assert_array_equal(save_schedule(5, schedule="paper"), np.arange(6))
+    assert save_schedule(100_000, schedule="paper").dtype == np.int64
+    # the default is still the even one
+    np.testing.assert_array_equal(save_schedule(40, 21), np.arange(0, 41, 2))
+
+
+@pytest.mark.parametrize(
+    "epochs, save_points, schedule, match",
+    [
+        (30, 21, "paper", r"multiple of save_points - 1 = 20 .* epochs=30; use epochs=20 or 40"),
+        (100_001, None, "paper", r"multiple of save_points - 1 = 20 .* epochs=100000 or 100020"),
+        (7, 3, "paper", r"multiple of save_points - 1 = 2 .* epochs=6 or 8"),
+        (10, 21, "paper", r"save_points=21 needs at least 20 epochs"),
+        (20, 21, "Paper", "save schedule must be one of even, paper, got 'Paper'"),
+        (20, 21, None, "save schedule must be one of even, paper, got None"),
+    ],
+)
+def test_save_schedule_refuses_bad_schedules(epochs, save_points, schedule, match):
+    with pytest.raises(ValueError, match=match):
+        save_schedule(epochs, save_points, schedule)
+    with pytest.raises(ValueError, match=match):
+        train(TINY, sigma_w=1.0, lr=0.1, epochs=epochs, save_points=save_points,
+              save_schedule=schedule)  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@pytest.mark.parametrize("activation, lr", [("tanh", 0.3), ("identity", 3.0)])
+def test_paper_schedule_records_are_those_of_every_epoch(engine, activation, lr):
+    # identity at lr = 3 diverges in the first epoch (test_sgd_engine.py): the records
+    # after it repeat the state at divergence under either schedule.
+    config = TINY.replace(activation=activation)
+    kw = dict(sigma_w=1.0, lr=lr, epochs=12, n_seeds=2, seed=5, engine=engine)
+    paper = train(config, save_points=5, save_schedule="paper", **kw)
+    every = train(config, save_points=13, **kw)
+    assert paper.save_epochs.tolist() == [0, 1, 4, 7, 10]
+    assert every.save_epochs.tolist() == list(range(13))
+    idx = paper.save_epochs
+    for name in ("W", "grad", "loss"):
+        np.testing.assert_array_equal(
+            getattr(paper.records, name), getattr(every.records, name)[:, idx], err_msg=name
+        )
+    for name in ("epoch_loss", "diverged", "diverged_step"):
+        np.testing.assert_array_equal(getattr(paper.records, name), getattr(every.records, name))
+    assert paper.diverged.any() == (activation == "identity")
+
+
+def test_paper_schedule_engines_agree():
+    # the oracle of tests/test_sgd_engine.py on the paper schedule: same arithmetic up to
+    # summation order, rtol 1e-9 as there
+    kw = dict(sigma_w=1.0, lr=0.3, epochs=12, n_seeds=2, seed=5, save_points=5,
+              save_schedule="paper")  # fmt: skip
+    ref, got = train(TINY, engine="numpy", **kw), train(TINY, engine="numba", **kw)
+    np.testing.assert_array_equal(ref.save_epochs, got.save_epochs)
+    for name in ("W", "grad", "loss", "epoch_loss"):
+        r, g = getattr(ref.records, name), getattr(got.records, name)
+        np.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-9 * np.abs(r).max(), err_msg=name)

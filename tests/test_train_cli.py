@@ -174,3 +174,37 @@ def test_ctrl_c_exits_cleanly_and_leaves_no_file(tmp_path):
     assert proc.returncode == 130
     assert "Interrupted" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_schedule_paper_from_the_command_line():
+    args = ("--T", 0.25, "--sigma", 0.5, "--seeds", 2, "--seed", 4, "--n-batches", 20)
+    paper = run_json(*args, "--epochs", 40, "--save-schedule", "paper")
+    # slot 0 = epoch 0, slot k after epoch (k-1) 40/20 + 1: 1, 3, ..., 39
+    assert paper["save_schedule"] == "paper" and paper["save_points"] == 21
+    assert paper["epochs_saved"] == [0, *range(1, 40, 2)]
+    # its last record is the network after epoch 39: that of a run of 39 epochs
+    short = run_json(*args, "--epochs", 39, "--save-points", 2)
+    assert paper["final_eigenvalues"] == short["final_eigenvalues"]
+    assert paper["final_loss"] == short["final_loss"]
+    even = run_json(*args, "--epochs", 40)
+    assert even["save_schedule"] == "even" and even["epochs_saved"] == list(range(0, 41, 2))
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--epochs", "30", "--save-schedule", "paper"],
+         "'--save-schedule': the paper save schedule needs epochs to be a multiple of "
+         "save_points - 1 = 20"),
+        (["--epochs", "12", "--save-points", "6", "--save-schedule", "paper"],
+         "use epochs=10 or 15"),
+        (["--save-schedule", "even-ish"], "'--save-schedule'"),
+    ],
+)  # fmt: skip
+def test_bad_save_schedule_is_one_line_exit_2_and_writes_nothing(args, needle, tmp_path):
+    os.chdir(tmp_path)
+    res = CliRunner().invoke(cli, ["train", "--T", "1", "--sigma", "1", *args])
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], res.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -22,6 +22,10 @@ ENGINES: tuple[str, ...] = ("numpy", "numba")
 #: Save points of the paper's records: epoch 0 and every epochs/20 (arXiv:2509.01349, sec. 2).
 PAPER_SAVE_POINTS = 21
 
+#: Save schedules: ``even`` (epoch 0 and evenly spaced up to ``epochs``, the default) and
+#: ``paper`` (the published runs' timing, see :func:`save_schedule`).
+SAVE_SCHEDULES: tuple[str, ...] = ("even", "paper")
+
 
 def default_save_points(epochs: int) -> int:
     """The save points of a run of ``epochs`` epochs: the paper's 21, or every epoch if fewer.
@@ -31,8 +35,20 @@ def default_save_points(epochs: int) -> int:
     return min(PAPER_SAVE_POINTS, _positive_int("epochs", epochs, MAX_COUNT) + 1)
 
 
-def save_schedule(epochs: int, save_points: int | None = None) -> np.ndarray:
-    """Evenly spaced save epochs from 0 to ``epochs`` inclusive (paper: 21 points).
+def save_schedule(
+    epochs: int, save_points: int | None = None, schedule: str = "even"
+) -> np.ndarray:
+    """The epochs after which a run saves its records (paper: 21 points).
+
+    ``even`` (default): evenly spaced from 0 to ``epochs`` inclusive, so the last record is
+    the network after the last epoch.
+
+    ``paper``: the timing of the published runs, for exact reproduction. With
+    ``P = save_points`` and ``E = epochs``, slot 0 is epoch 0 and slot ``k = 1 .. P-1`` is
+    saved after epoch ``(k-1) E/(P-1) + 1``: the first flow point is the network after
+    epoch 1 and the "final" one is that after epoch ``E - E/(P-1) + 1`` (95,001 of
+    100,000 in the paper), not after epoch E. ``E`` must be a multiple of ``P - 1``. The
+    run still trains all ``E`` epochs (the per-epoch loss covers them).
 
     Parameters
     ----------
@@ -41,17 +57,29 @@ def save_schedule(epochs: int, save_points: int | None = None) -> np.ndarray:
     save_points : int, optional
         From 2 to ``epochs + 1``; by default :func:`default_save_points` (21, or
         ``epochs + 1`` for runs shorter than 20 epochs).
+    schedule : {"even", "paper"}
 
     Returns
     -------
     ndarray of int64, shape (save_points,)
+        Strictly increasing epochs, the first one 0.
 
     Raises
     ------
     ValueError
         If a count is not an integer in its range (``save_points < 2`` or ``save_points >
-        epochs + 1``: the points would not be distinct epochs).
+        epochs + 1``: the points would not be distinct epochs), the schedule is unknown, or
+        the ``paper`` schedule's spacing ``epochs / (save_points - 1)`` is not an integer.
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 2 (the records); the published
+    runs' save timing: docs/theory-network.md, "The Langevin criterion".
     """
+    if not isinstance(schedule, str) or schedule not in SAVE_SCHEDULES:
+        raise ValueError(
+            f"save schedule must be one of {', '.join(SAVE_SCHEDULES)}, got {schedule!r}"
+        )
     epochs = _positive_int("epochs", epochs, MAX_COUNT)
     if save_points is None:
         save_points = default_save_points(epochs)
@@ -64,7 +92,21 @@ def save_schedule(epochs: int, save_points: int | None = None) -> np.ndarray:
             f"epochs={epochs}; save_points must be from 2 to epochs + 1 = {epochs + 1} "
             "(or leave it unset)"
         )
+    if schedule == "paper":
+        gaps = save_points - 1
+        if epochs % gaps:
+            lo = max(epochs // gaps, 1) * gaps
+            raise ValueError(
+                f"the paper save schedule needs epochs to be a multiple of save_points - 1 = "
+                f"{gaps} (saves after epochs (k-1) epochs/{gaps} + 1), got epochs={epochs}; "
+                f"use epochs={lo} or {lo + gaps}, or the even schedule"
+            )
+        step = epochs // gaps
+        return np.concatenate(([0], np.arange(gaps, dtype=np.int64) * step + 1)).astype(np.int64)
     return np.rint(np.linspace(0, epochs, save_points)).astype(np.int64)
+
+
+_schedule = save_schedule  # train()'s save_schedule argument shadows the function's name
 
 
 def learning_rate(
@@ -224,6 +266,7 @@ def train(
     seed: int | np.random.Generator | None = 0,
     engine: str = "numba",
     save_points: int | None = None,
+    save_schedule: str = "even",
     shuffle: bool = False,
     on_epoch: Callable[[], None] | None = None,
     threads: int | None = None,
@@ -251,6 +294,11 @@ def train(
     save_points : int, optional
         Evenly spaced save epochs including 0 and ``epochs`` (2 to ``epochs + 1``). Default
         :func:`default_save_points`: the paper's 21, or every epoch when ``epochs < 20``.
+    save_schedule : {"even", "paper"}
+        When the saves fall (:func:`dysonsgd.sgd.save_schedule`): ``even`` (default), epoch 0
+        and evenly spaced up to ``epochs``; ``paper``, the published runs' timing, epoch 0
+        and after epoch ``(k-1) epochs/(save_points-1) + 1`` (``epochs`` a multiple of
+        ``save_points - 1``), so the last record is not the network after the last epoch.
     shuffle : bool
         Reshuffle the training set every epoch (the paper does not).
     on_epoch : callable, optional
@@ -280,7 +328,7 @@ def train(
     lr, _ = learning_rate(temperature, lr, config.batch_size)
     epochs = _positive_int("epochs", epochs, MAX_COUNT)
     n_seeds = _positive_int("n_seeds", n_seeds, MAX_COUNT)
-    save_epochs = save_schedule(epochs, save_points)
+    save_epochs = _schedule(epochs, save_points, save_schedule)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     entropy = _seeding.base_entropy(seed)
