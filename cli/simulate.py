@@ -241,14 +241,11 @@ def simulate_command(
     with c.progress_bar(
         n_refresh, enabled=c.show_progress(json_output) and n_refresh > 0, desc="simulate"
     ) as bar:
-        if n_refresh:
-            measure = drift.coefficients
 
-            def coefficients(x, t):
+        def progress(t, end):
+            if t < end:  # once per coefficient refresh, not at the end
                 bar.update(1)
-                return measure(x, t)
 
-            drift.coefficients = coefficients
         result = integrate(
             drift,
             x0,
@@ -258,6 +255,7 @@ def simulate_command(
             scheme=scheme,
             save_points=save_points,
             seed=entropy,
+            progress=progress if n_refresh else None,
         )
 
     flow_ok = np.all(np.isfinite(result.x), axis=(1, 2))

@@ -40,7 +40,14 @@ import numpy as np
 from dysonsgd import spectra
 from dysonsgd._validate import positive_float as _positive_float
 from dysonsgd._validate import positive_int as _positive_int
-from dysonsgd.langevin import SCHEMES, STATUS, LangevinResult, MeasuredModel, integrate
+from dysonsgd.langevin import (
+    SCHEMES,
+    STATUS,
+    LangevinResult,
+    MeasuredModel,
+    OverflowGuard,
+    integrate,
+)
 from dysonsgd.langevin.coefficients import measure_coefficients
 from dysonsgd.model import NetworkConfig, check_sigma_w
 from dysonsgd.observables import eigenvalues_of_X
@@ -647,24 +654,22 @@ def compare(
     )
     # A system that runs away far enough overflows its coefficients (x ~ 1e153 with the
     # identity activation: Vt ~ x^2) before its state reaches the integrator's blow-up
-    # bound; the integrator would reject the whole ensemble. Such a system is frozen
-    # (zero coefficients) from that refresh on and reported as overflowed: high-temperature.
-    overflow_time = np.full(n_seeds, np.nan)
+    # bound; the integrator would reject the whole ensemble. OverflowGuard freezes such a
+    # system (zero coefficients) from that refresh on; it is reported as overflowed:
+    # high-temperature.
+    guard = OverflowGuard()
     loss0 = model.training_loss(model.x0)
-    measure = model.coefficients
 
-    def coefficients(x, t):
-        if on_refresh is not None:
+    def progress(t, end):
+        if t < end:  # once per coefficient refresh, not at the end
             on_refresh()
-        with np.errstate(over="ignore", invalid="ignore"):
-            c = measure(x, t)
-        return _freeze_overflowed(c, x, t, overflow_time)
 
-    model.coefficients = coefficients
     lang = integrate(
         model, model.x0, time, temperature=T, dt=dt, scheme=scheme,
-        save_points=save_points, seed=sgd.seed,
+        save_points=save_points, seed=sgd.seed, guard=guard,
+        progress=None if on_refresh is None else progress,
     )  # fmt: skip
+    overflow_time = guard.overflow_time
 
     teacher = model.teacher_eigenvalues
     x_sgd = eigenvalues_of_X(sgd.W)
@@ -725,28 +730,6 @@ def compare(
         sgd_result=sgd,
         langevin_result=lang,
     )
-
-
-def _freeze_overflowed(c, x: np.ndarray, t: float, overflow_time: np.ndarray):
-    """Zero the coefficients of systems whose coefficients are not finite (or were before).
-
-    Records the Langevin time of the first overflow in ``overflow_time`` (NaN: never).
-    """
-    from dysonsgd.langevin import Coefficients
-
-    rows = [np.asarray(getattr(c, k), dtype=np.float64) for k in _COEF_FIELDS]
-    finite = np.ones(x.shape[0], dtype=bool)
-    for a in rows:
-        finite &= np.all(np.isfinite(a.reshape(a.shape[0], -1)), axis=1)
-    frozen = ~finite | np.isfinite(overflow_time)
-    if not np.any(frozen):
-        return c
-    overflow_time[~finite & np.isnan(overflow_time)] = t
-    rows = [np.where(frozen.reshape(-1, *([1] * (a.ndim - 1))), 0.0, a) for a in rows]
-    return Coefficients(**dict(zip(_COEF_FIELDS, rows, strict=True)))
-
-
-_COEF_FIELDS = ("kt0", "kappa", "V0", "a_iso", "C", "a_diag")
 
 
 # --------------------------------------------------------------------------- measured
