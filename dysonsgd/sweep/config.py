@@ -1,0 +1,183 @@
+"""The configuration of a phase-diagram sweep: its grid, network, epochs and seeds.
+
+:class:`SweepConfig` holds everything that determines a sweep's numbers; it is written into
+the store (:mod:`dysonsgd.sweep.store`) and a store made with another configuration is refused.
+:data:`GRIDS` names the paper's grid and a small one (docs/phase-diagram.md).
+
+References
+----------
+C. Park, B. Lucini, G. Aarts, "Phase diagram and eigenvalue dynamics of stochastic gradient
+descent in multilayer neural networks", arXiv:2509.01349 (2025), Fig 1 (the grid).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dysonsgd import _seeding
+from dysonsgd._validate import positive_int as _positive_int
+from dysonsgd.model import NetworkConfig
+
+#: Named grids. ``paper``: the paper's grid, eps in 2^-3..2^8 with |B| = 4 and sigma_W in
+#: 2^-3..2^8. ``small``: three temperatures x four widths that hold the three reference
+#: points of paper Fig 6 and a column on each side of the disorder line 1/sigma_W = sqrt 2.
+GRIDS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "paper": (
+        tuple(2.0**k for k in range(-5, 7)),
+        tuple(2.0**k for k in range(-3, 9)),
+    ),
+    "small": (
+        (2.0**-5, 2.0**-1, 2.0**2),
+        (2.0**-3, 2.0**-1, 2.0**1, 2.0**8),
+    ),
+}
+
+#: Save points of the paper's records (epoch 0 and every epochs/20).
+SAVE_POINTS = 21
+
+#: Estimators of the criterion's fluctuation matrix (docs/theory-network.md).
+ESTIMATORS: tuple[str, ...] = ("exact", "paper")
+
+
+def _positive_values(name: str, values) -> tuple[float, ...]:
+    try:
+        arr = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a list of positive numbers, got {values!r}") from None
+    if len(arr) == 0:
+        raise ValueError(f"{name} is empty; give at least one positive value")
+    bad = [v for v in arr if not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise ValueError(f"{name} must hold positive finite numbers, got {bad[0]!r}")
+    if len(set(arr)) != len(arr):
+        raise ValueError(f"{name} holds a value twice ({values!r}); list each value once")
+    return tuple(sorted(arr))
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Everything that determines a sweep's numbers.
+
+    Parameters
+    ----------
+    T_values : sequence of float
+        Temperatures ``T = lr / batch_size`` (sorted ascending; each > 0).
+    sigma_values : sequence of float
+        Initial widths sigma_W (sorted ascending; each > 0). Disorder is 1/sigma_W.
+    epochs : int
+        Epochs per seed; at least ``save_points - 1``.
+    n_seeds : int
+        Seeds per cell (the paper: 10). Seed k draws the same network and data in every cell;
+        cells differ only in (T, sigma_W).
+    seed : int
+        Base entropy of the sweep (:func:`dysonsgd._seeding.base_entropy`).
+    network : NetworkConfig
+        Architecture and data protocol (paper values by default; ``n_batches`` can be cut
+        for quick sweeps).
+    save_points : int, optional
+        Evenly spaced records from epoch 0 to ``epochs``. Default: the paper's 21, or every
+        epoch for runs shorter than 20 epochs (:func:`dysonsgd.sgd.api.default_save_points`).
+    engine : {"numba", "numpy"}
+        SGD backend; both follow the reference protocol.
+    """
+
+    T_values: tuple[float, ...]
+    sigma_values: tuple[float, ...]
+    epochs: int = 1000
+    n_seeds: int = 10
+    seed: int = 0
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    save_points: int | None = None
+    engine: str = "numba"
+
+    def __post_init__(self) -> None:
+        if self.save_points is None:
+            from dysonsgd.sgd.api import default_save_points
+
+            object.__setattr__(self, "save_points", default_save_points(self.epochs))
+        object.__setattr__(self, "T_values", _positive_values("T values", self.T_values))
+        object.__setattr__(
+            self, "sigma_values", _positive_values("sigma_W values", self.sigma_values)
+        )
+        _positive_int("epochs", self.epochs)
+        _positive_int("n_seeds", self.n_seeds)
+        _positive_int("save_points", self.save_points)
+        if self.save_points < 2:
+            raise ValueError(f"save_points must be at least 2, got {self.save_points}")
+        if self.epochs < self.save_points - 1:
+            raise ValueError(
+                f"epochs={self.epochs} is too few for {self.save_points} save points (epoch 0 "
+                f"and every epochs/{self.save_points - 1}): use at least "
+                f"{self.save_points - 1} epochs"
+            )
+        object.__setattr__(self, "seed", _seeding.base_entropy(self.seed))
+        if not isinstance(self.network, NetworkConfig):
+            raise ValueError(f"network must be a NetworkConfig, got {type(self.network).__name__}")
+        if self.engine not in ("numba", "numpy"):
+            raise ValueError(f"engine must be 'numba' or 'numpy', got {self.engine!r}")
+
+    @classmethod
+    def from_grid(cls, grid: str, **kwargs) -> SweepConfig:
+        """A sweep over a named grid of :data:`GRIDS` (``paper`` or ``small``)."""
+        if grid not in GRIDS:
+            raise ValueError(f"grid must be one of {', '.join(GRIDS)}, got {grid!r}")
+        T_values, sigma_values = GRIDS[grid]
+        return cls(T_values=T_values, sigma_values=sigma_values, **kwargs)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(number of temperatures, number of widths)."""
+        return len(self.T_values), len(self.sigma_values)
+
+    @property
+    def n_cells(self) -> int:
+        """Number of (T, sigma_W) cells."""
+        return len(self.T_values) * len(self.sigma_values)
+
+    @property
+    def save_epochs(self) -> np.ndarray:
+        """Save epochs, shape (save_points,)."""
+        from dysonsgd.sgd import save_schedule
+
+        return save_schedule(self.epochs, self.save_points)
+
+    @property
+    def sgd_steps(self) -> int:
+        """SGD steps of the whole sweep (cells x seeds x epochs x batches)."""
+        return self.n_cells * self.n_seeds * self.epochs * self.network.n_batches
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form (what the store records and compares)."""
+        return {
+            "T_values": list(self.T_values),
+            "sigma_values": list(self.sigma_values),
+            "epochs": self.epochs,
+            "n_seeds": self.n_seeds,
+            "seed": self.seed,
+            "network": self.network.to_dict(),
+            "save_points": self.save_points,
+            "engine": self.engine,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SweepConfig:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d["network"] = NetworkConfig(**d["network"])
+        return cls(**d)
+
+    def default_store_name(self) -> str:
+        """A store name derived from the grid: ``sweep-<grid>-e<epochs>-s<seeds>-<hash>.zarr``."""
+        for name, (tv, sv) in GRIDS.items():
+            if self.T_values == tv and self.sigma_values == sv:
+                grid = name
+                break
+        else:
+            grid = f"{len(self.T_values)}x{len(self.sigma_values)}"
+        h = hashlib.blake2b(json.dumps(self.to_dict(), sort_keys=True).encode(), digest_size=4)
+        return f"sweep-{grid}-e{self.epochs}-s{self.n_seeds}-{h.hexdigest()}.zarr"

@@ -1,0 +1,288 @@
+"""The sweep's cell task and its driver.
+
+- :func:`compute_cell` -- one cell's seeds, trained with the numba engine, and their
+  observables. Pure: the same configuration and cell give bit-identical arrays on any worker.
+- :func:`run_sweep` -- submits the pending cells to a Dask cluster (an in-process
+  ``LocalCluster`` by default, an existing scheduler, or a SLURM/PBS cluster through
+  ``dask-jobqueue``), and writes each result as it arrives. The driver process is the only
+  writer. A full disk stops the run with :class:`StoreFullError` (the cells already marked
+  are complete and kept); cells whose task failed (an exception, or workers killed while
+  running it) are reported together by :class:`CellsFailedError` after every other cell is
+  written.
+
+References
+----------
+Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 2 (protocol), Figs 1-9.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dysonsgd.sweep.cluster import connect
+from dysonsgd.sweep.config import ESTIMATORS, SweepConfig
+from dysonsgd.sweep.errors import _DISK_FULL, CellsFailedError, _disk_full
+from dysonsgd.sweep.store import (
+    SEED_VARS,
+    check_store_path,
+    open_store,
+    pending_cells,
+    write_cell,
+)
+
+
+def compute_cell(config: SweepConfig, i: int, j: int, threads: int | None = None) -> dict:
+    """Train one cell's seeds and measure everything the store holds for it.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    i, j : int
+        Indices of the cell's temperature and width in ``config.T_values`` and
+        ``config.sigma_values``.
+    threads : int, optional
+        numba threads for the engine (1 on Dask workers that run one cell each).
+
+    Returns
+    -------
+    dict of ndarrays
+        Per seed (shape (n_seeds,)): the names of :data:`SEED_VARS`; ``loss`` (n_seeds,
+        n_saves), ``eigenvalues`` (n_seeds, n_saves, K), ``teacher_eigenvalues`` (n_seeds,
+        K), ``W_final`` (n_seeds, K, L); ``spacing_growth_rate`` (a float, per epoch); and
+        ``compute_seconds``.
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349, section 2 (protocol), section 3 (observables),
+    section 4 and Fig 8 (the criterion).
+    """
+    from dysonsgd.observables import summarize
+    from dysonsgd.phases import langevin_criterion
+    from dysonsgd.sgd import train
+
+    t0 = time.perf_counter()
+    net = config.network
+    T = config.T_values[i]
+    sigma_w = config.sigma_values[j]
+    lr = T * net.batch_size
+    result = train(
+        net,
+        sigma_w=sigma_w,
+        lr=lr,
+        epochs=config.epochs,
+        n_seeds=config.n_seeds,
+        seed=config.seed,
+        engine=config.engine,
+        save_points=config.save_points,
+        threads=threads,
+    )
+    records = result.records
+    instances = result.instances()
+    obs = summarize(result)
+    out: dict = {name: obs[name] for name in SEED_VARS[:6]}
+    out["diverged"] = records.diverged.astype(np.float64)
+    out["diverged_step"] = records.diverged_step.astype(np.float64)
+    out["a_rms"] = np.array([np.sqrt(np.mean(x.a_train**2)) for x in instances])
+    for e in ESTIMATORS:
+        crit = langevin_criterion(records.W[:, -1], instances, temperature=T, estimator=e)
+        out[f"S_{e}"] = crit.signal
+        out[f"N_{e}"] = crit.noise
+        out[f"ordered_{e}"] = crit.ordered.astype(np.float64)
+        # T_c = S Delta / N; +inf where N <= 0 and S >= 0, -inf where N <= 0 and S < 0.
+        out[f"Tc_{e}"] = crit.critical_temperature
+    out["loss"] = records.loss
+    out["eigenvalues"] = obs["eigenvalues"]
+    out["teacher_eigenvalues"] = obs["teacher_eigenvalues"]
+    out["W_final"] = records.W[:, -1]
+    out["spacing_growth_rate"] = float(obs["spacing_growth_rate"])
+    out = {k: np.array(v, dtype=np.float64, order="C") for k, v in out.items()}
+    out["compute_seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _cell_task() -> Callable:
+    """The cell task as the package exports it, ``dysonsgd.sweep.compute_cell``.
+
+    Looked up when a sweep starts, so that a substitute set on the package is the one run
+    (tests/test_sweep.py and tests/test_faults.py inject failing or precomputed cells).
+    """
+    from dysonsgd import sweep
+
+    return sweep.compute_cell
+
+
+@dataclass
+class SweepReport:
+    """What a call of :func:`run_sweep` did.
+
+    Attributes
+    ----------
+    store : Path
+    n_cells : int
+        Cells of the grid.
+    already_done : int
+        Cells found complete (verified) at the start.
+    computed : list of (i, j)
+        Cells computed by this call, in completion order.
+    seconds : float
+        Wall time of the call.
+    compute_seconds : float
+        Sum of the cells' compute time inside their tasks.
+    """
+
+    store: Path
+    n_cells: int
+    already_done: int
+    computed: list[tuple[int, int]]
+    seconds: float
+    compute_seconds: float
+
+    @property
+    def complete(self) -> bool:
+        """True when every cell is done."""
+        return self.already_done + len(self.computed) == self.n_cells
+
+
+def run_sweep(
+    config: SweepConfig,
+    store: str | os.PathLike,
+    *,
+    client=None,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    workers: int | None = None,
+    cluster_options: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_cell: Callable[[int, int, dict], None] | None = None,
+    threads: int | None = None,
+) -> SweepReport:
+    """Run (or continue) a sweep, writing every finished cell into ``store``.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    store : path
+        Zarr store directory; created if missing, continued if it holds the same
+        configuration, refused otherwise.
+    client : distributed.Client or "inprocess", optional
+        Use this client (not closed afterwards), or ``"inprocess"`` to compute the cells one
+        after another in this process without Dask (tests, profiling). By default a client is
+        made by :func:`connect` from ``scheduler``, ``cluster``, ``workers``.
+    progress : callable(done, total), optional
+        Called after each written cell (and once at the start) with the number of done cells.
+    on_cell : callable(i, j, result), optional
+        Called after cell (i, j) is written and marked.
+    threads : int, optional
+        numba threads per cell with ``client="inprocess"`` (default: all); Dask workers
+        always run one thread per cell.
+
+    Returns
+    -------
+    SweepReport
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349, Fig 1 (the grid).
+    """
+    t0 = time.perf_counter()
+    task = _cell_task()
+    path = check_store_path(store)
+    close = None
+    if client is None:
+        client, close = connect(
+            scheduler, cluster=cluster, workers=workers, cluster_options=cluster_options
+        )
+    try:
+        path = open_store(path, config)
+        todo = pending_cells(path)
+        n_done = config.n_cells - len(todo)
+        if progress is not None:
+            progress(n_done, config.n_cells)
+        computed: list[tuple[int, int]] = []
+        failures: dict[tuple[int, int], BaseException] = {}
+        compute_seconds = 0.0
+
+        def finish(i, j, result):
+            nonlocal n_done, compute_seconds
+            try:
+                write_cell(path, config, i, j, result)
+            except OSError as exc:
+                if exc.errno not in _DISK_FULL:
+                    raise
+                raise _disk_full(
+                    path,
+                    exc,
+                    f"writing cell T={config.T_values[i]:g}, sigma_W={config.sigma_values[j]:g}",
+                    f"the {n_done} of {config.n_cells} cells marked complete are whole and "
+                    "kept; free space and run the sweep again (dysonsgd phase-diagram --resume "
+                    f"--store {path}) to compute the other {config.n_cells - n_done}",
+                ) from None
+            computed.append((i, j))
+            compute_seconds += float(result["compute_seconds"])
+            n_done += 1
+            if on_cell is not None:
+                on_cell(i, j, result)
+            if progress is not None:
+                progress(n_done, config.n_cells)
+
+        if isinstance(client, str):
+            if client != "inprocess":
+                raise ValueError(
+                    f"client must be a distributed.Client or 'inprocess', got {client!r}"
+                )
+            for i, j in todo:
+                try:
+                    result = task(config, i, j, threads)
+                except Exception as exc:  # the other cells still run; reported at the end
+                    failures[(i, j)] = exc
+                    continue
+                finish(i, j, result)
+        elif todo:
+            from distributed import as_completed
+
+            token = hashlib.blake2b(
+                json.dumps(config.to_dict(), sort_keys=True).encode(), digest_size=6
+            ).hexdigest()
+            cells, futures = {}, []
+            for i, j in todo:
+                fut = client.submit(task, config, i, j, 1, key=f"cell-{token}-{i}-{j}", pure=False)
+                cells[fut.key] = (i, j)
+                futures.append(fut)
+            try:
+                for fut in as_completed(futures):
+                    i, j = cells[fut.key]
+                    try:
+                        # an exception of the task, or KilledWorker: the workers running it
+                        # died (allowed-failures times) -- a crash or memory exhausted
+                        result = fut.result()
+                    except Exception as exc:
+                        failures[(i, j)] = exc
+                        continue
+                    finally:
+                        fut.release()
+                    finish(i, j, result)
+            except BaseException:
+                client.cancel(futures)  # the client may be the caller's: leave it idle
+                raise
+        if failures:
+            first = next(iter(failures.values()))
+            raise CellsFailedError(path, failures, n_done, config.n_cells, config) from first
+    finally:
+        if close is not None:
+            close()
+    return SweepReport(
+        store=path,
+        n_cells=config.n_cells,
+        already_done=config.n_cells - len(todo),
+        computed=computed,
+        seconds=time.perf_counter() - t0,
+        compute_seconds=compute_seconds,
+    )

@@ -1,0 +1,488 @@
+"""The sweep's Zarr store: its layout, creation, checks, cell writes and reads.
+
+- :func:`open_store` / :func:`check_store` / :func:`pending_cells` -- create a store (whole
+  or not at all: it is built beside its path and renamed into place), or check that an
+  existing one holds every array of its configuration; list the cells still to run. A cell
+  counts as done only when its completion mark is set *and* a checksum of its data, written
+  with the mark after the data, matches what is read back, so a cell whose chunks were cut
+  short or damaged is recomputed.
+- :func:`write_cell` -- a cell's chunks first (each chunk file atomically, by Zarr), then
+  its checksum and mark, so a run killed at any moment leaves a store that resumes
+  correctly.
+
+The layout is documented in docs/phase-diagram.md.
+
+References
+----------
+Park, Lucini & Aarts, arXiv:2509.01349 (2025), Figs 2-9 (the observables stored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from dysonsgd.model import NetworkConfig
+from dysonsgd.sweep.config import ESTIMATORS, SweepConfig
+from dysonsgd.sweep.errors import _DISK_FULL, StoreError, _disk_full
+
+_ATTR = "dysonsgd_sweep"
+_FORMAT = 1
+
+
+# --------------------------------------------------------------------------- the layout
+
+
+def criterion_delta(sigma_w: float, config: NetworkConfig) -> float:
+    """Spacing of an initial Marchenko-Pastur spectrum, ``4 sigma_W^2 / (sqrt(r) (K - 1))``.
+
+    See :func:`dysonsgd.phases.mp_spacing` (paper section 5).
+    """
+    from dysonsgd.phases import mp_spacing
+
+    return mp_spacing(sigma_w, config.K, config.L)
+
+
+#: Per-seed scalar variables of a cell (dims T, sigma_w, seed).
+SEED_VARS: tuple[str, ...] = (
+    "final_loss",
+    "test_loss",
+    "grad_norm",
+    "overlap_G",
+    "alignment",
+    "alignment_per_sample",
+    "diverged",
+    "diverged_step",
+    "a_rms",
+    *(f"{q}_{e}" for e in ESTIMATORS for q in ("S", "N", "ordered", "Tc")),
+)
+
+
+_DIMS = {
+    "seed": ("T", "sigma_w", "seed"),
+    "loss": ("T", "sigma_w", "seed", "save"),
+    "eigenvalues": ("T", "sigma_w", "seed", "save", "level"),
+    "teacher_eigenvalues": ("T", "sigma_w", "seed", "level"),
+    "W_final": ("T", "sigma_w", "seed", "level", "col"),
+    "cell": ("T", "sigma_w"),
+}
+
+
+def _var_dims(name: str) -> tuple[str, ...]:
+    if name in SEED_VARS:
+        return _DIMS["seed"]
+    if name in ("spacing_growth_rate", "compute_seconds", "cell_done", "cell_checksum"):
+        return _DIMS["cell"]
+    return _DIMS[name]
+
+
+_CELL_VARS = (
+    *SEED_VARS,
+    "loss",
+    "eigenvalues",
+    "teacher_eigenvalues",
+    "W_final",
+    "spacing_growth_rate",
+)
+_MARKS = ("cell_done", "cell_checksum")
+
+_ATTRS = {
+    "final_loss": "epoch-mean training loss at the last save point",
+    "test_loss": "mean_n |y_teacher - y_student|^2 on the probe set (docs/model.md)",
+    "grad_norm": "Frobenius norm of the epoch-mean gradient at the last save point",
+    "overlap_G": "G(t_f, 0) = (1/(n_test K)) sum f_init f_final",
+    "alignment": "cosine of h = Z^T y_teacher and f (flattened)",
+    "alignment_per_sample": "alignment / n_test (the paper's figures)",
+    "diverged": "1 if a batch loss exceeded the threshold",
+    "diverged_step": "SGD step of divergence, -1 if none",
+    "a_rms": "rms of the first-layer features a = phi(M x) (actual width of z is sigma_W a_rms)",
+    "loss": "epoch-mean training loss at the save points",
+    "eigenvalues": "eigenvalues of X = W W^T, descending, at the save points",
+    "teacher_eigenvalues": "eigenvalues of X* = W* W*^T, descending",
+    "W_final": "the student's matrix at the last save point",
+    "spacing_growth_rate": "lambda = log(ubar(t_f)/ubar(0)) / t_f per epoch, seed-averaged ubar",
+    "cell_done": "1 once the cell's data and checksum are written",
+    "cell_checksum": "48-bit checksum of the cell's data (verified on resume)",
+    "criterion_delta": "Delta = 4 sigma_W^2 / (sqrt(r) (K-1)) (paper section 5)",
+}
+for _e in ESTIMATORS:
+    _ATTRS[f"S_{_e}"] = f"signal |Kt_11| - |Kt_KK| ({_e} estimator)"
+    _ATTRS[f"N_{_e}"] = f"Coulomb noise on the extreme pair ({_e} estimator)"
+    _ATTRS[f"ordered_{_e}"] = f"1 if S >= T N / Delta ({_e} estimator)"
+    _ATTRS[f"Tc_{_e}"] = f"T_c = S Delta / N ({_e} estimator)"
+
+
+def _shape_of(name: str, config: SweepConfig) -> tuple[int, ...]:
+    n = config.network
+    sizes = {
+        "T": len(config.T_values),
+        "sigma_w": len(config.sigma_values),
+        "seed": config.n_seeds,
+        "save": config.save_points,
+        "level": n.K,
+        "col": n.L,
+    }
+    return tuple(sizes[d] for d in _var_dims(name))
+
+
+def _template(config: SweepConfig):
+    import dask.array as da
+    import xarray as xr
+
+    from dysonsgd import __version__
+
+    data_vars = {}
+    encoding = {}
+    for name in (*_CELL_VARS, *_MARKS):
+        shape = _shape_of(name, config)
+        chunks = (1, 1, *shape[2:])
+        data_vars[name] = xr.Variable(
+            _var_dims(name),
+            da.full(shape, np.nan, chunks=chunks, dtype=np.float64),
+            attrs={"description": _ATTRS[name]},
+        )
+        encoding[name] = {"chunks": chunks, "fill_value": np.nan}
+    delta = [criterion_delta(s, config.network) for s in config.sigma_values]
+    data_vars["criterion_delta"] = xr.Variable(
+        ("sigma_w",), np.array(delta), attrs={"description": _ATTRS["criterion_delta"]}
+    )
+    coords = {
+        "T": ("T", np.array(config.T_values)),
+        "sigma_w": ("sigma_w", np.array(config.sigma_values)),
+        "inv_sigma_w": ("sigma_w", 1.0 / np.array(config.sigma_values)),
+        "lr": ("T", np.array(config.T_values) * config.network.batch_size),
+        "seed": ("seed", np.arange(config.n_seeds)),
+        "epoch": ("save", config.save_epochs),
+        "level": ("level", np.arange(1, config.network.K + 1)),
+    }
+    attrs = {
+        _ATTR: json.dumps(config.to_dict(), sort_keys=True),
+        "dysonsgd_format": _FORMAT,
+        "dysonsgd_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seeds": f"base entropy {config.seed}; seed k uses streams (k, purpose)",
+        "references": "Park, Lucini & Aarts, arXiv:2509.01349 (2025)",
+    }
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs), encoding
+
+
+def check_store_path(path: str | os.PathLike) -> Path:
+    """Raise ``ValueError`` unless ``path`` can be (or already is) a sweep store directory.
+
+    Refuses a path that is a file, a directory that exists and is neither empty nor a Zarr
+    store, and a parent directory that is missing or not writable. Creates nothing.
+
+    Raises
+    ------
+    ValueError
+        As above.
+    StoreFullError
+        The parent's file system is full (trying to create a directory there failed).
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"store {p} is a file, not a Zarr store directory; choose another path")
+    if p.is_dir():
+        entries = os.listdir(p)
+        if entries and "zarr.json" not in entries and ".zgroup" not in entries:
+            raise ValueError(
+                f"store {p} exists and is not a Zarr store (it holds other files); "
+                "choose another path"
+            )
+        if not os.access(p, os.W_OK):
+            raise ValueError(f"store {p} is not writable")
+        return p
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"cannot create store {p}: directory {parent} does not exist")
+    try:  # os.access says yes to root on read-only file systems: try it
+        tempfile.TemporaryDirectory(dir=parent, prefix=".dysonsgd-check-").cleanup()
+    except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            raise _disk_full(p, exc, "creating it", "nothing was written") from None
+        raise ValueError(
+            f"cannot create store {p}: {parent} is not writable ({exc.strerror})"
+        ) from None
+    return p
+
+
+def read_store_config(path: str | os.PathLike) -> SweepConfig:
+    """The configuration recorded in an existing store.
+
+    Raises
+    ------
+    StoreError
+        No store at ``path``, or one without a readable dysonsgd configuration.
+    """
+    import xarray as xr
+
+    p = check_store_path(path)
+    if not p.is_dir() or not os.listdir(p):
+        raise StoreError(f"no sweep store at {p}; start one without --resume")
+    try:
+        ds = xr.open_zarr(p, consolidated=False)
+        raw = ds.attrs[_ATTR]
+    except Exception as exc:  # not zarr, or zarr without our attributes
+        raise StoreError(f"{p} is not a dysonsgd sweep store ({type(exc).__name__})") from None
+    try:
+        return SweepConfig.from_dict(json.loads(raw))
+    except Exception as exc:  # damaged attribute: not JSON, wrong keys or values
+        raise StoreError(
+            f"{p} is a damaged sweep store (its configuration attribute is unreadable: "
+            f"{type(exc).__name__}); move it away and rerun the sweep"
+        ) from None
+
+
+def check_store(path: str | os.PathLike, config: SweepConfig | None = None) -> SweepConfig:
+    """Check that ``path`` holds a whole sweep store (of ``config``, if given).
+
+    Every array of the store's configuration must be present, with readable metadata, the
+    right shape and dtype; the cells' data are not read (:func:`pending_cells` verifies them
+    against their checksums, and a bad cell is recomputed, not refused).
+
+    Parameters
+    ----------
+    path : path
+        An existing store directory.
+    config : SweepConfig, optional
+        Refuse a store made with another configuration (the message lists the differences).
+
+    Returns
+    -------
+    SweepConfig
+        The configuration recorded in the store.
+
+    Raises
+    ------
+    StoreError
+        No store at ``path``; not a dysonsgd sweep store; another configuration; an array
+        missing, unreadable or of the wrong shape or dtype (a damaged store: move it away).
+    ValueError
+        ``path`` is a file or another kind of directory.
+    """
+    p = Path(path)
+    stored = read_store_config(p)
+    if config is not None and stored != config:
+        a, b = stored.to_dict(), config.to_dict()
+        a = {**{k: v for k, v in a.items() if k != "network"}, **a["network"]}
+        b = {**{k: v for k, v in b.items() if k != "network"}, **b["network"]}
+        diffs = [f"{k}: {a[k]!r} in the store, {b[k]!r} requested" for k in a if a[k] != b[k]]
+        raise StoreError(
+            f"store {p} was made with a different configuration ("
+            + "; ".join(diffs)
+            + "); use another --store, or --resume to continue it with its own settings"
+        )
+    want, _ = _template(stored)
+    problems = []
+    try:
+        group = _open_group(p, "r")
+        have = set(group.array_keys())
+    except Exception as exc:
+        raise StoreError(
+            f"{p} is a damaged sweep store ({type(exc).__name__}); move it away and rerun the sweep"
+        ) from None
+    missing = sorted(set(want.variables) - have)
+    if missing:
+        problems.append(f"arrays {', '.join(missing)} are missing")
+    for name in sorted(set(want.variables) & have):
+        v = want.variables[name]
+        try:
+            arr = group[name]
+            shape, dtype = arr.shape, arr.dtype
+        except Exception as exc:
+            problems.append(f"array {name} is unreadable ({type(exc).__name__})")
+            continue
+        if shape != v.shape or dtype != v.dtype:
+            problems.append(
+                f"array {name} has shape {shape} and dtype {dtype}, expected {v.shape} and "
+                f"{v.dtype}"
+            )
+    if problems:
+        raise StoreError(
+            f"{p} is a damaged sweep store ({'; '.join(problems)}); move it away and rerun "
+            "the sweep"
+        )
+    return stored
+
+
+def open_store(path: str | os.PathLike, config: SweepConfig) -> Path:
+    """Create the store for ``config`` at ``path``, or check that an existing one matches it.
+
+    A new store is written into a hidden directory beside ``path`` and renamed into place
+    when whole, so a failed creation (a full disk) leaves nothing at ``path``. An existing
+    store is checked by :func:`check_store`. Either way the store's metadata end up
+    consolidated (:func:`_consolidate`), so ``xarray.open_zarr(path)`` opens it without a
+    warning.
+
+    Raises
+    ------
+    StoreError
+        The existing store was made with another configuration (the message lists the
+        differences) or is damaged.
+    ValueError
+        The path is a file or unwritable.
+    StoreFullError
+        The disk filled up while the store was created (nothing is left behind).
+    """
+    p = check_store_path(path)
+    if p.is_dir() and os.listdir(p):
+        check_store(p, config)
+        if not _is_consolidated(p):  # a store made before its metadata were consolidated
+            try:
+                _consolidate(p)
+            except OSError as exc:
+                if exc.errno not in _DISK_FULL:
+                    raise
+                raise _disk_full(
+                    p, exc, "consolidating its metadata", "the store is unchanged"
+                ) from None
+        return p
+    ds, encoding = _template(config)
+    tmp = p.parent / f".{p.name}.creating-{uuid.uuid4().hex[:12]}"
+    try:
+        tmp.mkdir()
+        ds.to_zarr(tmp, mode="w", compute=False, encoding=encoding, consolidated=False)
+        _consolidate(tmp)
+        os.replace(tmp, p)  # onto a missing or an empty directory: atomic
+    except OSError as exc:
+        full = exc.errno in _DISK_FULL and _disk_full(
+            p, exc, "creating it", "nothing was left behind"
+        )  # measured before the clean-up frees the space
+        shutil.rmtree(tmp, ignore_errors=True)
+        if full:
+            raise full from None
+        raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return p
+
+
+def _checksum(arrays: dict) -> float:
+    h = hashlib.blake2b(digest_size=8)
+    for name in _CELL_VARS:
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(arrays[name], dtype=np.float64).tobytes())
+    # 48 bits: exactly representable in the float64 store.
+    return float(int.from_bytes(h.digest()[:6], "little"))
+
+
+def _open_group(path, mode: str):
+    """The store's root group, its arrays' metadata read from their own files.
+
+    Not from the consolidated copy in the root's metadata: a damaged or missing array must
+    be seen as such (:func:`check_store`), and the cells are written through the arrays'
+    own metadata.
+    """
+    import zarr
+
+    if int(zarr.__version__.split(".")[0]) >= 3:
+        return zarr.open_group(str(path), mode=mode, use_consolidated=False)
+    return zarr.open_group(str(path), mode=mode)  # zarr 2 reads consolidated data only if asked
+
+
+def _is_consolidated(path: Path) -> bool:
+    """True if the store at ``path`` holds consolidated metadata (Zarr format 3 or 2)."""
+    try:
+        if (path / "zarr.json").is_file():
+            meta = json.loads((path / "zarr.json").read_text())
+            return meta.get("consolidated_metadata") is not None
+        return (path / ".zmetadata").is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _consolidate(path) -> None:
+    """Copy every array's metadata into the store's root metadata (consolidated metadata).
+
+    xarray and zarr then open the store with one metadata read, and ``xr.open_zarr(path)``
+    without its "Failed to open Zarr store with consolidated metadata" warning. The arrays'
+    metadata are fixed when the store is created (writing a cell writes chunks only), so
+    the copy stays true for the store's life. Zarr writes the root metadata file atomically
+    (a temporary file renamed into place).
+
+    References
+    ----------
+    xarray docs, "Reading and writing files", section "Consolidated Metadata";
+    zarr-python docs, user guide, "Consolidated metadata".
+    """
+    import warnings
+
+    import zarr
+
+    with warnings.catch_warnings():
+        # zarr-python's note that consolidated metadata is not (yet) in the Zarr v3
+        # specification; xarray writes and reads them by default all the same.
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        zarr.consolidate_metadata(str(path))
+
+
+def write_cell(path: str | os.PathLike, config: SweepConfig, i: int, j: int, result: dict) -> None:
+    """Write cell (i, j): first its data region, then its checksum, then its completion mark.
+
+    Each variable's cell is one chunk (chunks are 1 x 1 in (T, sigma_w)), written whole;
+    the mark comes last, so a cell whose mark is set had all its chunks written before.
+    """
+    group = _open_group(path, "r+")
+    for name in _CELL_VARS:
+        value = np.asarray(result[name], dtype=np.float64)
+        expected = _shape_of(name, config)[2:]
+        if value.shape != expected:
+            raise ValueError(f"cell result {name} has shape {value.shape}, expected {expected}")
+        group[name][i, j] = value
+    group["cell_checksum"][i, j] = _checksum(result)
+    group["cell_done"][i, j] = 1.0
+
+
+def _cell_ok(group, i: int, j: int) -> bool:
+    try:
+        if float(group["cell_done"][i, j]) != 1.0:
+            return False
+        stored = float(group["cell_checksum"][i, j])
+        arrays = {name: np.asarray(group[name][i, j]) for name in _CELL_VARS}
+    except Exception:  # an unreadable (cut short, overwritten) chunk: recompute the cell
+        return False
+    if any(np.isnan(arrays[n]).any() for n in _CELL_VARS):
+        return False
+    return stored == _checksum(arrays)
+
+
+def completed_cells(path: str | os.PathLike) -> np.ndarray:
+    """Boolean map (n_T, n_sigma) of the cells whose data are complete and verified."""
+    group = _open_group(path, "r")
+    try:
+        done = np.asarray(group["cell_done"][...])
+    except Exception:  # a damaged mark chunk: check cell by cell
+        done = np.ones(group["cell_done"].shape)
+    out = np.zeros(done.shape, dtype=bool)
+    for i, j in zip(*np.nonzero(done == 1.0), strict=True):
+        out[i, j] = _cell_ok(group, int(i), int(j))
+    return out
+
+
+def pending_cells(path: str | os.PathLike) -> list[tuple[int, int]]:
+    """Cells (i, j) still to compute: no mark, or data that fail verification."""
+    done = completed_cells(path)
+    return [(int(i), int(j)) for i, j in zip(*np.nonzero(~done), strict=True)]
+
+
+def load(path: str | os.PathLike):
+    """Open a sweep store as an xarray Dataset (loaded into memory; cells not yet done are NaN).
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not a dysonsgd sweep store.
+    """
+    import xarray as xr
+
+    read_store_config(path)
+    return xr.open_zarr(path, consolidated=False, chunks=None).load()
