@@ -5,6 +5,7 @@ tests/test_langevin_exact.py.
 """
 
 import math
+import warnings
 
 import numba
 import numpy as np
@@ -18,9 +19,13 @@ from dysonsgd.langevin import (
     Coefficients,
     DriftModel,
     FreeModel,
+    Guard,
     HarmonicModel,
     MeasuredModel,
+    NetworkModel,
+    OverflowGuard,
     integrate,
+    schemes,
     step_count,
     x0_from_singular_values,
 )
@@ -474,3 +479,158 @@ def test_measured_model_per_system_arrays_must_match_ensemble():
         integrate(m, [2.0, 1.0], 1.0, temperature=1.0, dt=0.1)
     r = integrate(m, np.tile([2.0, 1.0], (3, 1)), 1.0, temperature=1.0, dt=0.1)
     assert r.x.shape == (3, 21, 2)
+
+
+# --------------------------------------------------------------------------- schemes, hooks
+
+
+def test_schemes_are_objects_with_their_orders_and_kernel_codes():
+    assert list(SCHEMES) == ["euler", "semi_implicit"]
+    assert isinstance(SCHEMES["euler"], schemes.Euler)
+    assert isinstance(SCHEMES["semi_implicit"], schemes.SemiImplicit)
+    for name, s in SCHEMES.items():
+        assert isinstance(s, schemes.Scheme) and s.name == name
+        # the orders tests/test_langevin_exact.py checks (measured slopes in the docstrings)
+        assert (s.strong_order, s.strong_order_additive, s.weak_order) == (0.5, 1.0, 1.0)
+    assert sorted(s.code for s in SCHEMES.values()) == sorted([_k.EULER, _k.SEMI_IMPLICIT])
+
+
+@pytest.mark.parametrize("name", list(SCHEMES))
+def test_scheme_by_name_or_object_gives_the_same_run(name):
+    kw = dict(temperature=0.5, dt=0.01, seed=4)
+    by_name = integrate(FreeModel(3, 4), [3.0, 2.0, 1.0], 0.5, scheme=name, **kw)
+    cls = {"euler": schemes.Euler, "semi_implicit": schemes.SemiImplicit}[name]
+    by_object = integrate(FreeModel(3, 4), [3.0, 2.0, 1.0], 0.5, scheme=cls(), **kw)
+    np.testing.assert_array_equal(by_name.x, by_object.x)
+    assert by_name.scheme == by_object.scheme == name
+
+
+def _assert_same_result(a, b):
+    fa, fb = vars(a), vars(b)
+    assert fa.keys() == fb.keys()
+    for k in fa:
+        if isinstance(fa[k], np.ndarray):
+            np.testing.assert_array_equal(fa[k], fb[k], err_msg=k)  # bit for bit, NaN == NaN
+        else:
+            assert fa[k] == fb[k], k
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_progress_and_guards_leave_the_run_unchanged(scheme):
+    x0 = np.array([[3.0, 2.0, 1.0], [5.0, 1.0, 0.5]])
+    kw = dict(temperature=0.1, dt=0.01, save_points=3, scheme=scheme, seed=9)
+    plain = integrate(_Counting(), x0, 1.0, **kw)
+    calls = []
+    guard = OverflowGuard()
+    hooked = integrate(
+        _Counting(), x0, 1.0, progress=lambda t, end: calls.append((t, end)), guard=guard, **kw
+    )
+    base = integrate(_Counting(), x0, 1.0, guard=Guard(), **kw)
+    _assert_same_result(plain, hooked)
+    _assert_same_result(plain, base)
+    # once before each refresh (refresh_interval 0.3), once at the end
+    np.testing.assert_allclose(calls, [(0.0, 1.0), (0.3, 1.0), (0.6, 1.0), (0.9, 1.0), (1.0, 1.0)])
+    assert calls[-1] == (1.0, 1.0)
+    assert guard.overflow_time.shape == (2,) and not guard.overflowed.any()
+
+
+class _Overflowing(_Counting):
+    """_Counting whose system 1 overflows its coefficients at the refresh t = 0.3 only.
+
+    Finite again afterwards: the guard must keep the system frozen from its first overflow on.
+    """
+
+    name = "overflowing"
+
+    def coefficients(self, x, t):
+        c = super().coefficients(x, t)
+        kt0 = c.kt0.copy()
+        kt0[1] *= np.exp(np.float64(1000.0) * (0.25 < t < 0.35))  # inf, with a warning
+        return Coefficients(kt0=kt0, kappa=c.kappa, V0=c.V0, a_iso=c.a_iso, C=c.C)
+
+
+def test_overflow_guard_freezes_exactly_the_overflowing_system():
+    x0 = np.array([[3.0, 2.0, 1.0], [5.0, 1.0, 0.5]])
+    kw = dict(temperature=0.1, dt=0.01, save_points=6, seed=2)
+    with pytest.raises(ValueError, match="coefficient kt0 has non-finite entries"):
+        with np.errstate(over="ignore"):
+            integrate(_Overflowing(), x0, 1.0, **kw)
+    guard = OverflowGuard()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the guard silences the model's overflow warnings
+        r = integrate(_Overflowing(), x0, 1.0, guard=guard, **kw)
+    np.testing.assert_array_equal(guard.overflow_time, [np.nan, 0.3])
+    clean = integrate(_Counting(), x0, 1.0, **kw)
+    # system 0 is untouched (members are independent); system 1 stops moving at t = 0.3
+    np.testing.assert_array_equal(r.x[0], clean.x[0])
+    np.testing.assert_array_equal(r.x[1, :2], clean.x[1, :2])  # saves at t = 0, 0.2
+    assert np.all(r.x[1, 2:] == r.x[1, 2]) and not np.array_equal(r.x[1, 2], clean.x[1, 2])
+    assert np.all(r.status == 0)
+    # a guard is reset by every run
+    integrate(_Counting(), x0, 1.0, guard=guard, **kw)
+    assert not guard.overflowed.any()
+
+
+def _freeze_overflowed_oracle(c, x, t, overflow_time):
+    """compare()'s freeze before OverflowGuard (commit 246874e), kept as the oracle."""
+    fields = ("kt0", "kappa", "V0", "a_iso", "C", "a_diag")
+    rows = [np.asarray(getattr(c, k), dtype=np.float64) for k in fields]
+    finite = np.ones(x.shape[0], dtype=bool)
+    for a in rows:
+        finite &= np.all(np.isfinite(a.reshape(a.shape[0], -1)), axis=1)
+    frozen = ~finite | np.isfinite(overflow_time)
+    if not np.any(frozen):
+        return c
+    overflow_time[~finite & np.isnan(overflow_time)] = t
+    rows = [np.where(frozen.reshape(-1, *([1] * (a.ndim - 1))), 0.0, a) for a in rows]
+    return Coefficients(**dict(zip(fields, rows, strict=True)))
+
+
+class _PatchedOracle(DriftModel):
+    """What compare() did by overwriting ``model.coefficients``, as a wrapping model."""
+
+    def __init__(self, model, n):
+        self.model = model
+        self.name, self.domain = model.name, model.domain
+        self.refresh_interval = model.refresh_interval
+        self.overflow_time = np.full(n, np.nan)
+
+    def coefficients(self, x, t):
+        with np.errstate(over="ignore", invalid="ignore"):
+            c = self.model.coefficients(x, t)
+        return _freeze_overflowed_oracle(c, x, t, self.overflow_time)
+
+
+def test_overflow_guard_freezes_what_compare_froze_before_on_a_hot_network():
+    # Identity activation at T = 16 (as tests/test_compare.py's overflow test): the network
+    # model runs away until its coefficients overflow (Vt ~ x^2 at x ~ 1e154). With K = 8,
+    # L = 16 and seed 0 two of the four systems overflow within t = 128 and two do not, so
+    # the check sees both kinds. The guard must reproduce the old patch bit for bit.
+    from dysonsgd.model import NetworkConfig, make_instances
+
+    cfg = NetworkConfig(K=8, L=16, n_batches=10, activation="identity")
+    model = NetworkModel(make_instances(cfg, 1.0, 4, 0), refresh_interval=1.0)
+    kw = dict(temperature=16.0, dt=0.5, seed=0)
+    oracle = _PatchedOracle(model, 4)
+    old = integrate(oracle, model.x0, 128.0, **kw)
+    guard = OverflowGuard()
+    new = integrate(model, model.x0, 128.0, guard=guard, **kw)
+    np.testing.assert_array_equal(guard.overflow_time, oracle.overflow_time)
+    assert 0 < guard.overflowed.sum() < 4
+    _assert_same_result(old, new)
+
+
+def test_hooks_and_schemes_reject_bad_input():
+    args = (FreeModel(3, 3), [3.0, 2, 1], 1.0)
+    with pytest.raises(ValueError, match="guard must be a Guard"):
+        integrate(*args, **_ok_kw(), guard="overflow")
+    with pytest.raises(ValueError, match="progress must be a callable"):
+        integrate(*args, **_ok_kw(), progress=3)
+    with pytest.raises(ValueError, match=r"use Euler\(\)"):
+        integrate(*args, **_ok_kw(), scheme=schemes.Euler)
+
+    class _Unstepped(schemes.Scheme):
+        name, code = "rk4", 7
+
+    with pytest.raises(ValueError, match="no step in the kernels"):
+        integrate(*args, **_ok_kw(), scheme=_Unstepped())
