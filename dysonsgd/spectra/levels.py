@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dysonsgd.observables import eigenvalues_of_X
 from dysonsgd.spectra._checks import _as_levels, _as_matrix
 
 __all__ = [
@@ -50,7 +51,9 @@ def eigenvalues_X(W: np.ndarray) -> np.ndarray:
     """Eigenvalues of ``X = W W^T`` in descending order, ``x_i = s_i^2``.
 
     Computed as squared singular values, which keeps the small eigenvalues accurate (forming
-    ``W W^T`` first would square the condition number).
+    ``W W^T`` first would square the condition number). The arithmetic is
+    :func:`dysonsgd.observables.eigenvalues_of_X` (its one owner); this function adds the
+    validation of ``W`` (finite, real, non-empty) and the exact zeros of ``K > L``.
 
     Parameters
     ----------
@@ -68,7 +71,7 @@ def eigenvalues_X(W: np.ndarray) -> np.ndarray:
     """
     W = _as_matrix(W)
     K, L = W.shape[-2], W.shape[-1]
-    x = singular_values(W) ** 2
+    x = eigenvalues_of_X(W)
     if K > L:
         x = np.concatenate([x, np.zeros(x.shape[:-1] + (K - L,))], axis=-1)
     return x
