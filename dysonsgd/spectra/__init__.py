@@ -13,7 +13,11 @@ theory, one module per step:
   :func:`goe_pair_density`, :func:`brody`, and the reference values of <r>;
 * :mod:`~dysonsgd.spectra.fits`: :func:`fit_brody`, :func:`fit_marchenko_pastur`;
 * :mod:`~dysonsgd.spectra.distances`: :func:`ks_one_sample`, :func:`ks_two_sample`,
-  :func:`wasserstein`.
+  :func:`wasserstein`;
+* :mod:`~dysonsgd.spectra.statistics`: the one :func:`level_statistics` of an ensemble of
+  spectra (ratios, <r> with its error and GOE reference :func:`goe_ratio_mean`, unfolded
+  spacings, KS, Brody) and :func:`pool_mean_spacing_ratios`, used by ``dysonsgd compare`` and
+  ``dysonsgd spectrum``.
 
 Every function that takes ``levels`` works along the last axis and broadcasts over any leading
 (batch) axes, so a whole ensemble of spectra, shape ``(..., N)``, is processed in one call.
@@ -58,15 +62,28 @@ from dysonsgd.spectra.levels import (
     spacing_ratios,
     spacings,
 )
+from dysonsgd.spectra.statistics import (
+    GOE_RATIO_SURMISE_MAX_LEVELS,
+    RATIO_SD_COEFF,
+    LevelStatistics,
+    PooledMeanRatio,
+    goe_ratio_mean,
+    level_statistics,
+    pool_mean_spacing_ratios,
+)
 from dysonsgd.spectra.unfolding import unfold, unfold_ensemble
 
 __all__ = [
     "GOE_RATIO_MEAN_LARGE_N",
     "GOE_RATIO_MEAN_SURMISE",
+    "GOE_RATIO_SURMISE_MAX_LEVELS",
     "POISSON_RATIO_MEAN",
+    "RATIO_SD_COEFF",
     "BrodyFit",
     "KSResult",
+    "LevelStatistics",
     "MarchenkoPasturFit",
+    "PooledMeanRatio",
     "WassersteinResult",
     "brody",
     "bulk",
@@ -75,12 +92,15 @@ __all__ = [
     "fit_marchenko_pastur",
     "goe_pair_density",
     "goe_ratio",
+    "goe_ratio_mean",
     "ks_one_sample",
     "ks_two_sample",
+    "level_statistics",
     "marchenko_pastur",
     "mean_spacing_ratio",
     "poisson_ratio",
     "poisson_spacing",
+    "pool_mean_spacing_ratios",
     "semicircle",
     "singular_values",
     "spacing_ratios",

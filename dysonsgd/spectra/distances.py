@@ -46,6 +46,10 @@ class KSResult:
     n: int
     m: int | None = None
 
+    def to_dict(self) -> dict:
+        """Plain values (for JSON)."""
+        return {"statistic": self.statistic, "pvalue": self.pvalue, "n": self.n, "m": self.m}
+
 
 def _cdf_of(law) -> Callable:
     if hasattr(law, "cdf"):

@@ -44,6 +44,15 @@ class BrodyFit:
     n: int
     log_likelihood: float
 
+    def to_dict(self) -> dict:
+        """Plain values (for JSON)."""
+        return {
+            "q": self.q,
+            "stderr": self.stderr,
+            "n": self.n,
+            "log_likelihood": self.log_likelihood,
+        }
+
 
 _BRODY_BOUNDS = (-0.9, 5.0)
 
@@ -163,6 +172,21 @@ class MarchenkoPasturFit:
     def law(self):
         """The fitted law, :func:`marchenko_pastur` ``(ratio, scale)``."""
         return marchenko_pastur(self.ratio, self.scale)
+
+    def to_dict(self) -> dict:
+        """Plain values (for JSON); ``outlier_indices`` as a list."""
+        return {
+            "ratio": self.ratio,
+            "scale": self.scale,
+            "lower_edge": self.lower_edge,
+            "upper_edge": self.upper_edge,
+            "tw_scale": self.tw_scale,
+            "threshold": self.threshold,
+            "n_outliers": self.n_outliers,
+            "outlier_indices": [int(i) for i in self.outlier_indices],
+            "ks": self.ks.to_dict(),
+            "method": self.method,
+        }
 
 
 def fit_marchenko_pastur(
