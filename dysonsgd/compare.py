@@ -142,95 +142,24 @@ def distance(a: np.ndarray, b: np.ndarray, *, n_bootstrap: int = N_BOOTSTRAP, se
     return Distance(ks.statistic, ks.pvalue, w.statistic, w.stderr, int(x.size), int(y.size))
 
 
-@dataclass(frozen=True)
-class LevelStatistics:
-    """Level statistics of an ensemble of spectra, pooled over seeds (docs/statistics.md).
-
-    Attributes
-    ----------
-    spacing_ratios : ndarray of float64, shape (n_ratios,)
-        ``r_i = min(s_i, s_{i+1}) / max(s_i, s_{i+1})`` of every spectrum, pooled (finite only).
-    mean_ratio, mean_ratio_stderr : float
-        ``<r>`` over the pooled ratios; the error is the spread of the per-spectrum means over
-        sqrt(n_spectra) (ratios within one spectrum are correlated; NaN for a single
-        spectrum, which has no spread to measure). GOE references: the
-        3 x 3 surmise 0.5359 (:data:`dysonsgd.spectra.GOE_RATIO_MEAN_SURMISE`), large N 0.5307
-        (``GOE_RATIO_MEAN_LARGE_N``); Poisson 0.3863.
-    ratio_ks_goe : KSResult
-        One-sample KS of the pooled ratios against the GOE surmise
-        ``P(r) = (27/4)(r + r^2)/(1 + r + r^2)^(5/2)`` (the 3 x 3 law; K = 16 spectra lie
-        between it and the large-N law, which differ by about 1 % in <r>).
-    spacings : ndarray of float64, shape (n_spacings,)
-        Nearest-neighbour spacings after unfolding each spectrum with its own polynomial
-        (degree :data:`UNFOLD_DEGREE`, :func:`dysonsgd.spectra.unfold`), pooled and normalised
-        to mean 1. Per spectrum, because every seed has its own teacher and so its own
-        density; trained spectra span decades, which a pooled (ensemble) staircase cannot
-        follow. With K = 16 the fit absorbs part of the fluctuations (docs/statistics.md):
-        read the spacings beside the ratios, which need no unfolding. Empty (and the spacing
-        KS tests and Brody fit NaN) when K < UNFOLD_DEGREE + 2 = 7 or a spectrum is a single
-        repeated level: there is no unfolding fit.
-    spacing_ks_wigner, spacing_ks_poisson : KSResult
-        One-sample KS of the spacings against the beta = 1 Wigner surmise and ``exp(-s)``.
-    brody_q, brody_stderr : float
-        Brody fit (q = 0 Poisson, q = 1 Wigner).
-    n_spectra : int
-    non_monotone : int
-        Spectra whose polynomial unfolding was not increasing (their spacings are unreliable;
-        see docs/statistics.md).
-    """
-
-    spacing_ratios: np.ndarray = field(repr=False)
-    mean_ratio: float
-    mean_ratio_stderr: float
-    ratio_ks_goe: spectra.KSResult
-    spacings: np.ndarray = field(repr=False)
-    spacing_ks_wigner: spectra.KSResult
-    spacing_ks_poisson: spectra.KSResult
-    brody_q: float
-    brody_stderr: float
-    n_spectra: int
-    non_monotone: int = 0
-
-    def to_dict(self) -> dict:
-        """Plain values (for JSON); the samples themselves are left out."""
-        return {
-            "n_spectra": self.n_spectra,
-            "n_ratios": int(self.spacing_ratios.size),
-            "mean_ratio": self.mean_ratio,
-            "mean_ratio_stderr": self.mean_ratio_stderr,
-            "goe_ratio_mean_surmise": spectra.GOE_RATIO_MEAN_SURMISE,
-            "goe_ratio_mean_large_n": spectra.GOE_RATIO_MEAN_LARGE_N,
-            "poisson_ratio_mean": spectra.POISSON_RATIO_MEAN,
-            "ratio_reference": "GOE surmise (Atas et al. 2013, exact for 3 x 3)",
-            "ratio_ks_goe": {
-                "statistic": self.ratio_ks_goe.statistic,
-                "pvalue": self.ratio_ks_goe.pvalue,
-            },
-            "spacing_unfolding": f"per spectrum, polynomial degree {UNFOLD_DEGREE}, mean 1",
-            "non_monotone_unfoldings": self.non_monotone,
-            "spacing_ks_wigner": {
-                "statistic": self.spacing_ks_wigner.statistic,
-                "pvalue": self.spacing_ks_wigner.pvalue,
-            },
-            "spacing_ks_poisson": {
-                "statistic": self.spacing_ks_poisson.statistic,
-                "pvalue": self.spacing_ks_poisson.pvalue,
-            },
-            "brody_q": self.brody_q,
-            "brody_stderr": self.brody_stderr,
-        }
-
-
-_NAN_KS = spectra.KSResult(math.nan, math.nan, 0)
+#: The level statistics of an ensemble (:class:`dysonsgd.spectra.LevelStatistics`).
+LevelStatistics = spectra.LevelStatistics
 
 
 def level_statistics(eigenvalues: np.ndarray) -> LevelStatistics:
-    """Spacing-ratio and spacing statistics of an ensemble of spectra against the GOE laws.
+    """Level statistics of the final spectra of one ensemble, as ``dysonsgd compare`` reports them.
+
+    :func:`dysonsgd.spectra.level_statistics` with compare's conventions made explicit: each
+    spectrum unfolded with its own polynomial of degree :data:`UNFOLD_DEGREE` (every seed has its
+    own teacher and so its own density; trained spectra span decades, which neither a pooled
+    staircase nor a Marchenko-Pastur law follows), and the default error of <r> (the spread of
+    the per-seed <r> over sqrt(n_seeds); ``RATIO_SD_COEFF / sqrt(K)`` for one seed).
 
     Parameters
     ----------
     eigenvalues : ndarray of float64, shape (n_spectra, K)
         One spectrum per row (any order), K >= 3. Rows with non-finite values are dropped.
+        With K < UNFOLD_DEGREE + 2 = 7 only the ratios are computed.
 
     Returns
     -------
@@ -239,59 +168,9 @@ def level_statistics(eigenvalues: np.ndarray) -> LevelStatistics:
     References
     ----------
     Atas, Bogomolny, Giraud, Roux, PRL 110, 084101 (2013) (ratios); Brody, Lett. Nuovo
-    Cimento 7, 482 (1973); docs/statistics.md for the unfolding caveats at K = 16.
+    Cimento 7, 482 (1973); docs/statistics.md, section 7 (which command uses which convention).
     """
-    x = np.asarray(eigenvalues, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] < 3:
-        raise ValueError(
-            f"eigenvalues must have shape (n_spectra, K) with K >= 3, got {np.shape(eigenvalues)}"
-        )
-    x = x[np.all(np.isfinite(x), axis=1)]
-    if x.shape[0] == 0:
-        nan = math.nan
-        return LevelStatistics(np.zeros(0), nan, nan, _NAN_KS, np.zeros(0), _NAN_KS, _NAN_KS,
-                               nan, nan, 0, 0)  # fmt: skip
-    r = spectra.spacing_ratios(x)
-    per = spectra.mean_spacing_ratio(x)
-    per = per[np.isfinite(per)]
-    pooled = r[np.isfinite(r)]
-    mean_r = float(pooled.mean()) if pooled.size else math.nan
-    err_r = float(per.std(ddof=1) / math.sqrt(per.size)) if per.size > 1 else math.nan
-    ks_r = spectra.ks_one_sample(pooled, spectra.goe_ratio) if pooled.size else _NAN_KS
-
-    s = np.zeros(0)
-    ks_w = ks_p = _NAN_KS
-    q = q_err = math.nan
-    bad = 0
-    # the unfolding fit needs UNFOLD_DEGREE + 2 levels; with fewer only the ratios are defined
-    if x.shape[1] >= UNFOLD_DEGREE + 2 and np.all(np.ptp(x, axis=1) > 0):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # counted below instead
-            xi = spectra.unfold(x, "polynomial", degree=UNFOLD_DEGREE)
-        order = np.argsort(x, axis=1)
-        bad = int(np.sum(np.any(np.diff(np.take_along_axis(xi, order, 1), axis=1) < 0, axis=1)))
-        s = spectra.spacings(xi).ravel()
-        s = s[np.isfinite(s)]
-        if s.size and s.mean() > 0:
-            s = s / s.mean()
-            ks_w = spectra.ks_one_sample(s, spectra.wigner_surmise)
-            ks_p = spectra.ks_one_sample(s, spectra.poisson_spacing)
-            if np.count_nonzero(s > 0) >= 2:
-                fit = spectra.fit_brody(s[s > 0])
-                q, q_err = fit.q, fit.stderr
-    return LevelStatistics(
-        spacing_ratios=pooled,
-        mean_ratio=mean_r,
-        mean_ratio_stderr=err_r,
-        ratio_ks_goe=ks_r,
-        spacings=s,
-        spacing_ks_wigner=ks_w,
-        spacing_ks_poisson=ks_p,
-        brody_q=float(q),
-        brody_stderr=float(q_err),
-        n_spectra=int(x.shape[0]),
-        non_monotone=bad,
-    )
+    return spectra.level_statistics(eigenvalues, unfolding="polynomial", degree=UNFOLD_DEGREE)
 
 
 @dataclass(frozen=True)
