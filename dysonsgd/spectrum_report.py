@@ -40,7 +40,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import warnings as _warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -72,11 +71,10 @@ __all__ = [
 #: with 4 there are 2 ratios and 3 spacings, the least for which a mean and a KS test exist.
 MIN_LEVELS: int = 4
 
-#: sd of <r> of one spectrum of N levels is RATIO_SD_COEFF / sqrt(N). Measured on 2000
-#: spectra each (500 at N = 128) of K x 2K Gaussian matrices (GOE class) and of sorted
-#: uniforms (Poisson), N = 8 ... 128: sd sqrt(N) = 0.29-0.34 (GOE), 0.33-0.36 (Poisson);
-#: 0.34 covers both for N >= 16 (tests/test_spectrum_cli.py re-measures it).
-RATIO_SD_COEFF: float = 0.34
+#: sd of <r> of one spectrum of N levels is RATIO_SD_COEFF / sqrt(N) (0.34, measured for GOE-
+#: and Poisson-class spectra, N >= 16): :data:`dysonsgd.spectra.RATIO_SD_COEFF`, its one owner,
+#: where the measurement is described (tests/test_spectrum_cli.py re-measures it).
+RATIO_SD_COEFF: float = spectra.RATIO_SD_COEFF
 
 _GOE_POISSON_GAP = spectra.GOE_RATIO_MEAN_LARGE_N - spectra.POISSON_RATIO_MEAN  # 0.1444
 
@@ -179,7 +177,8 @@ class MatrixReport:
     mean_spacing_ratio, mean_spacing_ratio_stderr : float or None
         <r> of the bulk and ``RATIO_SD_COEFF / sqrt(n_bulk)``.
     ratio_z_goe, ratio_z_poisson : float or None
-        ``(<r> - 0.5307) / stderr`` and ``(<r> - 0.3863) / stderr``.
+        ``(<r> - goe) / stderr`` and ``(<r> - 0.3863) / stderr``, ``goe`` =
+        :func:`dysonsgd.spectra.goe_ratio_mean` ``(n_bulk)`` (0.5307 from 4 levels on).
     ks_wigner_statistic, ks_wigner_pvalue, ks_poisson_statistic, ks_poisson_pvalue
         : float or None
         KS tests of the unfolded bulk spacings (scaled to unit mean) against the Wigner
@@ -728,16 +727,30 @@ def analyse_matrix(
                 "of such a spectrum describe its symmetry, not GOE or Poisson statistics"
             )
 
-    # spacing ratios: no unfolding needed
+    # Level statistics of the bulk: one spectrum, so the error of <r> is the calibrated
+    # RATIO_SD_COEFF / sqrt(n_bulk) and its GOE reference is spectra.goe_ratio_mean(n_bulk)
+    # (0.5307 from 4 levels on); the spacings are unfolded with the fitted MP law where there
+    # is one (docs/statistics.md, section 7).
+    used = unfolding if (mp_bulk or unfolding == "polynomial") else "polynomial"
+    if used != unfolding:
+        why = "no Marchenko-Pastur fit" if fit is None else "the bulk is not Marchenko-Pastur"
+        notes.append(f"unfolded with a polynomial ({why}: no law to unfold with)")
     r_mean = r_se = z_goe = z_poi = None
-    ratios = np.empty(0)
+    ks_w = ks_p = brody_fit = None
+    ratios = unfolded = np.empty(0)
     if n_bulk >= 3:
-        ratios = spectra.spacing_ratios(bulk_sorted)
-        r_mean = _finite_or_none(np.nanmean(ratios)) if np.isfinite(ratios).any() else None
+        ratios = spectra.spacing_ratios(bulk_sorted)  # with NaN 0/0 ratios, for figures
+        degree = min(_POLY_DEGREE, n_bulk - 2)
+        bulk_stats = spectra.level_statistics(
+            bulk_sorted[None, :],
+            unfolding=used,
+            degree=degree,
+            mp_fit=fit if used == "marchenko-pastur" else None,
+        )
+        r_mean = _finite_or_none(bulk_stats.mean_ratio)
         if r_mean is not None:
-            r_se = RATIO_SD_COEFF / math.sqrt(n_bulk)
-            z_goe = (r_mean - spectra.GOE_RATIO_MEAN_LARGE_N) / r_se
-            z_poi = (r_mean - spectra.POISSON_RATIO_MEAN) / r_se
+            r_se = bulk_stats.mean_ratio_stderr
+            z_goe, z_poi = bulk_stats.ratio_z_goe, bulk_stats.ratio_z_poisson
         else:
             notes.append("every spacing ratio is 0/0 (degenerate levels): no <r>")
     if n_bulk < RATIO_MIN_LEVELS:
@@ -749,38 +762,22 @@ def analyse_matrix(
         )
 
     # unfolded spacings: KS against Wigner and Poisson, Brody fit
-    used = unfolding if (mp_bulk or unfolding == "polynomial") else "polynomial"
-    if used != unfolding:
-        why = "no Marchenko-Pastur fit" if fit is None else "the bulk is not Marchenko-Pastur"
-        notes.append(f"unfolded with a polynomial ({why}: no law to unfold with)")
-    ks_w = ks_p = brody_fit = None
-    unfolded = np.empty(0)
     if n_bulk >= MIN_LEVELS:
-        if used == "marchenko-pastur":
-            xi = p * fit.law.cdf(bulk_sorted)
-        else:
-            degree = min(_POLY_DEGREE, n_bulk - 2)
-            with _warnings.catch_warnings(record=True) as caught:
-                _warnings.simplefilter("always")
-                xi = spectra.unfold(bulk_sorted, "polynomial", degree=degree)
-            if caught:
+        if bulk_stats.non_monotone:
+            notes.append(
+                f"the degree-{degree} polynomial unfolding is not increasing over the bulk: "
+                "the spacing statistics are unreliable (use the ratios)"
+            )
+        unfolded = bulk_stats.spacings
+        if unfolded.size:
+            ks_w, ks_p = bulk_stats.spacing_ks_wigner, bulk_stats.spacing_ks_poisson
+            brody_fit = bulk_stats.brody
+            n_zero = int(np.sum(unfolded <= 0))
+            if n_zero:
                 notes.append(
-                    f"the degree-{degree} polynomial unfolding is not increasing over the bulk: "
-                    "the spacing statistics are unreliable (use the ratios)"
-                )
-        gaps = np.diff(np.sort(xi))
-        if gaps.mean() > 0:
-            unfolded = gaps / gaps.mean()
-            ks_w = spectra.ks_one_sample(unfolded, spectra.wigner_surmise)
-            ks_p = spectra.ks_one_sample(unfolded, spectra.poisson_spacing)
-            positive = unfolded[unfolded > 0]
-            if positive.size < unfolded.size:
-                notes.append(
-                    f"{unfolded.size - positive.size} zero unfolded spacing(s) (degenerate "
+                    f"{n_zero} zero unfolded spacing(s) (degenerate "
                     "levels) left out of the Brody fit"
                 )
-            if positive.size >= 2:
-                brody_fit = spectra.fit_brody(positive, normalize=True)
         else:
             notes.append("the unfolded bulk has zero width: no spacing statistics")
         if unfolded.size and unfolded.size < KS_MIN_SPACINGS:
@@ -845,11 +842,13 @@ class PooledRatio:
         Average of the per-matrix <r>.
     stderr : float
         ``sqrt(sum_m RATIO_SD_COEFF^2 / N_m) / M``: the matrices are independent, each <r>
-        has the sd of one spectrum of N_m levels.
+        has the sd of one spectrum of N_m levels (:func:`dysonsgd.spectra.pool_mean_spacing_ratios`
+        with ``ratio_stderr="calibrated"``).
     n_levels : int
         Total bulk levels ``sum_m N_m``.
     z_goe, z_poisson : float
-        ``(mean - 0.5307) / stderr`` and ``(mean - 0.3863) / stderr``.
+        ``(mean - goe) / stderr`` and ``(mean - 0.3863) / stderr``; ``goe`` is the mean of
+        :func:`dysonsgd.spectra.goe_ratio_mean` over the matrices (0.5307 from 4 levels on).
     reliable : bool
         ``stderr`` at most half the GOE-Poisson gap, i.e. the two are 2 standard errors
         apart (the criterion that gives ``RATIO_MIN_LEVELS`` for one spectrum).
@@ -900,18 +899,23 @@ def pool_spacing_ratios(reports, group: str = "") -> PooledRatio | None:
     usable = [r for r in reports if r.mean_spacing_ratio is not None and r.n_bulk >= 3]
     if not usable:
         return None
-    m = len(usable)
-    mean = float(np.mean([r.mean_spacing_ratio for r in usable]))
-    se = math.sqrt(sum(RATIO_SD_COEFF**2 / r.n_bulk for r in usable)) / m
+    # the calibrated error, not the spread: a file holds a few seeds (the spread of M values
+    # has a relative error of 1/sqrt(2(M - 1)), 41 % at M = 4) and each report already gives
+    # its <r> the calibrated error (docs/statistics.md, section 7)
+    pooled = spectra.pool_mean_spacing_ratios(
+        [r.mean_spacing_ratio for r in usable],
+        [r.n_bulk for r in usable],
+        ratio_stderr="calibrated",
+    )
     return PooledRatio(
         group=group,
         names=tuple(r.name for r in usable),
-        mean=mean,
-        stderr=se,
-        n_levels=int(sum(r.n_bulk for r in usable)),
-        z_goe=(mean - spectra.GOE_RATIO_MEAN_LARGE_N) / se,
-        z_poisson=(mean - spectra.POISSON_RATIO_MEAN) / se,
-        reliable=bool(se <= _GOE_POISSON_GAP / 2.0),
+        mean=pooled.mean,
+        stderr=pooled.stderr,
+        n_levels=pooled.n_levels,
+        z_goe=pooled.z_goe,
+        z_poisson=pooled.z_poisson,
+        reliable=bool(pooled.stderr <= _GOE_POISSON_GAP / 2.0),
     )
 
 
