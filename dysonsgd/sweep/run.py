@@ -31,7 +31,7 @@ from dysonsgd.sweep.cluster import connect
 from dysonsgd.sweep.config import ESTIMATORS, SweepConfig
 from dysonsgd.sweep.errors import _DISK_FULL, CellsFailedError, _disk_full
 from dysonsgd.sweep.store import (
-    SEED_VARS,
+    CELL_DATA,
     check_store_path,
     open_store,
     pending_cells,
@@ -54,10 +54,12 @@ def compute_cell(config: SweepConfig, i: int, j: int, threads: int | None = None
     Returns
     -------
     dict of ndarrays
-        Per seed (shape (n_seeds,)): the names of :data:`SEED_VARS`; ``loss`` (n_seeds,
+        One float64 array per cell variable of :data:`dysonsgd.sweep.store.VARIABLES`
+        (those with a ``source``), keyed by its name and shaped by its dims after (T,
+        sigma_w): per seed (n_seeds,) -- the names of :data:`SEED_VARS`; ``loss`` (n_seeds,
         n_saves), ``eigenvalues`` (n_seeds, n_saves, K), ``teacher_eigenvalues`` (n_seeds,
-        K), ``W_final`` (n_seeds, K, L); ``spacing_growth_rate`` (a float, per epoch); and
-        ``compute_seconds``.
+        K), ``W_final`` (n_seeds, K, L); ``spacing_growth_rate`` (0-d, per epoch). And
+        ``compute_seconds`` (a float, not stored).
 
     References
     ----------
@@ -86,24 +88,19 @@ def compute_cell(config: SweepConfig, i: int, j: int, threads: int | None = None
     )
     records = result.records
     instances = result.instances()
-    obs = summarize(result)
-    out: dict = {name: obs[name] for name in SEED_VARS[:6]}
-    out["diverged"] = records.diverged.astype(np.float64)
-    out["diverged_step"] = records.diverged_step.astype(np.float64)
-    out["a_rms"] = np.array([np.sqrt(np.mean(x.a_train**2)) for x in instances])
+    parts = {
+        "observables": summarize(result),
+        "records": records,
+        "cell": {
+            "a_rms": np.array([np.sqrt(np.mean(x.a_train**2)) for x in instances]),
+            "W_final": records.W[:, -1],
+        },
+    }
     for e in ESTIMATORS:
-        crit = langevin_criterion(records.W[:, -1], instances, temperature=T, estimator=e)
-        out[f"S_{e}"] = crit.signal
-        out[f"N_{e}"] = crit.noise
-        out[f"ordered_{e}"] = crit.ordered.astype(np.float64)
-        # T_c = S Delta / N; +inf where N <= 0 and S >= 0, -inf where N <= 0 and S < 0.
-        out[f"Tc_{e}"] = crit.critical_temperature
-    out["loss"] = records.loss
-    out["eigenvalues"] = obs["eigenvalues"]
-    out["teacher_eigenvalues"] = obs["teacher_eigenvalues"]
-    out["W_final"] = records.W[:, -1]
-    out["spacing_growth_rate"] = float(obs["spacing_growth_rate"])
-    out = {k: np.array(v, dtype=np.float64, order="C") for k, v in out.items()}
+        parts[f"criterion_{e}"] = langevin_criterion(
+            records.W[:, -1], instances, temperature=T, estimator=e
+        )
+    out: dict = {v.name: np.array(v.take(parts), dtype=v.dtype, order="C") for v in CELL_DATA}
     out["compute_seconds"] = time.perf_counter() - t0
     return out
 

@@ -1,5 +1,8 @@
 """The sweep's Zarr store: its layout, creation, checks, cell writes and reads.
 
+- :data:`VARIABLES` -- the layout: one :class:`StoredVariable` per array (name, dims,
+  where the cell task takes it from, description, dtype). Creating, checking, writing and
+  verifying a store all iterate over it.
 - :func:`open_store` / :func:`check_store` / :func:`pending_cells` -- create a store (whole
   or not at all: it is built beside its path and renamed into place), or check that an
   existing one holds every array of its configuration; list the cells still to run. A cell
@@ -26,6 +29,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +44,164 @@ _FORMAT = 1
 
 # --------------------------------------------------------------------------- the layout
 
+#: Dimensions of a store's arrays with one value per cell, and per cell and seed.
+CELL_DIMS: tuple[str, ...] = ("T", "sigma_w")
+SEED_DIMS: tuple[str, ...] = (*CELL_DIMS, "seed")
+
+
+@dataclass(frozen=True)
+class StoredVariable:
+    """One array of a sweep store: its name, dimensions, origin, description and dtype.
+
+    Attributes
+    ----------
+    name : str
+        The array's name in the store, and its key in :func:`~dysonsgd.sweep.compute_cell`'s
+        result.
+    dims : tuple of str
+        Named dimensions; an array whose dims start with ``("T", "sigma_w")`` is stored one
+        chunk per cell.
+    source : str or None
+        Where :func:`~dysonsgd.sweep.compute_cell` takes the cell's value from, as
+        ``"<part>.<field>"``: ``observables`` (:func:`dysonsgd.observables.summarize`),
+        ``records`` (the SGD records), ``criterion_<estimator>``
+        (:func:`dysonsgd.phases.langevin_criterion`) or ``cell`` (computed by the task
+        itself). ``None`` for the arrays the store fills itself: the completion marks, written
+        by :func:`write_cell`, and the grid's ``criterion_delta``, written at creation.
+    description : str
+        The array's ``description`` attribute.
+    dtype : numpy.dtype
+        float64 throughout (flags and counts too: a cell not yet computed is NaN).
+    """
+
+    name: str
+    dims: tuple[str, ...]
+    source: str | None
+    description: str
+    dtype: np.dtype = np.dtype(np.float64)
+
+    @property
+    def per_cell(self) -> bool:
+        """True if the array holds one chunk per (T, sigma_w) cell."""
+        return self.dims[: len(CELL_DIMS)] == CELL_DIMS
+
+    def take(self, parts: dict):
+        """This variable's value among the named parts of a cell's computation (``source``)."""
+        part, key = self.source.split(".")
+        obj = parts[part]
+        return obj[key] if isinstance(obj, dict) else getattr(obj, key)
+
+
+def _criterion_variables(e: str) -> tuple[StoredVariable, ...]:
+    """The Langevin criterion's per-seed arrays for estimator ``e`` (paper section 5)."""
+    c = f"criterion_{e}"
+    # fmt: off
+    return (
+        StoredVariable(
+            f"S_{e}", SEED_DIMS, f"{c}.signal",
+            f"signal |Kt_11| - |Kt_KK| ({e} estimator)",
+        ),
+        StoredVariable(
+            f"N_{e}", SEED_DIMS, f"{c}.noise",
+            f"Coulomb noise on the extreme pair ({e} estimator)",
+        ),
+        StoredVariable(
+            f"ordered_{e}", SEED_DIMS, f"{c}.ordered",
+            f"1 if S >= T N / Delta ({e} estimator)",
+        ),
+        StoredVariable(
+            # T_c = S Delta / N; +inf where N <= 0 and S >= 0, -inf where N <= 0 and S < 0.
+            f"Tc_{e}", SEED_DIMS, f"{c}.critical_temperature",
+            f"T_c = S Delta / N ({e} estimator)",
+        ),
+    )
+    # fmt: on
+
+
+#: Every array of a sweep store (the coordinates aside), in the order they are created. The
+#: cell data (``source`` set) are checksummed in this order: reordering them would make the
+#: cells of existing stores fail verification and be recomputed. Observables: paper Figs 2-9
+#: and docs/model.md; the criterion: paper section 5 and docs/theory-network.md.
+# fmt: off
+VARIABLES: tuple[StoredVariable, ...] = (
+    StoredVariable(
+        "final_loss", SEED_DIMS, "observables.final_loss",
+        "epoch-mean training loss at the last save point",
+    ),
+    StoredVariable(
+        "test_loss", SEED_DIMS, "observables.test_loss",
+        "mean_n |y_teacher - y_student|^2 on the probe set (docs/model.md)",
+    ),
+    StoredVariable(
+        "grad_norm", SEED_DIMS, "observables.grad_norm",
+        "Frobenius norm of the epoch-mean gradient at the last save point",
+    ),
+    StoredVariable(
+        "overlap_G", SEED_DIMS, "observables.overlap_G",
+        "G(t_f, 0) = (1/(n_test K)) sum f_init f_final",
+    ),
+    StoredVariable(
+        "alignment", SEED_DIMS, "observables.alignment",
+        "cosine of h = Z^T y_teacher and f (flattened)",
+    ),
+    StoredVariable(
+        "alignment_per_sample", SEED_DIMS, "observables.alignment_per_sample",
+        "alignment / n_test (the paper's figures)",
+    ),
+    StoredVariable(
+        "diverged", SEED_DIMS, "records.diverged",
+        "1 if a batch loss exceeded the threshold",
+    ),
+    StoredVariable(
+        "diverged_step", SEED_DIMS, "records.diverged_step",
+        "SGD step of divergence, -1 if none",
+    ),
+    StoredVariable(
+        "a_rms", SEED_DIMS, "cell.a_rms",
+        "rms of the first-layer features a = phi(M x) (actual width of z is sigma_W a_rms)",
+    ),
+    *(v for e in ESTIMATORS for v in _criterion_variables(e)),
+    StoredVariable(
+        "loss", (*SEED_DIMS, "save"), "records.loss",
+        "epoch-mean training loss at the save points",
+    ),
+    StoredVariable(
+        "eigenvalues", (*SEED_DIMS, "save", "level"), "observables.eigenvalues",
+        "eigenvalues of X = W W^T, descending, at the save points",
+    ),
+    StoredVariable(
+        "teacher_eigenvalues", (*SEED_DIMS, "level"), "observables.teacher_eigenvalues",
+        "eigenvalues of X* = W* W*^T, descending",
+    ),
+    StoredVariable(
+        "W_final", (*SEED_DIMS, "level", "col"), "cell.W_final",
+        "the student's matrix at the last save point",
+    ),
+    StoredVariable(
+        "spacing_growth_rate", CELL_DIMS, "observables.spacing_growth_rate",
+        "lambda = log(ubar(t_f)/ubar(0)) / t_f per epoch, seed-averaged ubar",
+    ),
+    StoredVariable(
+        "cell_done", CELL_DIMS, None,
+        "1 once the cell's data and checksum are written",
+    ),
+    StoredVariable(
+        "cell_checksum", CELL_DIMS, None,
+        "48-bit checksum of the cell's data (verified on resume)",
+    ),
+    StoredVariable(
+        "criterion_delta", ("sigma_w",), None,
+        "Delta = 4 sigma_W^2 / (sqrt(r) (K-1)) (paper section 5)",
+    ),
+)
+# fmt: on
+
+#: The cell data: the arrays of :func:`~dysonsgd.sweep.compute_cell`'s result, checksummed.
+CELL_DATA: tuple[StoredVariable, ...] = tuple(v for v in VARIABLES if v.source is not None)
+_CELL_VARS: tuple[str, ...] = tuple(v.name for v in CELL_DATA)
+#: Per-seed scalar variables of a cell (dims T, sigma_w, seed).
+SEED_VARS: tuple[str, ...] = tuple(v.name for v in CELL_DATA if v.dims == SEED_DIMS)
+
 
 def criterion_delta(sigma_w: float, config: NetworkConfig) -> float:
     """Spacing of an initial Marchenko-Pastur spectrum, ``4 sigma_W^2 / (sqrt(r) (K - 1))``.
@@ -51,76 +213,12 @@ def criterion_delta(sigma_w: float, config: NetworkConfig) -> float:
     return mp_spacing(sigma_w, config.K, config.L)
 
 
-#: Per-seed scalar variables of a cell (dims T, sigma_w, seed).
-SEED_VARS: tuple[str, ...] = (
-    "final_loss",
-    "test_loss",
-    "grad_norm",
-    "overlap_G",
-    "alignment",
-    "alignment_per_sample",
-    "diverged",
-    "diverged_step",
-    "a_rms",
-    *(f"{q}_{e}" for e in ESTIMATORS for q in ("S", "N", "ordered", "Tc")),
-)
+def _grid_values(config: SweepConfig) -> dict[str, list]:
+    """Values of the arrays that depend on the grid only (``source`` None, not per cell)."""
+    return {"criterion_delta": [criterion_delta(s, config.network) for s in config.sigma_values]}
 
 
-_DIMS = {
-    "seed": ("T", "sigma_w", "seed"),
-    "loss": ("T", "sigma_w", "seed", "save"),
-    "eigenvalues": ("T", "sigma_w", "seed", "save", "level"),
-    "teacher_eigenvalues": ("T", "sigma_w", "seed", "level"),
-    "W_final": ("T", "sigma_w", "seed", "level", "col"),
-    "cell": ("T", "sigma_w"),
-}
-
-
-def _var_dims(name: str) -> tuple[str, ...]:
-    if name in SEED_VARS:
-        return _DIMS["seed"]
-    if name in ("spacing_growth_rate", "compute_seconds", "cell_done", "cell_checksum"):
-        return _DIMS["cell"]
-    return _DIMS[name]
-
-
-_CELL_VARS = (
-    *SEED_VARS,
-    "loss",
-    "eigenvalues",
-    "teacher_eigenvalues",
-    "W_final",
-    "spacing_growth_rate",
-)
-_MARKS = ("cell_done", "cell_checksum")
-
-_ATTRS = {
-    "final_loss": "epoch-mean training loss at the last save point",
-    "test_loss": "mean_n |y_teacher - y_student|^2 on the probe set (docs/model.md)",
-    "grad_norm": "Frobenius norm of the epoch-mean gradient at the last save point",
-    "overlap_G": "G(t_f, 0) = (1/(n_test K)) sum f_init f_final",
-    "alignment": "cosine of h = Z^T y_teacher and f (flattened)",
-    "alignment_per_sample": "alignment / n_test (the paper's figures)",
-    "diverged": "1 if a batch loss exceeded the threshold",
-    "diverged_step": "SGD step of divergence, -1 if none",
-    "a_rms": "rms of the first-layer features a = phi(M x) (actual width of z is sigma_W a_rms)",
-    "loss": "epoch-mean training loss at the save points",
-    "eigenvalues": "eigenvalues of X = W W^T, descending, at the save points",
-    "teacher_eigenvalues": "eigenvalues of X* = W* W*^T, descending",
-    "W_final": "the student's matrix at the last save point",
-    "spacing_growth_rate": "lambda = log(ubar(t_f)/ubar(0)) / t_f per epoch, seed-averaged ubar",
-    "cell_done": "1 once the cell's data and checksum are written",
-    "cell_checksum": "48-bit checksum of the cell's data (verified on resume)",
-    "criterion_delta": "Delta = 4 sigma_W^2 / (sqrt(r) (K-1)) (paper section 5)",
-}
-for _e in ESTIMATORS:
-    _ATTRS[f"S_{_e}"] = f"signal |Kt_11| - |Kt_KK| ({_e} estimator)"
-    _ATTRS[f"N_{_e}"] = f"Coulomb noise on the extreme pair ({_e} estimator)"
-    _ATTRS[f"ordered_{_e}"] = f"1 if S >= T N / Delta ({_e} estimator)"
-    _ATTRS[f"Tc_{_e}"] = f"T_c = S Delta / N ({_e} estimator)"
-
-
-def _shape_of(name: str, config: SweepConfig) -> tuple[int, ...]:
+def _shape(var: StoredVariable, config: SweepConfig) -> tuple[int, ...]:
     n = config.network
     sizes = {
         "T": len(config.T_values),
@@ -130,7 +228,7 @@ def _shape_of(name: str, config: SweepConfig) -> tuple[int, ...]:
         "level": n.K,
         "col": n.L,
     }
-    return tuple(sizes[d] for d in _var_dims(name))
+    return tuple(sizes[d] for d in var.dims)
 
 
 def _template(config: SweepConfig):
@@ -141,19 +239,18 @@ def _template(config: SweepConfig):
 
     data_vars = {}
     encoding = {}
-    for name in (*_CELL_VARS, *_MARKS):
-        shape = _shape_of(name, config)
-        chunks = (1, 1, *shape[2:])
-        data_vars[name] = xr.Variable(
-            _var_dims(name),
-            da.full(shape, np.nan, chunks=chunks, dtype=np.float64),
-            attrs={"description": _ATTRS[name]},
-        )
-        encoding[name] = {"chunks": chunks, "fill_value": np.nan}
-    delta = [criterion_delta(s, config.network) for s in config.sigma_values]
-    data_vars["criterion_delta"] = xr.Variable(
-        ("sigma_w",), np.array(delta), attrs={"description": _ATTRS["criterion_delta"]}
-    )
+    grid = _grid_values(config)
+    for v in VARIABLES:
+        attrs = {"description": v.description}
+        if v.per_cell:
+            shape = _shape(v, config)
+            chunks = (1, 1, *shape[2:])
+            data = da.full(shape, np.nan, chunks=chunks, dtype=v.dtype)
+            data_vars[v.name] = xr.Variable(v.dims, data, attrs=attrs)
+            encoding[v.name] = {"chunks": chunks, "fill_value": np.nan}
+        else:
+            values = np.asarray(grid[v.name], dtype=v.dtype)
+            data_vars[v.name] = xr.Variable(v.dims, values, attrs=attrs)
     coords = {
         "T": ("T", np.array(config.T_values)),
         "sigma_w": ("sigma_w", np.array(config.sigma_values)),
@@ -367,10 +464,11 @@ def open_store(path: str | os.PathLike, config: SweepConfig) -> Path:
 
 
 def _checksum(arrays: dict) -> float:
+    # The cell data in table order, as float64 bytes: the store's format (``_FORMAT``).
     h = hashlib.blake2b(digest_size=8)
-    for name in _CELL_VARS:
-        h.update(name.encode())
-        h.update(np.ascontiguousarray(arrays[name], dtype=np.float64).tobytes())
+    for v in CELL_DATA:
+        h.update(v.name.encode())
+        h.update(np.ascontiguousarray(arrays[v.name], dtype=np.float64).tobytes())
     # 48 bits: exactly representable in the float64 store.
     return float(int.from_bytes(h.digest()[:6], "little"))
 
@@ -432,12 +530,12 @@ def write_cell(path: str | os.PathLike, config: SweepConfig, i: int, j: int, res
     the mark comes last, so a cell whose mark is set had all its chunks written before.
     """
     group = _open_group(path, "r+")
-    for name in _CELL_VARS:
-        value = np.asarray(result[name], dtype=np.float64)
-        expected = _shape_of(name, config)[2:]
+    for v in CELL_DATA:
+        value = np.asarray(result[v.name], dtype=v.dtype)
+        expected = _shape(v, config)[2:]
         if value.shape != expected:
-            raise ValueError(f"cell result {name} has shape {value.shape}, expected {expected}")
-        group[name][i, j] = value
+            raise ValueError(f"cell result {v.name} has shape {value.shape}, expected {expected}")
+        group[v.name][i, j] = value
     group["cell_checksum"][i, j] = _checksum(result)
     group["cell_done"][i, j] = 1.0
 
@@ -447,10 +545,10 @@ def _cell_ok(group, i: int, j: int) -> bool:
         if float(group["cell_done"][i, j]) != 1.0:
             return False
         stored = float(group["cell_checksum"][i, j])
-        arrays = {name: np.asarray(group[name][i, j]) for name in _CELL_VARS}
+        arrays = {v.name: np.asarray(group[v.name][i, j]) for v in CELL_DATA}
     except Exception:  # an unreadable (cut short, overwritten) chunk: recompute the cell
         return False
-    if any(np.isnan(arrays[n]).any() for n in _CELL_VARS):
+    if any(np.isnan(a).any() for a in arrays.values()):
         return False
     return stored == _checksum(arrays)
 
