@@ -176,7 +176,9 @@ def langevin_criterion(
     Parameters
     ----------
     W : ndarray of float64, shape (n_seeds, K, L) or (K, L)
-        Final student matrices, e.g. ``SGDResult.W[:, -1]``.
+        Final student matrices, e.g. ``SGDResult.W[:, -1]`` (for the published analysis
+        exactly: a run trained with ``save_schedule="paper"``, whose last record is the
+        network after epoch 95,001 of 100,000).
     instances : Instance or sequence of Instance, length n_seeds
         The seeds' networks (probe inputs, teacher outputs, read-out Z).
     temperature : float
@@ -193,7 +195,10 @@ def langevin_criterion(
         one index (:func:`coulomb_noise` with ``shifted=True``). Its N is not invariant
         under a change of sign of the basis vectors: entry (i, j) of the rotated variance
         flips with ``sign(u_i) sign(u_j)``, so the SVD's sign convention enters the result
-        (docs/theory-network.md, "The Langevin criterion", measures by how much).
+        (docs/theory-network.md, "The Langevin criterion", measures by how much: on
+        10^3-epoch networks, 10 seeds, random signs of U's columns flip the sign of N for
+        32-50 % of draws and move the ordered fraction over 0.1-0.8, 0.5-0.9 and 0.3-1.0
+        at T = 2^-1 and 1/sigma_W = 8, 2, 1; far below the boundary it does not move).
 
     Returns
     -------

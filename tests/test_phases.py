@@ -442,3 +442,24 @@ def test_coulomb_noise_published_lower_sum_K16():
 def test_coulomb_noise_bad_shape(shape):
     with pytest.raises(ValueError, match="square"):
         coulomb_noise(np.ones(shape))
+
+
+def test_paper_criterion_is_the_published_analysis_by_hand(small_instances):
+    # End to end on K = 4: U from numpy.linalg.svd(W W^T) as returned, the element-wise
+    # variance of D_n over the probe set rotated into it, then the published N (1-based)
+    # Vt_12/1 + Vt_13/2 + Vt_14/3 + Vt_43/2 + Vt_44/1 + Vt_41/3.
+    from dysonsgd.model import per_sample_gradients
+
+    inst = small_instances
+    W = np.stack([i.W0 for i in inst])
+    pa = langevin_criterion(W, inst, temperature=1.0, estimator="paper")
+    ex = langevin_criterion(W, inst, temperature=1.0)
+    for m, i in enumerate(inst):
+        U = np.linalg.svd(W[m] @ W[m].T)[0]
+        g = per_sample_gradients(W[m], i.a_probe, i.y_probe, i.Z, "tanh")
+        D = np.array([W[m] @ gn.T + gn @ W[m].T for gn in g])
+        V = U.T @ D.var(axis=0) @ U
+        N = V[0, 1] + V[0, 2] / 2 + V[0, 3] / 3 + V[3, 2] / 2 + V[3, 3] + V[3, 0] / 3
+        assert pa.noise[m] == pytest.approx(N, rel=1e-12)
+        # the signal is the same for both estimators (diagonal drift: sign-free)
+        assert pa.signal[m] == ex.signal[m]
