@@ -1,7 +1,8 @@
 """Observables of a trained ensemble (paper Figs 2-9; docs/model.md), vectorised over seeds.
 
 Every function takes arrays with a leading seed axis (and broadcasts over further leading
-axes where it says so); :func:`summarize` evaluates all of them on an :class:`SGDResult`.
+axes where it says so); :func:`summarize` evaluates all of them on an :class:`SGDResult`
+into an :class:`Observables`.
 
 References
 ----------
@@ -11,6 +12,7 @@ Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 3 (Figs 2-9).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -197,15 +199,74 @@ def spacing_growth_rate(flow: np.ndarray, epochs: np.ndarray) -> float:
         return float(np.log(ubar[-1] / ubar[0]) / t_f)
 
 
-def summarize(result) -> dict:
+@dataclass(frozen=True, eq=False)
+class Observables:
+    """Every observable of docs/model.md (paper Figs 2-9) of an SGD ensemble.
+
+    ``obs["test_loss"]`` reads a field like ``obs.test_loss``, so code written for the plain
+    dict this used to be keeps working.
+
+    Attributes
+    ----------
+    final_loss : ndarray of float64, shape (n_seeds,)
+        Epoch-mean training loss at the last save.
+    test_loss : ndarray of float64, shape (n_seeds,)
+        :func:`test_loss` of the last saved W on the probe set.
+    grad_norm : ndarray of float64, shape (n_seeds,)
+        :func:`gradient_norm` of the epoch-mean gradient at the last save.
+    overlap_G : ndarray of float64, shape (n_seeds,)
+        :func:`feature_overlap` ``G(t_f, 0)``.
+    alignment : ndarray of float64, shape (n_seeds,)
+        :func:`alignment`, the cosine.
+    alignment_per_sample : ndarray of float64, shape (n_seeds,)
+        The cosine / n_test (the paper's figures).
+    eigenvalues : ndarray of float64, shape (n_seeds, n_saves, K)
+        The flow of the eigenvalues of X = W W^T, descending.
+    teacher_eigenvalues : ndarray of float64, shape (n_seeds, K)
+    spacing_growth_rate : float
+        :func:`spacing_growth_rate`, per epoch.
+    diverged : ndarray of bool, shape (n_seeds,)
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 3 (Figs 2-9).
+    """
+
+    final_loss: np.ndarray
+    test_loss: np.ndarray
+    grad_norm: np.ndarray
+    overlap_G: np.ndarray
+    alignment: np.ndarray
+    alignment_per_sample: np.ndarray
+    eigenvalues: np.ndarray
+    teacher_eigenvalues: np.ndarray
+    spacing_growth_rate: float
+    diverged: np.ndarray
+
+    def __getitem__(self, key: str):
+        if key not in self._names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    @classmethod
+    def _names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def to_dict(self) -> dict:
+        """The observables keyed by name, arrays left as arrays (not copied)."""
+        return {name: getattr(self, name) for name in self._names()}
+
+
+def summarize(result) -> Observables:
     """Every observable of docs/model.md (paper Figs 2-9) for an :class:`~dysonsgd.sgd.SGDResult`.
 
     Returns
     -------
-    dict of ndarrays, keyed by observable: ``final_loss``, ``test_loss``, ``grad_norm``,
-    ``overlap_G``, ``alignment`` (cosine), ``alignment_per_sample`` (cosine / n_test, the
-    paper's figures), ``eigenvalues`` (flow, (n_seeds, n_saves, K)), ``teacher_eigenvalues``,
-    ``spacing_growth_rate`` (per epoch), ``diverged``.
+    Observables
+        ``final_loss``, ``test_loss``, ``grad_norm``, ``overlap_G``, ``alignment`` (cosine),
+        ``alignment_per_sample`` (cosine / n_test, the paper's figures), ``eigenvalues``
+        (flow, (n_seeds, n_saves, K)), ``teacher_eigenvalues``, ``spacing_growth_rate``
+        (per epoch), ``diverged``; ``obs["key"]`` works as for a dict.
     """
     inst = result.instances()
     act = result.config.activation
@@ -214,15 +275,15 @@ def summarize(result) -> dict:
     W = result.records.W
     W0, Wf = W[:, 0], W[:, -1]
     flow = eigenvalues_of_X(W)
-    return {
-        "final_loss": result.records.loss[:, -1],
-        "test_loss": test_loss(Wf, a_p, y_p, result.Z, act),
-        "grad_norm": gradient_norm(result.records.grad[:, -1]),
-        "overlap_G": feature_overlap(W0, Wf, a_p, act),
-        "alignment": alignment(Wf, a_p, y_p, result.Z, act),
-        "alignment_per_sample": alignment(Wf, a_p, y_p, result.Z, act, per_sample=True),
-        "eigenvalues": flow,
-        "teacher_eigenvalues": eigenvalues_of_X(result.W_teacher),
-        "spacing_growth_rate": spacing_growth_rate(flow, result.save_epochs),
-        "diverged": result.records.diverged,
-    }
+    return Observables(
+        final_loss=result.records.loss[:, -1],
+        test_loss=test_loss(Wf, a_p, y_p, result.Z, act),
+        grad_norm=gradient_norm(result.records.grad[:, -1]),
+        overlap_G=feature_overlap(W0, Wf, a_p, act),
+        alignment=alignment(Wf, a_p, y_p, result.Z, act),
+        alignment_per_sample=alignment(Wf, a_p, y_p, result.Z, act, per_sample=True),
+        eigenvalues=flow,
+        teacher_eigenvalues=eigenvalues_of_X(result.W_teacher),
+        spacing_growth_rate=spacing_growth_rate(flow, result.save_epochs),
+        diverged=result.records.diverged,
+    )

@@ -65,3 +65,27 @@ def test_spacing_growth_rate_of_a_doubling_spectrum():
 def test_gradient_norm():
     g = np.arange(12.0).reshape(1, 3, 4)
     np.testing.assert_allclose(obs.gradient_norm(g), [np.sqrt(np.sum(g**2))])
+
+
+def test_summarize_returns_observables_read_by_field_or_key():
+    """summarize gives a frozen Observables; obs["key"] (the old dict access), the field and
+    to_dict() all hold the same arrays, and an unknown key is a KeyError."""
+    import dataclasses
+
+    from dysonsgd.sgd import train
+
+    c = NetworkConfig(K=4, L=6, n_batches=3, n_test=16)
+    res = train(c, sigma_w=1.0, temperature=2.0**-5, epochs=2, n_seeds=2, seed=1)
+    s = obs.summarize(res)
+    assert isinstance(s, obs.Observables)
+    d = s.to_dict()
+    assert list(d) == [f.name for f in dataclasses.fields(obs.Observables)]
+    for key, value in d.items():
+        assert s[key] is value is getattr(s, key)
+    assert s["eigenvalues"].shape == (2, 3, 4)
+    np.testing.assert_array_equal(s["eigenvalues"], obs.eigenvalues_of_X(res.W))
+    np.testing.assert_array_equal(s["final_loss"], res.loss[:, -1])
+    with pytest.raises(KeyError):
+        s["nope"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.test_loss = None

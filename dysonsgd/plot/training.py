@@ -22,7 +22,7 @@ from dysonsgd.plot._base import (
 )
 
 
-def training_figure(result, obs: dict, path: str | os.PathLike) -> None:
+def training_figure(result, obs, path: str | os.PathLike) -> None:
     """Eigenvalue flow (paper Fig 6 style) beside the training-loss curve of an SGD run.
 
     Left: x_i(t) of seed 0 coloured by level index (colour key beside it), its teacher's
@@ -32,7 +32,7 @@ def training_figure(result, obs: dict, path: str | os.PathLike) -> None:
     Parameters
     ----------
     result : SGDResult
-    obs : dict
+    obs : Observables
         :func:`dysonsgd.observables.summarize` of ``result``.
     path : path-like
         Output file; the suffix gives the format.
