@@ -204,6 +204,83 @@ class SGDResult:
             "shuffle": self.shuffle,
         }
 
+    def summary(self, observables=None, labels=None, *, save_schedule: str | None = None) -> dict:
+        """The run, its observables and its phase as one JSON-ready dict (``train --json``).
+
+        Numpy arrays are left as arrays (``dysonsgd.cli._common.to_jsonable`` converts them).
+
+        Parameters
+        ----------
+        observables : Observables, optional
+            :func:`dysonsgd.observables.summarize` of this result (computed if not given).
+        labels : PhaseClassification, optional
+            :func:`dysonsgd.phases.classify_sgd` of this result (computed if not given).
+        save_schedule : {"even", "paper"}, optional
+            The schedule the run was asked for. The result does not record it; by default it
+            is "even" when the save epochs are the even schedule's, else "paper" (the two
+            coincide when every epoch is saved).
+
+        Returns
+        -------
+        dict
+            ``T``, ``lr``, ``batch_size``, ``sigma``, ``epochs``, ``seeds``, ``seed``,
+            ``engine``, ``shuffle``, ``save_points``, ``save_schedule``, ``epochs_saved``;
+            ``initial_loss`` and ``final_loss`` (training loss at the first and last save),
+            ``test_loss``, ``grad_norm``, ``overlap_G``, ``alignment``,
+            ``alignment_per_sample`` (per seed), ``initial_eigenvalues``,
+            ``final_eigenvalues``, ``teacher_eigenvalues`` (per seed, descending),
+            ``spacing_growth_rate``, ``diverged``, ``diverged_step``; ``phase`` (the seed
+            vote), ``phases`` (per seed) and ``loss_ratio`` of the phase rule.
+
+        References
+        ----------
+        Park, Lucini & Aarts, arXiv:2509.01349 (2025), sections 2-3 (the records and the
+        observables of Figs 2-9).
+        """
+        if observables is None:
+            from dysonsgd.observables import summarize
+
+            observables = summarize(self)
+        if labels is None:
+            from dysonsgd.phases import classify_sgd
+
+            labels = classify_sgd(self)
+        n_saves = len(self.save_epochs)
+        if save_schedule is None:
+            even = _schedule(self.epochs, n_saves, "even")
+            save_schedule = "even" if np.array_equal(self.save_epochs, even) else "paper"
+        obs = observables
+        return {
+            "T": self.temperature,
+            "lr": self.lr,
+            "batch_size": self.config.batch_size,
+            "sigma": self.sigma_w,
+            "epochs": self.epochs,
+            "seeds": self.n_seeds,
+            "seed": self.seed,
+            "engine": self.engine,
+            "shuffle": self.shuffle,
+            "save_points": n_saves,
+            "save_schedule": save_schedule,
+            "epochs_saved": self.save_epochs,
+            "initial_loss": self.records.loss[:, 0],
+            "final_loss": obs.final_loss,
+            "test_loss": obs.test_loss,
+            "grad_norm": obs.grad_norm,
+            "overlap_G": obs.overlap_G,
+            "alignment": obs.alignment,
+            "alignment_per_sample": obs.alignment_per_sample,
+            "initial_eigenvalues": obs.eigenvalues[:, 0],
+            "final_eigenvalues": obs.eigenvalues[:, -1],
+            "teacher_eigenvalues": obs.teacher_eigenvalues,
+            "spacing_growth_rate": obs.spacing_growth_rate,
+            "diverged": obs.diverged,
+            "diverged_step": self.records.diverged_step,
+            "phase": labels.phase,
+            "phases": list(labels.phases),
+            "loss_ratio": labels.loss_ratio,
+        }
+
     def save(self, path: str | os.PathLike) -> None:
         """Write the result to an ``.npz`` file atomically (temp file + rename)."""
         r = self.records
