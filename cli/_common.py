@@ -7,6 +7,7 @@ a runtime failure is a one-line message with exit status 1; Ctrl-C exits with 13
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -229,6 +230,27 @@ def network_floats(n_batches: int, batch_size: int, d_in: int, K: int, L: int) -
     """Float64 values one seed's network instance holds (training set, features, matrices)."""
     n = n_batches * batch_size
     return n * (d_in + L + 1 + K) + 4 * K * L + 128 * (d_in + L)
+
+
+def config_floats(config) -> int:
+    """:func:`network_floats` of a :class:`dysonsgd.model.NetworkConfig`."""
+    return network_floats(config.n_batches, config.batch_size, config.d_in, config.K, config.L)
+
+
+def default(cls, name: str):
+    """The default of field ``name`` of the dataclass ``cls`` (e.g. ``NetworkConfig``).
+
+    Options that set a field of the API's configuration take its default from here, so the
+    command line and the API cannot drift apart.
+    """
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            break
+    raise ValueError(f"{cls.__name__} has no field {name!r} with a default")
 
 
 def checked_store(path, config=None):

@@ -6,7 +6,6 @@ import click
 
 from dysonsgd import ACTIVATIONS, NetworkConfig, observables
 from dysonsgd.cli import _common as c
-from dysonsgd.cli._common import network_floats
 from dysonsgd.cli.main import cli
 from dysonsgd.phases import classify_sgd
 from dysonsgd.sgd import ENGINES, save_schedule, train
@@ -17,7 +16,12 @@ from dysonsgd.sgd.api import SAVE_SCHEDULES
 @click.option("--T", "T", type=c.POSITIVE, help="Temperature T = lr / batch size (> 0).")
 @click.option("--lr", type=c.POSITIVE, help="Learning rate eps (> 0); give --T or --lr.")
 @click.option("--sigma", type=c.POSITIVE, required=True, help="Initial width sigma_W (> 0).")
-@click.option("--batch-size", type=c.POSITIVE_INT, default=4, show_default=True)
+@click.option(
+    "--batch-size",
+    type=c.POSITIVE_INT,
+    default=c.default(NetworkConfig, "batch_size"),
+    show_default=True,
+)
 @click.option("--epochs", type=c.POSITIVE_INT, default=100, show_default=True)
 @click.option("--seeds", type=c.POSITIVE_INT, default=1, show_default=True, help="Ensemble size.")
 @click.option("--seed", type=c.SEED, default=0, show_default=True, help="Base seed.")
@@ -45,11 +49,27 @@ from dysonsgd.sgd.api import SAVE_SCHEDULES
     "multiple of P - 1; the last save is after epoch 95,001 of 100,000).",
 )
 @click.option("--shuffle", is_flag=True, help="Reshuffle the training set every epoch.")
-@click.option("--K", "K", type=c.POSITIVE_INT, default=16, show_default=True)
-@click.option("--L", "L", type=c.POSITIVE_INT, default=32, show_default=True)
-@click.option("--d-in", type=c.POSITIVE_INT, default=3, show_default=True)
-@click.option("--activation", type=click.Choice(ACTIVATIONS), default="tanh", show_default=True)
-@click.option("--n-batches", type=c.POSITIVE_INT, default=1000, show_default=True)
+@click.option(
+    "--K", "K", type=c.POSITIVE_INT, default=c.default(NetworkConfig, "K"), show_default=True
+)
+@click.option(
+    "--L", "L", type=c.POSITIVE_INT, default=c.default(NetworkConfig, "L"), show_default=True
+)
+@click.option(
+    "--d-in", type=c.POSITIVE_INT, default=c.default(NetworkConfig, "d_in"), show_default=True
+)
+@click.option(
+    "--activation",
+    type=click.Choice(ACTIVATIONS),
+    default=c.default(NetworkConfig, "activation"),
+    show_default=True,
+)
+@click.option(
+    "--n-batches",
+    type=c.POSITIVE_INT,
+    default=c.default(NetworkConfig, "n_batches"),
+    show_default=True,
+)
 @click.option("--out", type=click.Path(), callback=c.output_path, help="Write an .npz here.")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", type=click.Path(), callback=c.plot_path, help="Write a figure here.")
@@ -84,12 +104,7 @@ def train_command(
     # Per seed: the network and data, W and grad at each save point, and the per-epoch
     # loss (epochs + 1 values: 8 GB per seed at --epochs 10**9, filled as epochs run).
     c.check_memory(
-        seeds
-        * (
-            network_floats(n_batches, batch_size, d_in, K, L)
-            + 3 * save_points * K * L
-            + (epochs + 1)
-        ),
+        seeds * (c.config_floats(config) + 3 * save_points * K * L + (epochs + 1)),
         f"--seeds {seeds} x (--epochs {epochs} per-epoch losses + --save-points "
         f"{save_points} of a {K} x {L} network)",
     )
@@ -121,40 +136,8 @@ def train_command(
         training_figure(result, obs, plot)
 
     if json_output:
-        c.echo_json(
-            {
-                "T": result.temperature,
-                "lr": result.lr,
-                "batch_size": config.batch_size,
-                "sigma": sigma,
-                "epochs": epochs,
-                "seeds": seeds,
-                "seed": result.seed,
-                "engine": engine,
-                "shuffle": shuffle,
-                "save_points": save_points,
-                "save_schedule": schedule,
-                "epochs_saved": result.save_epochs,
-                "initial_loss": result.records.loss[:, 0],
-                "final_loss": obs["final_loss"],
-                "test_loss": obs["test_loss"],
-                "grad_norm": obs["grad_norm"],
-                "overlap_G": obs["overlap_G"],
-                "alignment": obs["alignment"],
-                "alignment_per_sample": obs["alignment_per_sample"],
-                "initial_eigenvalues": obs["eigenvalues"][:, 0],
-                "final_eigenvalues": obs["eigenvalues"][:, -1],
-                "teacher_eigenvalues": obs["teacher_eigenvalues"],
-                "spacing_growth_rate": obs["spacing_growth_rate"],
-                "diverged": obs["diverged"],
-                "diverged_step": result.records.diverged_step,
-                "phase": labels.phase,
-                "phases": list(labels.phases),
-                "loss_ratio": labels.loss_ratio,
-                "out": out,
-                "plot": plot,
-            }
-        )
+        summary = result.summary(obs, labels, save_schedule=schedule)
+        c.echo_json({**summary, "out": out, "plot": plot})
         return
     click.echo(
         f"SGD  T={result.temperature:g}  lr={result.lr:g}  |B|={config.batch_size}  "

@@ -208,3 +208,33 @@ def test_bad_save_schedule_is_one_line_exit_2_and_writes_nothing(args, needle, t
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_json_is_the_summary_of_the_result_plus_the_file_paths(tmp_path):
+    """--json prints SGDResult.summary (the API's one dict) and the CLI's out/plot keys, and
+    nothing else; the summary infers the schedule when not told it."""
+    args = ("--T", 0.03125, "--sigma", 0.5, "--epochs", 4, "--seeds", 2, "--save-points", 3)
+    out = run_json(*args, *FAST, "--out", tmp_path / "r.npz")
+    res = train(
+        NetworkConfig(n_batches=100), sigma_w=0.5, temperature=0.03125, epochs=4, n_seeds=2,
+        save_points=3,
+    )  # fmt: skip
+    from dysonsgd.cli._common import to_jsonable
+
+    summary = to_jsonable(res.summary())
+    assert summary["save_schedule"] == "even"
+    assert out == {**summary, "out": str(tmp_path / "r.npz"), "plot": None}
+    paper = train(
+        NetworkConfig(n_batches=10), sigma_w=0.5, temperature=0.03125, epochs=4,
+        save_points=3, save_schedule="paper",
+    )  # fmt: skip
+    assert paper.summary()["save_schedule"] == "paper"
+
+
+def test_network_option_defaults_are_the_network_configs():
+    """The defaults of --n-batches, --batch-size, --K, --L, --d-in and --activation are read
+    from NetworkConfig, not copied."""
+    params = {p.name: p for p in cli.get_command(None, "train").params}
+    config = NetworkConfig()
+    for name in ("n_batches", "batch_size", "K", "L", "d_in", "activation"):
+        assert params[name].default == getattr(config, name), name
