@@ -12,6 +12,7 @@ from dysonsgd import _io
 from dysonsgd.cli import _common as c
 from dysonsgd.cli.main import cli
 from dysonsgd.langevin import SCHEMES
+from dysonsgd.model import NetworkConfig
 
 BASES = ("teacher", "student")
 
@@ -22,10 +23,11 @@ BASES = ("teacher", "student")
 @click.option("--epochs", type=c.POSITIVE_INT, required=True, help="SGD epochs.")
 @click.option("--seeds", type=c.POSITIVE_INT, default=4, show_default=True,
               help="Ensemble size (the same seeds for SGD and Langevin).")  # fmt: skip
-@click.option("--batch-size", type=c.POSITIVE_INT, default=4, show_default=True,
-              help="|B|; the learning rate is eps = T |B|.")  # fmt: skip
+@click.option("--batch-size", type=c.POSITIVE_INT, default=c.default(NetworkConfig, "batch_size"),
+              show_default=True, help="|B|; the learning rate is eps = T |B|.")  # fmt: skip
 @click.option("--seed", type=c.SEED, default=0, show_default=True, help="Base seed.")
-@click.option("--n-batches", type=c.POSITIVE_INT, default=1000, show_default=True,
+@click.option("--n-batches", type=c.POSITIVE_INT, default=c.default(NetworkConfig, "n_batches"),
+              show_default=True,
               help="Batches per epoch (training set n_batches x |B|).")  # fmt: skip
 @click.option("--save-points", type=c.POSITIVE_INT,
               help="Saves incl. 0 and the end; save-points - 1 must divide --epochs "
@@ -58,8 +60,7 @@ def compare_command(
     ensemble, the KS and 1-Wasserstein distances between their final eigenvalue
     distributions and between their spacing ratios, and their level statistics against GOE.
     """
-    from dysonsgd.compare import compare, default_save_points
-    from dysonsgd.model import NetworkConfig
+    from dysonsgd.compare import MAX_SAVE_POINTS, compare, default_save_points
 
     if save_points is not None:
         if save_points < 2:
@@ -70,10 +71,9 @@ def compare_command(
                 f"--epochs {epochs}; use {default_save_points(epochs)} or leave it unset"
             )
     config = NetworkConfig(n_batches=n_batches, batch_size=batch_size)
-    n_saves = 21 if save_points is None else save_points
+    n_saves = MAX_SAVE_POINTS if save_points is None else save_points
     c.check_memory(
-        seeds * (c.network_floats(n_batches, batch_size, config.d_in, config.K, config.L)
-                 + 4 * n_saves * config.K * config.L),
+        seeds * (c.config_floats(config) + 4 * n_saves * config.K * config.L),
         f"--seeds {seeds} x --save-points {n_saves}",
     )  # fmt: skip
     time_ = T * batch_size * n_batches * epochs
@@ -115,9 +115,7 @@ def compare_command(
             on_epoch=lambda: bar.update(1),
             on_refresh=on_refresh,
         )
-    summary = comp.to_dict()
-    summary["out"] = out
-    summary["plot"] = plot
+    summary = {**comp.to_dict(), "out": out, "plot": plot}
 
     if out is not None:
         per = comp.eigenvalue_distances

@@ -544,3 +544,23 @@ def test_cli_bad_input_one_line_exit_2_nothing_written(tmp_path, monkeypatch, ar
     err = res.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("Error:") and match in err[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_json_is_the_comparisons_to_dict_plus_the_file_paths():
+    """--json prints Comparison.to_dict (through to_jsonable) and the CLI's out/plot keys:
+    the command adds nothing else and re-assembles nothing."""
+    from dysonsgd.cli._common import to_jsonable
+
+    res = run(*CLI_SMALL, "--json")
+    assert res.exit_code == 0, res.output
+    comp = compare(
+        NetworkConfig(n_batches=10), temperature=0.03125, sigma_w=0.125, epochs=4, n_seeds=2,
+        refresh_interval=2.0,
+    )  # fmt: skip
+    assert json.loads(res.stdout) == {**to_jsonable(comp.to_dict()), "out": None, "plot": None}
+
+
+def test_cli_network_option_defaults_are_the_network_configs():
+    params = {p.name: p for p in cli.get_command(None, "compare").params}
+    for name in ("n_batches", "batch_size"):
+        assert params[name].default == getattr(NetworkConfig(), name), name
