@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from dysonsgd import _seeding
+from dysonsgd.model import ACTIVATIONS, NetworkConfig, make_instance, per_sample_gradients
 from dysonsgd.scaling import (
     BURN_IN_TOLERANCE,
     SCALING,
@@ -27,6 +28,7 @@ from dysonsgd.scaling import (
     theory_prefactor,
     theory_width,
 )
+from dysonsgd.scaling.simulator import simulate
 
 K, L, S_STAR = 4, 8, 1.0
 # Grid of the default SGD test: lr spans a factor 4 (so the finite-lr factor (2 - lr)^(-1/2)
@@ -46,9 +48,9 @@ def sgd_result():
 # ----------------------------------------------------------------------------- the simulator
 
 
-def naive_linear_sgd(K, L, s_star, lr, batch_size, noise, steps, entropy, k):
-    """One seed by an independent step-by-step loop over the documented streams."""
-    rng = _seeding.stream(entropy, k, SCALING).spawn(1)[0]
+def naive_linear_sgd(K, L, s_star, lr, batch_size, noise, steps, entropy, k, c=0, n_cells=1):
+    """Seed k, cell c by an independent step-by-step loop over the documented streams."""
+    rng = _seeding.stream(entropy, k, SCALING).spawn(n_cells)[c]
     Wstar = teacher_matrix(K, L, s_star, rng)
     W = rng.standard_normal((K, L)) / math.sqrt(L)
     out = [np.linalg.svd(W, compute_uv=False)]
@@ -68,11 +70,42 @@ def test_linear_sgd_matches_a_naive_loop():
     np.testing.assert_array_equal(r.record_steps, np.arange(601))
 
 
+def test_every_cell_of_a_grid_matches_the_naive_loop():
+    # The experiment runs all cells in one vectorised kernel call; cell c of seed k must be the
+    # naive loop on spawn child c of that seed's stream (cells of different lr, |B| and A).
+    lr, B, A = np.array([0.05, 0.3, 1.2]), np.array([1, 4, 2]), np.array([1e-3, 0.2, 3.0])
+    entropy, steps = 17, 30
+    sv, rec = simulate(
+        K, L, S_STAR, lr, np.sqrt(A / B), steps=steps, record_every=1, n_seeds=2,
+        entropy=entropy, init="random",
+    )  # fmt: skip
+    for k in range(2):
+        for c in range(lr.size):
+            ref = naive_linear_sgd(K, L, S_STAR, lr[c], B[c], A[c], steps, entropy, k, c, 3)
+            np.testing.assert_allclose(sv[c, k], ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(rec, np.arange(steps + 1))
+
+
+def test_the_network_engines_have_the_teacher_as_a_fixed_point():
+    """Why scaling has its own simulator (docs/scaling.md): in the package's network every
+    per-sample gradient vanishes at W = W*, whatever the activation, so dysonsgd.sgd.train can
+    produce no stationary width around the teacher; the injected noise moves W off it."""
+    for act in ACTIVATIONS:
+        cfg = NetworkConfig(d_in=8, K=K, L=L, d_out=K, activation=act, n_batches=8)
+        inst = make_instance(cfg, 1.0, np.random.default_rng(0))  # fixed: deterministic suite
+        g = per_sample_gradients(inst.W_teacher, inst.a_train, inst.y_train, inst.Z, act)
+        assert np.all(g == 0.0), act
+    r = linear_sgd(K, L, S_STAR, 0.1, 1, 1e-3, steps=1, n_seeds=1, init="teacher", seed=0)
+    np.testing.assert_allclose(r.singular_values[0, 0], S_STAR, rtol=1e-13)
+    # one step's noise is lr sqrt(A) = 3e-3 per element: every s_i leaves s* by far more than 1e-9
+    assert np.all(np.abs(r.singular_values[0, 1] - S_STAR) > 1e-9)
+
+
 def test_noise_block_length_does_not_change_the_run(monkeypatch):
-    from dysonsgd import scaling
+    from dysonsgd.scaling import _linear_sgd
 
     ref = linear_sgd(K, L, S_STAR, 0.1, 2, 1e-3, steps=40, n_seeds=2, seed=7)
-    monkeypatch.setattr(scaling, "_NOISE_BLOCK", 7)
+    monkeypatch.setattr(_linear_sgd, "_NOISE_BLOCK", 7)
     r = linear_sgd(K, L, S_STAR, 0.1, 2, 1e-3, steps=40, n_seeds=2, seed=7)
     np.testing.assert_array_equal(r.singular_values, ref.singular_values)
 
