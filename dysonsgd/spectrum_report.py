@@ -20,7 +20,8 @@ student or teacher of a ``dysonsgd train`` run, pure noise) and returns a
 :func:`pool_spacing_ratios` averages <r> over independent matrices of one ensemble (the seeds
 of a run), which a single small spectrum needs. :func:`load_matrices` reads the matrices from a
 ``.npy``/``.npz`` file without ever unpickling, and knows the layout of ``dysonsgd train
---out`` files. The thresholds below are
+--out`` files; :func:`analyse_file` does all three for one file and returns a
+:class:`FileReport` (``dysonsgd spectrum --json`` is its ``to_dict``). The thresholds below are
 derived in their comments and in ``docs/spectrum.md``.
 
 References
@@ -1124,4 +1125,116 @@ def load_matrices(
         skipped=tuple(skipped),
         notes=notes,
         ensembles=ensembles,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# one file
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FileReport:
+    """The level statistics of every matrix of one file (:func:`analyse_file`).
+
+    Attributes
+    ----------
+    file : MatrixFile
+        What was read (path, kind, skipped arrays, per-matrix notes, ensembles).
+    reports : tuple of MatrixReport
+        One per matrix, in file order.
+    pooled : tuple of PooledRatio
+        The pooled <r> of each ensemble of ``file`` that has one.
+    margin : float
+    unfolding : str
+        The settings of :func:`analyse_matrix`.
+    """
+
+    file: MatrixFile
+    reports: tuple[MatrixReport, ...]
+    pooled: tuple[PooledRatio, ...]
+    margin: float
+    unfolding: str
+
+    def arrays(self) -> list[dict]:
+        """``MatrixReport.to_dict`` of every matrix, the file's note on it first in its
+        ``warnings``."""
+        rows = []
+        for rep in self.reports:
+            d = rep.to_dict()
+            note = self.file.notes.get(rep.name)
+            if note:
+                d["warnings"] = [note, *d["warnings"]]
+            rows.append(d)
+        return rows
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (numpy values left as they are; see ``cli._common.to_jsonable``).
+
+        Keys: ``file``, ``kind``, ``margin``, ``unfolding``, ``references`` (the GOE and
+        Poisson <r>, :data:`RATIO_MIN_LEVELS`, :data:`MP_PVALUE_MIN`,
+        :data:`MP_TEST_SAMPLES`), ``skipped``, ``arrays`` (:meth:`arrays`), ``pooled``.
+        """
+        return {
+            "file": self.file.path,
+            "kind": self.file.kind,
+            "margin": self.margin,
+            "unfolding": self.unfolding,
+            "references": {
+                "goe_ratio_mean": spectra.GOE_RATIO_MEAN_LARGE_N,
+                "goe_ratio_mean_surmise": spectra.GOE_RATIO_MEAN_SURMISE,
+                "poisson_ratio_mean": spectra.POISSON_RATIO_MEAN,
+                "ratio_min_levels": RATIO_MIN_LEVELS,
+                "mp_pvalue_min": MP_PVALUE_MIN,
+                "mp_test_samples": MP_TEST_SAMPLES,
+            },
+            "skipped": list(self.file.skipped),
+            "arrays": self.arrays(),
+            "pooled": [p.to_dict() for p in self.pooled],
+        }
+
+
+def analyse_file(
+    path: str | os.PathLike,
+    names: list[str] | tuple[str, ...] | None = None,
+    *,
+    margin: float = 2.0,
+    unfolding: str = "marchenko-pastur",
+) -> FileReport:
+    """:func:`analyse_matrix` of every matrix :func:`load_matrices` reads from ``path``, and
+    :func:`pool_spacing_ratios` of each ensemble among them.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    names : sequence of str, optional
+        As for :func:`load_matrices`.
+    margin, unfolding
+        As for :func:`analyse_matrix`.
+
+    Returns
+    -------
+    FileReport
+
+    References
+    ----------
+    Y. Y. Atas, E. Bogomolny, O. Giraud, G. Roux, Phys. Rev. Lett. 110, 084101 (2013)
+    (the spacing ratio).
+    """
+    loaded = load_matrices(path, names)
+    reports = tuple(
+        analyse_matrix(W, name, margin=margin, unfolding=unfolding)
+        for name, W in loaded.matrices.items()
+    )
+    by_name = {r.name: r for r in reports}
+    pooled = (
+        pool_spacing_ratios([by_name[n] for n in members], group)
+        for group, members in loaded.ensembles.items()
+    )
+    return FileReport(
+        file=loaded,
+        reports=reports,
+        pooled=tuple(p for p in pooled if p is not None),
+        margin=margin,
+        unfolding=unfolding,
     )
