@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import click
 
-from dysonsgd import spectra
 from dysonsgd.cli import _common as c
 from dysonsgd.cli.main import cli
-from dysonsgd.spectrum_report import (
-    MP_PVALUE_MIN,
-    MP_TEST_SAMPLES,
-    RATIO_MIN_LEVELS,
-    analyse_matrix,
-    load_matrices,
-    pool_spacing_ratios,
-)
+from dysonsgd.spectrum_report import MP_PVALUE_MIN, analyse_file
 
 
 def _fmt(v, spec: str) -> str:
@@ -59,53 +51,17 @@ def spectrum_command(file, names, margin, unfolding, json_output, plot):
     the unfolded spacings, the Brody parameter q. See docs/spectrum.md for what the numbers
     mean and when they are unreliable.
     """
-    loaded = load_matrices(file, list(names) if names else None)
-    reports = [
-        analyse_matrix(W, name, margin=margin, unfolding=unfolding)
-        for name, W in loaded.matrices.items()
-    ]
-    rows = []
-    for rep in reports:
-        d = rep.to_dict()
-        note = loaded.notes.get(rep.name)
-        if note:
-            d["warnings"] = [note, *d["warnings"]]
-        rows.append(d)
-
-    by_name = {r.name: r for r in reports}
-    pooled = [
-        pool_spacing_ratios([by_name[n] for n in members], group)
-        for group, members in loaded.ensembles.items()
-    ]
-    pooled = [p for p in pooled if p is not None]
+    report = analyse_file(file, list(names) if names else None, margin=margin, unfolding=unfolding)
+    loaded, reports, pooled = report.file, report.reports, report.pooled
 
     written = []
     if plot is not None:
         from dysonsgd.plot import spectrum as _plot_spectrum
 
-        written = [str(p) for p in _plot_spectrum.spectrum_figure(reports, plot)]
+        written = [str(p) for p in _plot_spectrum.spectrum_figure(list(reports), plot)]
 
     if json_output:
-        c.echo_json(
-            {
-                "file": loaded.path,
-                "kind": loaded.kind,
-                "margin": margin,
-                "unfolding": unfolding,
-                "references": {
-                    "goe_ratio_mean": spectra.GOE_RATIO_MEAN_LARGE_N,
-                    "goe_ratio_mean_surmise": spectra.GOE_RATIO_MEAN_SURMISE,
-                    "poisson_ratio_mean": spectra.POISSON_RATIO_MEAN,
-                    "ratio_min_levels": RATIO_MIN_LEVELS,
-                    "mp_pvalue_min": MP_PVALUE_MIN,
-                    "mp_test_samples": MP_TEST_SAMPLES,
-                },
-                "skipped": list(loaded.skipped),
-                "arrays": rows,
-                "pooled": [p.to_dict() for p in pooled],
-                "plot": written,
-            }
-        )
+        c.echo_json({**report.to_dict(), "plot": written})
         return
 
     click.echo(
@@ -140,7 +96,7 @@ def spectrum_command(file, names, margin, unfolding, json_output, plot):
         )
     # identical warnings of several matrices are printed once
     grouped: dict[str, list[str]] = {}
-    for d in rows:
+    for d in report.arrays():
         for w in d["warnings"]:
             grouped.setdefault(w, []).append(d["name"])
     for w, who in grouped.items():

@@ -5,6 +5,7 @@ tolerance in a comment from the spread of the statistic, so a different seed wou
 the stated probability.
 """
 
+import dataclasses
 import json
 import math
 import pickle
@@ -20,6 +21,8 @@ from dysonsgd.spectrum_report import (
     KS_MIN_SPACINGS,
     RATIO_MIN_LEVELS,
     RATIO_SD_COEFF,
+    FileReport,
+    analyse_file,
     analyse_matrix,
     load_matrices,
     pool_spacing_ratios,
@@ -490,3 +493,22 @@ def test_calibration_high_statistics():
         analyse_matrix(noise(64, 128, seed=10_000 + s)).n_above_threshold > 0 for s in range(1000)
     )
     assert 1 <= n_false <= 45, n_false
+
+
+def test_json_is_the_file_reports_to_dict_plus_the_figures(tmp_path):
+    """--json prints analyse_file(...).to_dict() through to_jsonable, plus the CLI's plot
+    key; a file's note on a matrix leads that matrix's warnings."""
+    from dysonsgd.cli._common import to_jsonable
+
+    path = tmp_path / "layers.npz"
+    np.savez(path, a=noise(16, 32, seed=3), b=spiked(24, 48, (4.0,), seed=4), v=np.zeros(3))
+    out = run_json(path, "--margin", 1.5, "--unfolding", "polynomial")
+    rep = analyse_file(path, margin=1.5, unfolding="polynomial")
+    assert isinstance(rep, FileReport) and [r.name for r in rep.reports] == ["a", "b"]
+    assert out == {**to_jsonable(rep.to_dict()), "plot": []}
+    noted = FileReport(
+        dataclasses.replace(rep.file, notes={"b": "a note"}), rep.reports, rep.pooled,
+        rep.margin, rep.unfolding,
+    )  # fmt: skip
+    assert noted.arrays()[1]["warnings"][0] == "a note"
+    assert noted.arrays()[0]["warnings"] == rep.reports[0].to_dict()["warnings"]
