@@ -1,5 +1,5 @@
-"""The linear scaling rule (SPEC section 3, case 3): linear SGD with injected noise and the
-harmonic Langevin model it maps to.
+"""The linear scaling rule (docs/theory.md, section 2, case 3; docs/scaling.md): linear SGD
+with injected noise and the harmonic Langevin model it maps to.
 
 Statistical tolerances. Every width carries a between-seed standard error from n_seeds = 16
 independent seeds, so a z-score built from it is Student-t distributed with 15 degrees of
