@@ -20,6 +20,7 @@ C. Park, B. Lucini, G. Aarts, arXiv:2509.01349 (2025), section 5, Figs 1, 6 and 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -313,6 +314,80 @@ def _ordered_temperature(Tc_sorted: np.ndarray, level: float) -> float:
     return float(Tc_sorted[k])
 
 
+@dataclass(frozen=True, eq=False)
+class Advice:
+    """What :func:`advise` predicts; ``adv["T_max"]`` reads a field like ``adv.T_max``.
+
+    Attributes
+    ----------
+    sigma_w, inv_sigma_w : float
+    estimator : str
+    question : str
+        What ``T_max`` means, in words.
+    source : str
+        The networks the criterion was evaluated on.
+    trained_at_T : float
+    n_seeds : int
+        Seeds with a T_c.
+    Tc : ndarray of float64, shape (n_seeds_run,)
+        ``T_c = S Delta / N`` per seed; NaN where W overflowed.
+    Tc_undefined : int
+        Seeds without a T_c (left out of the statistics).
+    Tc_median, Tc_16, Tc_84 : float
+    ordered_at_trained_T : int
+        Seeds the criterion calls ordered at the training temperature itself.
+    T_max : dict of str to float
+        Level -> the largest T at which that fraction of the seeds has ``T <= T_c``.
+    T_max_resolution : dict
+        Level -> :func:`level_resolution` entry.
+    lr : dict of str to dict of int to float
+        Level -> {batch size: ``T_max |B|``}.
+    jammed : bool
+        ``1/sigma_W < sqrt 2``.
+    jammed_actual_width : bool
+        ``1/sigma_W`` below the actual-width line of :func:`disorder_lines`.
+    disorder_lines : dict
+        :func:`disorder_lines` of these seeds.
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 5, Fig 8.
+    """
+
+    sigma_w: float
+    inv_sigma_w: float
+    estimator: str
+    question: str
+    source: str
+    trained_at_T: float
+    n_seeds: int
+    Tc: np.ndarray
+    Tc_undefined: int
+    Tc_median: float
+    Tc_16: float
+    Tc_84: float
+    ordered_at_trained_T: int
+    T_max: dict
+    T_max_resolution: dict
+    lr: dict
+    jammed: bool
+    jammed_actual_width: bool
+    disorder_lines: dict
+
+    def __getitem__(self, key: str):
+        if key not in self._names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    @classmethod
+    def _names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def to_dict(self) -> dict:
+        """The fields keyed by name (``advise --json``), numpy values left as they are."""
+        return {name: getattr(self, name) for name in self._names()}
+
+
 def advise(
     sigma_w: float | None = None,
     *,
@@ -325,7 +400,7 @@ def advise(
     seed: int = 0,
     estimator: str = "exact",
     levels=LEVELS,
-) -> dict:
+) -> Advice:
     """Largest temperature the Langevin criterion predicts ordered at ``sigma_w``, and its lr.
 
     The criterion is evaluated per seed on networks trained at one temperature: those of
@@ -357,7 +432,7 @@ def advise(
 
     Returns
     -------
-    dict
+    Advice
         ``sigma_w``, ``inv_sigma_w``, ``estimator``, ``question`` (what T_max means),
         ``source``, ``trained_at_T``, ``n_seeds`` (seeds with a T_c), ``Tc`` (per seed; NaN
         where W overflowed), ``Tc_undefined`` (how many such seeds; left out of the
@@ -443,24 +518,24 @@ def advise(
         "rule (phase-diagram, compare, simulate); phase-diagram's boundary_T uses seeds "
         "trained at each grid T"
     )
-    return {
-        "sigma_w": sigma_w,
-        "inv_sigma_w": 1.0 / sigma_w,
-        "estimator": estimator,
-        "question": question,
-        "source": source,
-        "trained_at_T": T_train,
-        "n_seeds": n,
-        "Tc": Tc,
-        "Tc_undefined": int(np.count_nonzero(~defined)),
-        "Tc_median": float(np.quantile(Tq, 0.5, method="inverted_cdf")),
-        "Tc_16": float(np.quantile(Tq, 0.16, method="inverted_cdf")),
-        "Tc_84": float(np.quantile(Tq, 0.84, method="inverted_cdf")),
-        "ordered_at_trained_T": int(np.count_nonzero(crit.ordered[defined])),
-        "T_max": T_max,
-        "T_max_resolution": level_resolution(n, levels),
-        "lr": lr,
-        "jammed": 1.0 / sigma_w < math.sqrt(2.0),
-        "jammed_actual_width": 1.0 / sigma_w < lines["actual"],
-        "disorder_lines": lines,
-    }
+    return Advice(
+        sigma_w=sigma_w,
+        inv_sigma_w=1.0 / sigma_w,
+        estimator=estimator,
+        question=question,
+        source=source,
+        trained_at_T=T_train,
+        n_seeds=n,
+        Tc=Tc,
+        Tc_undefined=int(np.count_nonzero(~defined)),
+        Tc_median=float(np.quantile(Tq, 0.5, method="inverted_cdf")),
+        Tc_16=float(np.quantile(Tq, 0.16, method="inverted_cdf")),
+        Tc_84=float(np.quantile(Tq, 0.84, method="inverted_cdf")),
+        ordered_at_trained_T=int(np.count_nonzero(crit.ordered[defined])),
+        T_max=T_max,
+        T_max_resolution=level_resolution(n, levels),
+        lr=lr,
+        jammed=1.0 / sigma_w < math.sqrt(2.0),
+        jammed_actual_width=1.0 / sigma_w < lines["actual"],
+        disorder_lines=lines,
+    )
