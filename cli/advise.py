@@ -9,6 +9,7 @@ import click
 
 from dysonsgd.cli import _common as c
 from dysonsgd.cli.main import cli
+from dysonsgd.model import NetworkConfig
 
 
 def _batch_sizes(ctx, param, value):
@@ -44,7 +45,12 @@ def _batch_sizes(ctx, param, value):
 @click.option(
     "--epochs", type=c.POSITIVE_INT, default=20, show_default=True, help="Probe epochs (>= 20)."
 )
-@click.option("--n-batches", type=c.POSITIVE_INT, default=1000, show_default=True)
+@click.option(
+    "--n-batches",
+    type=c.POSITIVE_INT,
+    default=c.default(NetworkConfig, "n_batches"),
+    show_default=True,
+)
 @click.option("--seed", type=c.SEED, default=0, show_default=True)
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 def advise_command(
@@ -62,12 +68,14 @@ def advise_command(
     """
     from dysonsgd import boundaries
     from dysonsgd.sgd import SGDResult
+    from dysonsgd.sgd.api import default_save_points
 
     if sigma is None and checkpoint is None:
         c.fail("give --sigma (the initial width) or --checkpoint")
-    saves = min(21, epochs + 1)  # the probe run's default save points (sgd.default_save_points)
+    probe = NetworkConfig(n_batches=n_batches)  # the probe run's network (boundaries.advise)
+    saves = default_save_points(epochs)
     c.check_memory(
-        seeds * (c.network_floats(n_batches, 4, 3, 16, 32) + 3 * saves * 16 * 32),
+        seeds * (c.config_floats(probe) + 3 * saves * probe.K * probe.L),
         f"--seeds {seeds} probe networks",
     )
     result = None
@@ -96,7 +104,7 @@ def advise_command(
         estimator=estimator,
     )
     if json_output:
-        c.echo_json(adv)
+        c.echo_json(adv.to_dict())
         return
     s = adv["sigma_w"]
     n, T0 = adv["n_seeds"], adv["trained_at_T"]

@@ -180,3 +180,28 @@ def test_bad_api_input():
         boundaries.advise(SIGMA, levels=(0.68, 1.0))
     with pytest.raises(ValueError, match="at most one"):
         boundaries.disorder_lines(object(), a_rms=[0.5])
+
+
+def test_advise_returns_an_advice_and_the_cli_prints_its_to_dict(adv):
+    """boundaries.advise gives a frozen Advice (adv["key"] reads a field, as for the dict it
+    was); advise --json is its to_dict through to_jsonable, nothing added."""
+    import dataclasses
+
+    from dysonsgd.cli._common import to_jsonable
+
+    assert isinstance(adv, boundaries.Advice)
+    d = adv.to_dict()
+    assert list(d) == [f.name for f in dataclasses.fields(boundaries.Advice)]
+    for key, value in d.items():
+        assert adv[key] is value is getattr(adv, key)
+    with pytest.raises(KeyError):
+        adv["nope"]
+    res = run(["advise", "--sigma", SIGMA, "--seeds", SEEDS, "--epochs", EPOCHS,
+               "--n-batches", N_BATCHES, "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == to_jsonable(d)
+
+
+def test_cli_n_batches_default_is_the_network_configs():
+    params = {p.name: p for p in cli.get_command(None, "advise").params}
+    assert params["n_batches"].default == NetworkConfig().n_batches
