@@ -10,7 +10,7 @@ Reads a Dataset from :func:`dysonsgd.sweep.load` and gives
   falls through 0.68, 0.95, 0.997 (the contours of paper Fig 8), interpolated in log2 T;
 - :func:`disorder_lines` -- the disorder boundary 1/sigma_W = sqrt 2 (paper) and the line
   where the actual pre-activation width ``sigma_W rms(a)`` equals ``sigma_c = 1/sqrt 2``;
-- :func:`summary` -- all of it as plain data for ``dysonsgd phase-diagram --json``.
+- :func:`summary` -- all of it as a :class:`SweepSummary` (``phase-diagram --json``).
 
 References
 ----------
@@ -259,8 +259,68 @@ def disorder_lines(ds=None, *, a_rms=None) -> dict:
     return out
 
 
-def summary(ds) -> dict:
-    """Cells done, phase per cell, criterion fractions and boundary estimates, as plain data."""
+@dataclass(frozen=True, eq=False)
+class SweepSummary:
+    """The phase diagram of a sweep store as plain data (:func:`summary`).
+
+    ``summ["phases"]`` reads a field like ``summ.phases``.
+
+    Attributes
+    ----------
+    cells, cells_done : int
+    T_values : ndarray of float64, shape (n_T,)
+    inv_sigma_values : ndarray of float64, shape (n_sigma,)
+    phase_counts : dict of str to int
+        Completed cells per label of :data:`dysonsgd.phases.LABELS`.
+    phases : list of dict
+        One per completed cell: ``T``, ``sigma_w``, ``inv_sigma_w``, ``phase``, the seed means
+        of ``test_loss`` and ``overlap_G``, ``spacing_growth_rate``, ``diverged`` (seeds),
+        ``ordered_fraction_exact`` and ``ordered_fraction_paper``.
+    boundary_T : dict
+        Estimator -> level -> :func:`boundary_temperatures` curve.
+    disorder_line_inv_sigma : dict
+        :func:`disorder_lines` of the store.
+    boundary_T_question : str
+        :data:`BOUNDARY_QUESTION`.
+    boundary_T_seeds : int
+        Seeds per cell.
+    boundary_T_resolution : dict
+        :func:`level_resolution` of that many seeds.
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 5, Figs 1, 6 and 8.
+    """
+
+    cells: int
+    cells_done: int
+    T_values: np.ndarray
+    inv_sigma_values: np.ndarray
+    phase_counts: dict
+    phases: list
+    boundary_T: dict
+    disorder_line_inv_sigma: dict
+    boundary_T_question: str
+    boundary_T_seeds: int
+    boundary_T_resolution: dict
+
+    def __getitem__(self, key: str):
+        if key not in self._names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    @classmethod
+    def _names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def to_dict(self) -> dict:
+        """The fields keyed by name, numpy values left as they are."""
+        return {name: getattr(self, name) for name in self._names()}
+
+
+def summary(ds) -> SweepSummary:
+    """Cells done, phase per cell, criterion fractions and boundary estimates, as plain data,
+    with what the boundary answers and on how many seeds."""
     from dysonsgd.phases import LABELS
 
     phases = cell_phases(ds)
@@ -290,16 +350,20 @@ def summary(ds) -> dict:
     for e in ("exact", "paper"):
         b = boundary_temperatures(ds, e)
         bounds[e] = {f"{lv:g}": b[lv] for lv in b}
-    return {
-        "cells": int(_done(ds).size),
-        "cells_done": int(_done(ds).sum()),
-        "T_values": T,
-        "inv_sigma_values": inv,
-        "phase_counts": {p: int(np.sum(phases.values == p)) for p in LABELS},
-        "phases": cells,
-        "boundary_T": bounds,
-        "disorder_line_inv_sigma": disorder_lines(ds),
-    }
+    n_seeds = int(ds.sizes["seed"])
+    return SweepSummary(
+        cells=int(_done(ds).size),
+        cells_done=int(_done(ds).sum()),
+        T_values=T,
+        inv_sigma_values=inv,
+        phase_counts={p: int(np.sum(phases.values == p)) for p in LABELS},
+        phases=cells,
+        boundary_T=bounds,
+        disorder_line_inv_sigma=disorder_lines(ds),
+        boundary_T_question=BOUNDARY_QUESTION,
+        boundary_T_seeds=n_seeds,
+        boundary_T_resolution=level_resolution(n_seeds),
+    )
 
 
 def _ordered_temperature(Tc_sorted: np.ndarray, level: float) -> float:
