@@ -11,6 +11,8 @@ import click
 
 from dysonsgd.cli import _common as c
 from dysonsgd.cli.main import cli
+from dysonsgd.model import NetworkConfig
+from dysonsgd.sweep.config import SweepConfig
 
 
 @cli.command("phase-diagram")
@@ -23,13 +25,17 @@ from dysonsgd.cli.main import cli
 )
 @click.option("--T-values", "T_values", type=c.FloatList(), help="Temperatures, e.g. 0.03125,4.")
 @click.option("--sigma-values", type=c.FloatList(), help="Initial widths sigma_W, e.g. 0.125,256.")
-@click.option("--epochs", type=c.POSITIVE_INT, default=None, help="Epochs per seed [1000].")
-@click.option("--seeds", type=c.POSITIVE_INT, default=None, help="Seeds per cell [10].")
-@click.option("--seed", type=c.SEED, default=None, help="Base seed [0].")
-@click.option("--n-batches", type=c.POSITIVE_INT, default=None, help="Batches per epoch [1000].")
-@click.option(
-    "--engine", type=click.Choice(["numba", "numpy"]), default=None, help="SGD backend [numba]."
-)
+# unset options take the stored sweep's settings with --resume, else SweepConfig's defaults
+@click.option("--epochs", type=c.POSITIVE_INT, default=None,
+              help=f"Epochs per seed [{c.default(SweepConfig, 'epochs')}].")  # fmt: skip
+@click.option("--seeds", type=c.POSITIVE_INT, default=None,
+              help=f"Seeds per cell [{c.default(SweepConfig, 'n_seeds')}].")  # fmt: skip
+@click.option("--seed", type=c.SEED, default=None,
+              help=f"Base seed [{c.default(SweepConfig, 'seed')}].")  # fmt: skip
+@click.option("--n-batches", type=c.POSITIVE_INT, default=None,
+              help=f"Batches per epoch [{c.default(NetworkConfig, 'n_batches')}].")  # fmt: skip
+@click.option("--engine", type=click.Choice(["numba", "numpy"]), default=None,
+              help=f"SGD backend [{c.default(SweepConfig, 'engine')}].")  # fmt: skip
 @click.option("--store", type=click.Path(), help="Zarr store (default: named after the grid).")
 @click.option(
     "--resume",
@@ -125,8 +131,7 @@ def _phase_diagram(
     net = config.network
     c.check_memory(
         config.n_seeds
-        * (c.network_floats(net.n_batches, net.batch_size, net.d_in, net.K, net.L)
-           + 3 * sweep.SAVE_POINTS * net.K * net.L),
+        * (c.config_floats(net) + 3 * sweep.SAVE_POINTS * net.K * net.L),
         f"a cell of {config.n_seeds} seeds",
     )  # fmt: skip
     store = Path(store) if store is not None else Path(config.default_store_name())
@@ -196,19 +201,15 @@ def _phase_diagram(
         c.quiet_abandoned_async_work()
         sys.exit(130)
     if json_output:
-        c.echo_json(
-            {
-                "store": str(store),
-                "cells_computed": len(report.computed),
-                "cells_already_done": report.already_done,
-                "seconds": report.seconds,
-                "compute_seconds": report.compute_seconds,
-                "config": config.to_dict(),
-                **summ,
-                **_boundary_about(ds),
-                "figures": [str(p) for p in written],
-            }
-        )
+        run = {
+            "store": str(store),
+            "cells_computed": len(report.computed),
+            "cells_already_done": report.already_done,
+            "seconds": report.seconds,
+            "compute_seconds": report.compute_seconds,
+            "config": config.to_dict(),
+        }
+        c.echo_json({**run, **summ.to_dict(), "figures": [str(p) for p in written]})
         return
     click.echo(
         f"phase diagram: {summ['cells_done']}/{summ['cells']} cells in {store} "
@@ -216,15 +217,14 @@ def _phase_diagram(
         f"{report.seconds:.1f} s)"
     )
     _print_map(summ, config)
-    about = _boundary_about(ds)
-    n = about["boundary_T_seeds"]
+    n = summ["boundary_T_seeds"]
     click.echo(
         f"predicted high-T boundary, Langevin criterion (exact estimator), {n} seeds per cell:"
     )
-    click.echo(textwrap.fill(about["boundary_T_question"], width=95, initial_indent="  ",
+    click.echo(textwrap.fill(summ["boundary_T_question"], width=95, initial_indent="  ",
                              subsequent_indent="  "))  # fmt: skip
     b = summ["boundary_T"]["exact"]
-    for lv, res in about["boundary_T_resolution"].items():
+    for lv, res in summ["boundary_T_resolution"].items():
         if not res["resolved"]:
             click.echo(f"  level {lv}: {res['note']}")
             continue
@@ -250,18 +250,6 @@ def _phase_diagram(
         click.echo(f"figures written to {plot_dir} ({len(written)} files)")
 
 
-def _boundary_about(ds) -> dict:
-    """What boundary_T answers, on how many seeds, and which of its levels they resolve."""
-    from dysonsgd import boundaries
-
-    n = int(ds.sizes["seed"])
-    return {
-        "boundary_T_question": boundaries.BOUNDARY_QUESTION,
-        "boundary_T_seeds": n,
-        "boundary_T_resolution": boundaries.level_resolution(n),
-    }
-
-
 def _plot(ds, store, plot_dir) -> list:
     """The phase-diagram figures of a finished sweep; a full disk is one line, exit 1."""
     from dysonsgd.plot import phase as _plot_phase
@@ -282,7 +270,6 @@ def _config_from_options(
 ):  # fmt: skip
     """A SweepConfig from the options; unset options come from ``base`` (or the defaults)."""
     from dysonsgd import sweep
-    from dysonsgd.model import NetworkConfig
 
     if grid is not None and (T_values is not None or sigma_values is not None):
         c.fail("give either --grid or --T-values/--sigma-values, not both")
@@ -295,7 +282,13 @@ def _config_from_options(
         c.fail("give both --T-values and --sigma-values (or a --grid)")
     elif T_values is None:
         T_values, sigma_values = sweep.GRIDS["small"]
-    defaults = {"epochs": 1000, "seeds": 10, "seed": 0, "n_batches": 1000, "engine": "numba"}
+    defaults = {
+        "epochs": c.default(SweepConfig, "epochs"),
+        "seeds": c.default(SweepConfig, "n_seeds"),
+        "seed": c.default(SweepConfig, "seed"),
+        "n_batches": c.default(NetworkConfig, "n_batches"),
+        "engine": c.default(SweepConfig, "engine"),
+    }
     if base is not None:
         defaults = {
             "epochs": base.epochs,

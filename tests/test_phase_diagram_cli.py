@@ -158,3 +158,38 @@ def test_short_runs_are_not_refused(tmp_path, monkeypatch):
     res = CliRunner().invoke(cli, ["advise", "--sigma", "1", "--epochs", "5", "--seeds", "2",
                                    "--n-batches", "10", "--json"])  # fmt: skip
     assert res.exit_code == 0, res.output
+
+
+def test_json_is_the_run_the_config_and_the_sweep_summarys_to_dict(tiny_store):
+    """--json holds the run's keys, the config, boundaries.summary(store).to_dict() (through
+    to_jsonable) and the figures, and nothing else."""
+    import dataclasses
+
+    from dysonsgd import boundaries, sweep
+    from dysonsgd.cli._common import to_jsonable
+
+    path, out = tiny_store
+    summ = boundaries.summary(sweep.load(path))
+    assert isinstance(summ, boundaries.SweepSummary)
+    assert summ["cells_done"] is summ.cells_done == 4
+    with pytest.raises(KeyError):
+        summ["nope"]
+    run_keys = ["store", "cells_computed", "cells_already_done", "seconds", "compute_seconds",
+                "config"]  # fmt: skip
+    fields = [f.name for f in dataclasses.fields(boundaries.SweepSummary)]
+    assert list(out) == [*run_keys, *fields, "figures"]
+    assert {k: out[k] for k in fields} == to_jsonable(summ.to_dict())
+    assert out["boundary_T_seeds"] == 2 and out["figures"] == []
+
+
+def test_option_defaults_are_the_sweep_and_network_configs():
+    """Unset options take SweepConfig's and NetworkConfig's defaults (shown in --help)."""
+    from dysonsgd.cli.phase_diagram import _config_from_options
+    from dysonsgd.model import NetworkConfig
+    from dysonsgd.sweep import SweepConfig
+
+    got = _config_from_options(None, [0.5], [1.0], None, None, None, None, None, None)
+    want = SweepConfig(T_values=(0.5,), sigma_values=(1.0,))
+    assert got == want and got.network == NetworkConfig()
+    res = run(["phase-diagram", "--help"])
+    assert f"[{NetworkConfig().n_batches}]" in res.output and f"[{want.epochs}]" in res.output
