@@ -634,3 +634,91 @@ def test_hooks_and_schemes_reject_bad_input():
 
     with pytest.raises(ValueError, match="no step in the kernels"):
         integrate(*args, **_ok_kw(), scheme=_Unstepped())
+
+
+# --------------------------------------------------------------------------- model registry
+
+
+def _options(**kw):
+    from dysonsgd.langevin import ModelOptions
+
+    base = dict(temperature=0.1, K=4, L=8, n_systems=3, entropy=7)
+    return ModelOptions(**{**base, **kw})
+
+
+def test_registry_holds_the_run_models_with_their_hooks():
+    from dysonsgd.langevin import DEFAULT_MODEL, MODELS, model_class
+
+    assert {"network", "harmonic", "free"} <= set(MODELS) and DEFAULT_MODEL in MODELS
+    for name, cls in MODELS.items():
+        assert model_class(name) is cls and cls.name == name
+        assert cls.default_time > 0
+    with pytest.raises(ValueError, match="unknown drift model 'quantum'.*free"):
+        model_class("quantum")
+
+
+def test_register_refuses_a_taken_name_and_a_missing_default_time():
+    from dysonsgd.langevin.registry import register
+
+    class Twin(FreeModel):
+        pass
+
+    with pytest.raises(ValueError, match="'free' is registered already"):
+        register(Twin)
+
+    class NoTime(DriftModel):
+        name = "no-time"
+
+    with pytest.raises(ValueError, match="default_time"):
+        register(NoTime)
+
+    class Odd(DriftModel):
+        name = "odd"
+        default_time = 1.0
+        option_names = ("colour",)
+
+    with pytest.raises(ValueError, match="unknown options"):
+        register(Odd)
+
+
+def test_from_options_refuses_what_a_model_does_not_use():
+    from dysonsgd.langevin import OptionError
+
+    with pytest.raises(OptionError, match="the free model does not use kappa") as e:
+        FreeModel.from_options(_options(kappa=2.0))
+    assert e.value.option == "kappa" and not e.value.missing
+    with pytest.raises(OptionError, match="got 2 values, need K = 4") as e:
+        HarmonicModel.from_options(_options(targets=(1.0, 2.0)))
+    assert e.value.option == "targets"
+    with pytest.raises(OptionError, match="needs the initial width") as e:
+        NetworkModel.from_options(_options())
+    assert e.value.option == "sigma" and e.value.missing
+    with pytest.raises(OptionError, match="does not use noise"):
+        NetworkModel.from_options(_options(sigma=1.0, noise=1.0))
+
+
+def test_from_options_uses_the_models_defaults_and_the_options():
+    start = HarmonicModel.from_options(_options(targets=(1.0, 3.0, 2.0, 4.0), noise=0.5))
+    m = start.model
+    assert m.noise == 0.5 and np.all(m.kappa == HarmonicModel.__dataclass_fields__["kappa"].default)
+    np.testing.assert_array_equal(m.targets, [4.0, 3.0, 2.0, 1.0])
+    assert start.x0.shape == (3, 4) and start.reference.shape == (3, 4)
+    assert start.sigma == HarmonicModel.default_sigma
+    free = FreeModel.from_options(_options(sigma=0.5))
+    assert free.model.noise == FreeModel.__dataclass_fields__["noise"].default
+    assert free.sigma == 0.5 and free.reference is None
+
+
+def test_initial_spectrum_is_per_system_and_reproducible():
+    from dysonsgd.langevin import initial_spectrum
+
+    a = initial_spectrum(4, 8, 0.5, 3, 11)
+    b = initial_spectrum(4, 8, 0.5, 5, 11)
+    np.testing.assert_array_equal(a, b[:3])  # system k does not depend on the ensemble size
+    assert np.all(np.diff(a, axis=1) < 0) and np.all(a > 0)
+    # the eigenvalues of W W^T for the same draws
+    from dysonsgd import _seeding
+
+    rng = _seeding.stream(11, 1, _seeding.LANGEVIN_INIT)
+    W = rng.standard_normal((4, 8)) * (0.5 / np.sqrt(8))
+    np.testing.assert_allclose(a[1], np.linalg.eigvalsh(W @ W.T)[::-1], rtol=1e-12)

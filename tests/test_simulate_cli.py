@@ -203,7 +203,7 @@ BASE = ["--T", "1", "--sigma", "1"]
          "'--targets'"),
         ([*BASE, "--model", "harmonic", "--K", "3", "--L", "4", "--targets", "1,nan,2"],
          "'--targets'"),
-        ([*BASE, "--model", "free", "--targets", "1,2"], "only --model harmonic"),
+        ([*BASE, "--model", "free", "--targets", "1,2"], "does not use targets"),
         ([*BASE, "--time", "0"], "'--time'"),
         ([*BASE, "--time", "-3"], "'--time'"),
         ([*BASE, "--time", "inf"], "'--time'"),
@@ -238,3 +238,60 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, needle, tmp_path)
     assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], res.stderr
     assert "Traceback" not in res.output
     assert list(tmp_path.iterdir()) == []
+
+
+# The command reads its models from the registry of dysonsgd.langevin: every registered model
+# runs, and refuses each option it does not use, without a change here.
+
+from dysonsgd.langevin import MODELS  # noqa: E402
+from dysonsgd.langevin.registry import OPTIONAL  # noqa: E402
+
+#: A valid value of each optional option (targets: K = 4 equal levels, valid for every model
+#: that takes targets).
+VALID = {"sigma": "0.5", "targets": "1,1,1,1", "kappa": "2", "noise": "0.5", "refresh": "1"}
+
+
+def test_model_choices_are_the_registry():
+    res = run("--help")
+    assert res.exit_code == 0, res.output
+    for name, cls in MODELS.items():
+        assert f"{name}: {cls.__doc__.strip().splitlines()[0]}" in res.stdout
+    bad = run("--T", 1, "--sigma", 1, "--model", "quantum")
+    assert all(f"'{name}'" in bad.stderr for name in MODELS)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_registered_model_runs_with_its_options(name):
+    cls = MODELS[name]
+    given = [a for o in cls.option_names for a in (f"--{o}", VALID[o])]
+    out = run_json("--T", 0.01, "--model", name, "--time", 0.1, *SMALL, *given)
+    assert out["model"] == name and out["status"] == ["ok", "ok"]
+    # a phase, or an exact law's p-value, or the reason there is none
+    assert out["phase"] is not None or out["ks_pvalue"] is not None or out["ks_reason"]
+    assert out["sigma"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "name, option",
+    [(n, o) for n, m in MODELS.items() for o in OPTIONAL if o not in m.option_names],
+)
+def test_every_registered_model_refuses_an_option_it_does_not_use(name, option, tmp_path):
+    os.chdir(tmp_path)
+    res = run("--T", 1, "--sigma", 1, "--model", name, f"--{option}", VALID[option],
+              "--K", 4, "--L", 8, "--out", tmp_path / "o.npz")  # fmt: skip
+    assert res.exit_code == 2, res.output
+    line = res.stderr.strip()
+    assert line.startswith(f"Error: Invalid value for '--{option}'") and "\n" not in line
+    assert f"the {name} model does not use {option}" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_defaults_are_the_models_own():
+    # --time: each class's default_time; --sigma: the class's default_sigma
+    for name, cls in MODELS.items():
+        if cls.default_time > 10:  # the network's default run is too long for a unit test
+            continue
+        args = ["--sigma", 1] if cls.default_sigma is None else []
+        out = run_json("--T", 0.01, "--model", name, "--dt", 0.05, *SMALL, *args)
+        assert out["time"] == cls.default_time
+        assert out["sigma"] == cls.default_sigma

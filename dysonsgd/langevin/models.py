@@ -26,6 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from dysonsgd._validate import positive_float as _positive_float
+from dysonsgd.langevin.registry import (
+    ModelOptions,
+    OptionError,
+    RunSummary,
+    Start,
+    initial_spectrum,
+    register,
+)
 
 DOMAINS: tuple[str, ...] = ("positive", "real")
 
@@ -88,9 +96,42 @@ class DriftModel:
     domain: str = "positive"
     refresh_interval: float = math.inf
 
+    # ---- what a model registered for runs by name provides (dysonsgd.langevin.registry)
+    #: Optional fields of :class:`~dysonsgd.langevin.registry.ModelOptions` the model reads.
+    option_names: tuple[str, ...] = ()
+    #: Langevin time of a run when none is given (None: not registered).
+    default_time: float | None = None
+    #: Initial width sigma_W when none is given (None: the option is required).
+    default_sigma: float | None = 1.0
+
     def coefficients(self, x: np.ndarray, t: float) -> Coefficients:
         """Coefficients at eigenvalues ``x`` (float64, shape (n, K), descending) and time t."""
         raise NotImplementedError("a DriftModel subclass must implement coefficients(x, t)")
+
+    @classmethod
+    def from_options(cls, options: ModelOptions) -> Start:
+        """The model and the initial state of its ensemble from a run's generic options.
+
+        Raises
+        ------
+        OptionError
+            An option the model cannot use or a bad value, naming the option.
+        """
+        raise NotImplementedError(f"{cls.__name__} cannot be started from run options")
+
+    @classmethod
+    def epoch_time(cls, options: ModelOptions) -> float | None:
+        """Langevin time of one paper epoch at the options' temperature; None: no epochs."""
+        return None
+
+    @classmethod
+    def network_config(cls, options: ModelOptions):
+        """The NetworkConfig of the network instances the model holds, or None."""
+        return None
+
+    def summarize(self, start: Start, result) -> RunSummary:
+        """What the run ``result`` (a LangevinResult started from ``start``) says."""
+        raise NotImplementedError(f"{type(self).__name__} has no run summary")
 
 
 def _int_at_least(name: str, value, low: int) -> int:
@@ -109,6 +150,7 @@ def _tile(a: np.ndarray, n: int) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(a, (n, *a.shape)), dtype=np.float64)
 
 
+@register
 @dataclass(frozen=True, eq=False)
 class FreeModel(DriftModel):
     """No drift, isotropic gradient noise: the Wishart process (docs/theory.md, section 2, case 1).
@@ -133,6 +175,8 @@ class FreeModel(DriftModel):
     name = "free"
     domain = "positive"
     refresh_interval = math.inf
+    option_names = ("sigma", "noise")
+    default_time = 10.0
 
     def __post_init__(self) -> None:
         _int_at_least("K", self.K, 2)
@@ -154,7 +198,27 @@ class FreeModel(DriftModel):
             C=np.full((n, self.K), self.noise * self.L),
         )
 
+    @classmethod
+    def from_options(cls, options: ModelOptions) -> Start:
+        """Noise a = ``options.noise``; W(0) with entries N(0, sigma_W^2 / L)."""
+        options.check_for(cls)
+        kw = {} if options.noise is None else {"noise": options.noise}
+        model = cls(K=options.K, L=options.L, **kw)
+        sigma = options.sigma if options.sigma is not None else cls.default_sigma
+        x0 = initial_spectrum(options.K, options.L, sigma, options.n_systems, options.entropy)
+        return Start(model=model, x0=x0, sigma=sigma, options=options)
 
+    def summarize(self, start: Start, result) -> RunSummary:
+        """The Wishart law of the final levels (:func:`free_model_law`) and its KS test."""
+        L = start.options.L
+        law = free_model_law(
+            self, start.options.temperature, float(result.times[-1]),
+            initial_variance=start.sigma * start.sigma / L,
+        )  # fmt: skip
+        return _law_summary(law, result)
+
+
+@register
 @dataclass(frozen=True, eq=False)
 class HarmonicModel(DriftModel):
     """Harmonic drift and constant noise: a beta = 1 Coulomb gas (docs/theory.md, section 2).
@@ -168,17 +232,19 @@ class HarmonicModel(DriftModel):
     targets : array_like of float, shape (K,)
         Target eigenvalues x*, K >= 2.
     kappa : float or array_like of float, shape (K,)
-        Stiffness, > 0.
+        Stiffness, > 0 (default 1).
     noise : float
-        A > 0.
+        A > 0 (default 1).
     """
 
     targets: np.ndarray
-    kappa: np.ndarray
+    kappa: np.ndarray | float = 1.0
     noise: float = 1.0
     name = "harmonic"
     domain = "real"
     refresh_interval = math.inf
+    option_names = ("sigma", "targets", "kappa", "noise")
+    default_time = 10.0
 
     def __post_init__(self) -> None:
         tg = np.asarray(self.targets, dtype=np.float64)
@@ -213,6 +279,30 @@ class HarmonicModel(DriftModel):
             a_iso=np.zeros(n),
             C=np.zeros((n, K)),
         )
+
+    @classmethod
+    def from_options(cls, options: ModelOptions) -> Start:
+        """Targets x* = ``options.targets`` (K values), else the K eigenvalues of a teacher
+        drawn like the network's (W* entries N(0, 1/L)); W(0) entries N(0, sigma_W^2 / L)."""
+        options.check_for(cls)
+        K, L = options.K, options.L
+        if options.targets is None:
+            targets = initial_spectrum(K, L, 1.0, 1, options.entropy + 1)[0]
+        elif len(options.targets) != K:
+            raise OptionError("targets", f"got {len(options.targets)} values, need K = {K}")
+        else:
+            targets = np.sort(np.asarray(options.targets, dtype=np.float64))[::-1]
+        kw = {k: getattr(options, k) for k in ("kappa", "noise") if getattr(options, k) is not None}
+        model = cls(targets=targets, **kw)
+        sigma = options.sigma if options.sigma is not None else cls.default_sigma
+        x0 = initial_spectrum(K, L, sigma, options.n_systems, options.entropy)
+        reference = np.broadcast_to(model.targets, (options.n_systems, K))
+        return Start(model=model, x0=x0, sigma=sigma, options=options, reference=reference)
+
+    def summarize(self, start: Start, result) -> RunSummary:
+        """The stationary GOE law (:func:`harmonic_stationary_law`) and its KS test, once the
+        run is long enough to have forgotten its start."""
+        return _stationary_summary(self, start.options.temperature, result)
 
 
 @dataclass(frozen=True, eq=False)
@@ -376,6 +466,15 @@ class WishartLaw:
             "mp_scale": self.variance * self.L,
         }
 
+    def describe(self) -> str:
+        """One line naming the law and its parameters."""
+        p = self.parameters
+        return (
+            f"Wishart: X = W W^T, W {p['K']} x {p['L']} with i.i.d. N(0, {p['entry_variance']:.4g})"
+            f" entries (sigma_W^2/L + T a t); Marchenko-Pastur ratio {p['mp_ratio']:.3g}, "
+            f"scale {p['mp_scale']:.4g} for large K"
+        )
+
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Eigenvalues of n independent draws, float64, shape (n, K), descending."""
         K, L, sd = self.K, self.L, math.sqrt(self.variance)
@@ -422,6 +521,16 @@ class GOELaw:
             "pair_sig": math.sqrt(2.0 * self.variance),
             "semicircle_radius": 2.0 * math.sqrt(self.K * self.variance),
         }
+
+    def describe(self) -> str:
+        """One line naming the law and its parameters."""
+        p = self.parameters
+        return (
+            f"GOE about x* = {p['center']:.4g}, off-diagonal variance T A/(2 kappa) = "
+            f"{p['offdiagonal_variance']:.4g}"
+            + (f" (Wigner spacing, sig = {p['pair_sig']:.4g})" if p["K"] == 2 else
+               f" (semicircle radius {p['semicircle_radius']:.4g} for large K)")
+        )  # fmt: skip
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Eigenvalues of n independent draws, float64, shape (n, K), descending."""
@@ -621,3 +730,51 @@ def ks_exact_law(
     d_null = _pooled_ks(null, reference)
     p = (1.0 + np.count_nonzero(d_null >= d)) / (n_null + 1.0)
     return ExactLawTest(d, float(p), n, n_reference, n_null)
+
+
+# --------------------------------------------------------------------------- run summaries
+
+#: The harmonic model's stationary law is compared with a run only after this many
+#: relaxation times 1/kappa: the start's imprint decays as exp(-kappa t), e^-10 = 4.5e-5.
+RELAXATION_TIMES = 10.0
+
+#: ... and only once that imprint, exp(-kappa t) max_i |x_i(0) - x*|, is below this fraction
+#: of the law's width sqrt(T A / (2 kappa)): a shift of 1% of the width moves the CDF by
+#: ~0.4%, below the KS resolution of any ensemble under ~10^5 levels.
+RESIDUAL_FRACTION = 0.01
+
+
+def _law_summary(law: WishartLaw | GOELaw, result) -> RunSummary:
+    """KS test of a finished run's final levels against ``law`` (none if a system failed)."""
+    bad = int(np.sum(result.status != 0))
+    if bad:
+        return RunSummary(
+            law=law,
+            ks_reason=f"{bad} system(s) did not finish (see status): no sample of the law",
+        )
+    return RunSummary(law=law, ks=ks_exact_law(result.final, law), ks_seed=EXACT_LAW_ENTROPY)
+
+
+def _stationary_summary(model: HarmonicModel, temperature: float, result) -> RunSummary:
+    """The harmonic model's stationary law and its KS test, or why there is none."""
+    try:
+        law = harmonic_stationary_law(model, temperature)
+    except ValueError:
+        return RunSummary(
+            ks_reason="unequal targets: no closed-form stationary law; give equal --targets"
+        )
+    t = float(result.times[-1])
+    residual = float(np.max(np.abs(result.x[:, 0] - law.center)))
+    tau = harmonic_relaxation_time(model)
+    width = math.sqrt(law.variance)
+    need = tau * max(RELAXATION_TIMES, math.log(max(residual / (RESIDUAL_FRACTION * width), 1)))
+    if t < need:
+        return RunSummary(
+            law=law,
+            ks_reason=(
+                f"the run (t = {t:.3g}) is shorter than the time to forget its start "
+                f"(t >= {need:.3g}, {need / tau:.3g} relaxation times 1/kappa); use --time "
+                f"{need:.3g} or more"
+            ),
+        )
+    return _law_summary(law, result)

@@ -62,7 +62,8 @@ import numpy as np
 from dysonsgd._validate import positive_float
 from dysonsgd.langevin import _kernels_network as _kn
 from dysonsgd.langevin.models import Coefficients, DriftModel
-from dysonsgd.model import Instance, loss_and_gradient
+from dysonsgd.langevin.registry import ModelOptions, RunSummary, Start, register
+from dysonsgd.model import Instance, NetworkConfig, loss_and_gradient, make_instances
 
 BASES: tuple[str, ...] = ("teacher", "student")
 #: Linearisations of the drift between refreshes (see NetworkModel).
@@ -84,6 +85,7 @@ def _svd(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.ascontiguousarray(U), s, np.ascontiguousarray(Vt.T)
 
 
+@register
 class NetworkModel(DriftModel):
     """The tanh teacher-student network reduced to its singular values (docs/theory-network.md).
 
@@ -127,6 +129,13 @@ class NetworkModel(DriftModel):
 
     name = "network"
     domain = "positive"
+    option_names = ("sigma", "refresh")
+    #: t = 500 is 500 / (T |B| n_batches) paper epochs (4 epochs at T = 2^-5, 1/32 epoch at
+    #: T = 4): long enough for the ordered flow to cover most of the way to the teacher
+    #: (docs/theory-network.md), for a high-temperature flow to grow past 10 x*_1 and a
+    #: disordered one to show it is frozen.
+    default_time = 500.0
+    default_sigma = None  # the disorder strength is the point of a network run: required
 
     def __init__(
         self,
@@ -204,6 +213,62 @@ class NetworkModel(DriftModel):
         self.reset()
         self.x0 = np.ascontiguousarray(np.array(x0))
         self.teacher_eigenvalues = np.ascontiguousarray(np.array(xt))
+
+    # ------------------------------------------------------------ runs by name (registry)
+
+    @classmethod
+    def network_config(cls, options: ModelOptions) -> NetworkConfig:
+        """The paper's protocol (``NetworkConfig`` defaults) with the options' K and L."""
+        return NetworkConfig(K=options.K, L=options.L)
+
+    @classmethod
+    def epoch_time(cls, options: ModelOptions) -> float:
+        """``T |B| n_batches``: Langevin time of one epoch of the paper's protocol."""
+        config = cls.network_config(options)
+        return options.temperature * config.batch_size * config.n_batches
+
+    @classmethod
+    def from_options(cls, options: ModelOptions) -> Start:
+        """One network per seed (:func:`dysonsgd.model.make_instances`, width sigma_W) in
+        the teacher's basis, coefficients refreshed every ``options.refresh``."""
+        options.check_for(cls)
+        kw = {} if options.refresh is None else {"refresh_interval": options.refresh}
+        instances = make_instances(
+            cls.network_config(options), options.sigma, options.n_systems, options.entropy
+        )
+        model = cls(instances, **kw)
+        return Start(
+            model=model,
+            x0=model.x0,
+            sigma=options.sigma,
+            options=options,
+            reference=model.teacher_eigenvalues,
+            initial_loss=model.training_loss(model.x0),
+        )
+
+    def summarize(self, start: Start, result) -> RunSummary:
+        """The phase of each seed (:func:`dysonsgd.phases.classify`) from its flow, its
+        blow-ups and its training loss; advice when the run is too short to decide."""
+        from dysonsgd.phases import LOSS_DROP, classify
+
+        loss = np.stack([start.initial_loss, self.training_loss(result.final)], axis=1)
+        phases = classify(result.x, start.reference, diverged=result.blown_up, loss=loss)
+        advice = None
+        if phases.phase == "undetermined":
+            epoch_time = self.epoch_time(start.options)
+            E = float(result.times[-1]) / epoch_time
+            longer = max(10.0 * E, self.default_time / epoch_time)
+            pr, sc, lr = phases.progress, phases.scale, phases.loss_ratio
+            advice = (
+                f"the run ({E:.3g} paper epochs) is too short for the phase rule to decide: "
+                f"the flow got {np.nanmin(pr):.0%} to {np.nanmax(pr):.0%} of the way to the "
+                f"teacher's spectrum, x_1/x*_1 is {np.nanmin(sc):.3g} to {np.nanmax(sc):.3g} "
+                f"and the loss ratio {np.nanmin(lr):.2g} to {np.nanmax(lr):.2g} (ordered needs "
+                f"< {LOSS_DROP:g}); run longer, e.g. --epochs {longer:.3g}"
+            )
+        return RunSummary(
+            phases=phases, advice=advice, ks_reason="the network model has no closed-form law"
+        )
 
     def reset(self) -> None:
         """Attach level i to basis pair i again and undo every sign flip and exchange."""
