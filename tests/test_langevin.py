@@ -716,9 +716,10 @@ def test_initial_spectrum_is_per_system_and_reproducible():
     b = initial_spectrum(4, 8, 0.5, 5, 11)
     np.testing.assert_array_equal(a, b[:3])  # system k does not depend on the ensemble size
     assert np.all(np.diff(a, axis=1) < 0) and np.all(a > 0)
-    # the eigenvalues of W W^T for the same draws
+    # the squared singular values of the same draw, and the eigenvalues of W W^T to rounding
     from dysonsgd import _seeding
 
     rng = _seeding.stream(11, 1, _seeding.LANGEVIN_INIT)
     W = rng.standard_normal((4, 8)) * (0.5 / np.sqrt(8))
+    np.testing.assert_array_equal(a[1], np.linalg.svd(W, compute_uv=False) ** 2)
     np.testing.assert_allclose(a[1], np.linalg.eigvalsh(W @ W.T)[::-1], rtol=1e-12)

@@ -271,7 +271,8 @@ class RunSummary:
 
 
 def initial_spectrum(K: int, L: int, sigma: float, n: int, entropy: int) -> np.ndarray:
-    """Eigenvalues of ``X = W W^T`` for K x L matrices with entries N(0, sigma^2/L).
+    """Eigenvalues of ``X = W W^T`` for K x L matrices with entries N(0, sigma^2/L), computed
+    as squared singular values (:func:`dysonsgd.observables.eigenvalues_of_X`).
 
     System k's matrix comes from the ``LANGEVIN_INIT`` stream of (entropy, k) alone
     (:mod:`dysonsgd._seeding`), so it does not depend on the ensemble size.
@@ -292,9 +293,12 @@ def initial_spectrum(K: int, L: int, sigma: float, n: int, entropy: int) -> np.n
     ndarray of float64, shape (n, K)
         Descending.
     """
-    out = np.empty((n, K))
+    from dysonsgd.observables import eigenvalues_of_X
+
+    W = np.empty((n, K, L))
     for k in range(n):
         rng = _seeding.stream(entropy, k, _seeding.LANGEVIN_INIT)
-        W = rng.standard_normal((K, L)) * (sigma / math.sqrt(L))
-        out[k] = np.linalg.eigvalsh(W @ W.T)[::-1]
-    return out
+        W[k] = rng.standard_normal((K, L)) * (sigma / math.sqrt(L))
+    # squared singular values, not eigvalsh(W W^T): forming W W^T squares the condition
+    # number and loses the small levels' relative accuracy (dysonsgd.spectra)
+    return eigenvalues_of_X(W)
