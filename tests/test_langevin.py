@@ -723,3 +723,141 @@ def test_initial_spectrum_is_per_system_and_reproducible():
     W = rng.standard_normal((4, 8)) * (0.5 / np.sqrt(8))
     np.testing.assert_array_equal(a[1], np.linalg.svd(W, compute_uv=False) ** 2)
     np.testing.assert_allclose(a[1], np.linalg.eigvalsh(W @ W.T)[::-1], rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- linear model
+
+
+def test_linear_model_is_the_harmonic_map_of_linear_sgd():
+    from dysonsgd.langevin.models import LinearModel
+    from dysonsgd.scaling import harmonic_map
+
+    m = LinearModel(K=3, s_star=2.0, noise=0.5)
+    hm = harmonic_map(2.0, 0.5)
+    h = HarmonicModel(targets=np.full(3, hm["target"]), kappa=hm["kappa"], noise=hm["noise"])
+    x = np.array([[4.5, 4.0, 3.1], [5.0, 3.9, 3.0]])
+    a, b = m.coefficients(x, 0.0), h.coefficients(x, 0.0)
+    for f in ("kt0", "kappa", "V0", "a_iso", "C", "a_diag"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    # kappa = 1 (data covariance I), x* = s*^2, noise 2 A s*^2
+    np.testing.assert_array_equal(a.kappa, 1.0)
+    np.testing.assert_array_equal(a.kt0, -4.0)
+    np.testing.assert_array_equal(a.V0[0], 4.0 * (np.ones((3, 3)) + np.eye(3)))
+
+
+def _linear_final(T, K=4, s_star=1.0, A=1.0, n=400, seed=0):
+    from dysonsgd.langevin.models import LinearModel
+
+    m = LinearModel(K=K, s_star=s_star, noise=A)
+    # start inside the stationary cloud (levels ordered, about one width apart)
+    x0 = np.tile(s_star**2 + s_star * math.sqrt(T * A) * np.linspace(1.0, -1.0, K), (n, 1))
+    r = integrate(m, x0, 10.0, temperature=T, dt=2e-3, save_points=2, seed=seed)
+    assert not r.stopped.any()
+    return m, r.final
+
+
+def test_linear_model_width_follows_the_linear_scaling_rule():
+    # Stationary law: GOE about x* = s*^2 with off-diagonal variance v = T A s*^2, so
+    # E[(1/K) sum (x_i - x*)^2] = v (K + 1) exactly and the singular values' width
+    # sqrt(v (K + 1)) / (2 s*) = scaling.theory_prefactor(K) sqrt(T A): the lr -> 0 width of
+    # linear SGD, a function of eps / |B| only. t = 10 relaxation times (kappa = 1) from a
+    # start inside the cloud; weak error O(dt) = O(2e-3) in the variance, far below the
+    # tolerance of 4.5 standard errors of the mean over 400 independent systems (seed 0,
+    # the first tried).
+    from dysonsgd.scaling import theory_prefactor
+
+    K, s_star, A = 4, 1.5, 0.5
+    widths = {}
+    for eps, bs in ((0.02, 1), (0.08, 4), (0.08, 1)):
+        T = eps / bs
+        _, x = _linear_final(T, K=K, s_star=s_star, A=A)
+        msd = np.mean((x - s_star**2) ** 2, axis=1)  # per system
+        exact = T * A * s_star**2 * (K + 1)
+        assert abs(msd.mean() - exact) < 4.5 * msd.std(ddof=1) / math.sqrt(msd.size)
+        widths[eps, bs] = math.sqrt(msd.mean()) / (2 * s_star)
+        assert widths[eps, bs] == pytest.approx(theory_prefactor(K) * math.sqrt(T * A), rel=0.1)
+    # equal T = eps / |B|: the same equation, the same numbers
+    assert widths[0.02, 1] == widths[0.08, 4]
+    # T x 4: width x 2 (to the statistical error of two ~3.5%-accurate widths)
+    assert widths[0.08, 1] / widths[0.02, 1] == pytest.approx(2.0, rel=0.1)
+
+
+def test_linear_model_follows_its_exact_stationary_law():
+    # KS of the pooled final levels against the GOE law (Monte Carlo p-value, uniform under
+    # the law: p > 0.01 fails 1% of correct runs; seed 1, the first tried)
+    from dysonsgd.langevin.models import harmonic_stationary_law, ks_exact_law
+
+    T = 0.01
+    m, x = _linear_final(T, s_star=2.0, n=50, seed=1)
+    law = harmonic_stationary_law(m.harmonic, T)
+    assert law.center == 4.0 and law.variance == pytest.approx(T * 1.0 * 4.0, rel=1e-12)
+    assert ks_exact_law(x, law).pvalue > 0.01
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(K=1), "K must be an integer >= 2"),
+        (dict(K=3, s_star=0.0), "s_star"),
+        (dict(K=3, s_star=-1.0), "s_star"),
+        (dict(K=3, s_star=math.nan), "s_star"),
+        (dict(K=3, s_star=math.inf), "s_star"),
+        (dict(K=3, noise=0.0), "noise"),
+        (dict(K=3, s_star=1e200), "overflow"),
+    ],
+)
+def test_linear_model_refuses_bad_parameters(kw, match):
+    from dysonsgd.langevin.models import LinearModel
+
+    with pytest.raises(ValueError, match=match):
+        LinearModel(**kw)
+
+
+@pytest.mark.parametrize(
+    "kw, option, match",
+    [
+        (dict(kappa=2.0), "kappa", "does not use kappa"),
+        (dict(refresh=1.0), "refresh", "does not use refresh"),
+        (dict(targets=(1.0, 2.0, 1.0, 1.0)), "targets", "K equal singular values"),
+        (dict(targets=(1.0, 1.0)), "targets", "one value or K = 4"),
+        (dict(targets=(1e308,)), "targets", "overflow"),
+        (dict(targets=(1e-300,), noise=1e-300), "targets", "underflow"),
+    ],
+)
+def test_linear_model_from_options_refuses_what_it_cannot_use(kw, option, match):
+    from dysonsgd.langevin import OptionError
+    from dysonsgd.langevin.models import LinearModel
+
+    with pytest.raises(OptionError, match=match) as e:
+        LinearModel.from_options(_options(**kw))
+    assert e.value.option == option
+
+
+def test_linear_model_on_the_command_line():
+    # dysonsgd simulate --model linear: s* from --targets (x* = s*^2 = 4), A from --noise;
+    # the exact law is the GOE about 4 with off-diagonal variance T A s*^2 (seed 0, first tried)
+    import json
+
+    from click.testing import CliRunner
+
+    from dysonsgd.cli.main import cli
+
+    def invoke(*args):
+        return CliRunner().invoke(cli, ["simulate", "--model", "linear", *map(str, args)])
+
+    res = invoke("--T", 0.01, "--targets", 4, "--noise", 0.5, "--K", 4, "--L", 8,
+                 "--seeds", 50, "--time", 10, "--json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["exact_law"]["name"] == "goe" and out["exact_law"]["parameters"]["center"] == 4
+    assert out["exact_law"]["parameters"]["offdiagonal_variance"] == pytest.approx(0.02)
+    assert out["ks_pvalue"] > 0.01 and out["phase"] is None
+    np.testing.assert_array_equal(out["teacher_eigenvalues"], 4.0)
+    for args, flag in (
+        (["--targets", "1,2,1,1"], "--targets"),
+        (["--kappa", 2], "--kappa"),
+        (["--refresh", 1], "--refresh"),
+        (["--epochs", 1], "--epochs"),
+    ):
+        res = invoke("--T", 0.01, "--K", 4, "--L", 8, *args)
+        assert res.exit_code == 2 and f"Invalid value for '{flag}'" in res.stderr, res.output

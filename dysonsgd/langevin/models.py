@@ -305,6 +305,102 @@ class HarmonicModel(DriftModel):
         return _stationary_summary(self, start.options.temperature, result)
 
 
+@register
+@dataclass(frozen=True, eq=False)
+class LinearModel(DriftModel):
+    """Linear teacher-student SGD near its teacher: the harmonic model of scaling.harmonic_map.
+
+    The linear student ``yhat = W a`` (inputs ``a ~ N(0, I_L)``) of a teacher ``W* = s* U V^T``
+    with K equal singular values s*, trained by SGD whose per-sample gradient carries noise of
+    per-element variance A (:mod:`dysonsgd.scaling`). In the teacher's frame its levels
+    ``x_i = s_i^2`` have ``Kt_ii = 2 s_i (s_i - s*)``, ``Vt_ij = A (x_i + x_j)``,
+    ``Vt_ii = 4 A x_i``, ``C_ii = A L``; linearised about ``x* = s*^2``
+    (:func:`dysonsgd.scaling.harmonic_map`) this is the harmonic model with ``kappa = 1`` (the
+    data covariance is the identity), targets ``x*`` and noise ``2 A s*^2``, C = 0. The
+    neglected terms change the width by a relative ``O((L sigma / s*)^2)`` (docs/scaling.md).
+
+    Its stationary law is the GOE about ``s*^2`` with off-diagonal variance ``T A s*^2``
+    (:func:`harmonic_stationary_law` of :attr:`harmonic`): the singular values' rms deviation
+    from s* is ``sqrt(T A (K + 1)) / 2`` to leading order, which depends on the learning rate
+    eps and batch size |B| only through ``T = eps / |B|`` -- the linear scaling rule.
+
+    Parameters
+    ----------
+    K : int
+        Number of levels, >= 2.
+    s_star : float
+        The teacher's singular value s* > 0 (default 1).
+    noise : float
+        A > 0, per-sample per-element gradient-noise variance of the SGD (default 1).
+
+    Attributes
+    ----------
+    harmonic : HarmonicModel
+        The equivalent harmonic model; :meth:`coefficients` are its coefficients.
+
+    References
+    ----------
+    G. Aarts, B. Lucini, C. Park, arXiv:2407.16427 (2024): the linear scaling rule and the
+    linear teacher-student model.
+    """
+
+    K: int
+    s_star: float = 1.0
+    noise: float = 1.0
+    name = "linear"
+    domain = "real"
+    refresh_interval = math.inf
+    option_names = ("sigma", "targets", "noise")
+    default_time = 10.0
+
+    def __post_init__(self) -> None:
+        from dysonsgd.scaling import harmonic_map
+
+        _int_at_least("K", self.K, 2)
+        object.__setattr__(self, "s_star", _positive_float("s_star", self.s_star))
+        object.__setattr__(self, "noise", _positive_float("noise", self.noise))
+        hm = harmonic_map(self.s_star, self.noise)
+        harmonic = HarmonicModel(
+            targets=np.full(self.K, hm["target"]), kappa=hm["kappa"], noise=hm["noise"]
+        )
+        object.__setattr__(self, "harmonic", harmonic)
+
+    def coefficients(self, x: np.ndarray, t: float) -> Coefficients:
+        return self.harmonic.coefficients(x, t)
+
+    @classmethod
+    def from_options(cls, options: ModelOptions) -> Start:
+        """s* from ``options.targets`` (the teacher's x* = s*^2: one value or K equal ones),
+        A from ``options.noise``; W(0) with entries N(0, sigma_W^2 / L)."""
+        options.check_for(cls)
+        K, L = options.K, options.L
+        kw = {} if options.noise is None else {"noise": options.noise}
+        if options.targets is not None:
+            tg = np.asarray(options.targets, dtype=np.float64)
+            if tg.size not in (1, K) or np.ptp(tg) != 0:
+                raise OptionError(
+                    "targets",
+                    f"the linear model's teacher has K equal singular values s*, so its targets "
+                    f"are one x* = s*^2 (one value or K = {K} equal values), got "
+                    f"{tg.tolist()}; for unequal targets use --model harmonic",
+                )
+            if not (np.isfinite(tg[0]) and tg[0] > 0):
+                raise OptionError("targets", f"x* = s*^2 must be positive, got {tg[0]!r}")
+            kw["s_star"] = math.sqrt(float(tg[0]))
+        try:
+            model = cls(K=K, **kw)
+        except ValueError as e:  # harmonic_map refuses an s*^2 or 2 A s*^2 out of float64
+            raise OptionError("targets" if "s_star" in str(e) else "noise", str(e)) from None
+        sigma = options.sigma if options.sigma is not None else cls.default_sigma
+        x0 = initial_spectrum(K, L, sigma, options.n_systems, options.entropy)
+        reference = np.broadcast_to(model.harmonic.targets, (options.n_systems, K))
+        return Start(model=model, x0=x0, sigma=sigma, options=options, reference=reference)
+
+    def summarize(self, start: Start, result) -> RunSummary:
+        """The stationary GOE law and its KS test, as the harmonic model's."""
+        return _stationary_summary(self.harmonic, start.options.temperature, result)
+
+
 @dataclass(frozen=True, eq=False)
 class MeasuredModel(DriftModel):
     """Coefficients measured at one state (e.g. an SGD checkpoint) and held fixed.
