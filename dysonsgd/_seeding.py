@@ -13,7 +13,7 @@ NETWORK = 0  # M, W*, Z, the student's initial matrix, training and probe inputs
 SHUFFLE = 1  # batch shuffling in SGD
 LANGEVIN = 2  # Brownian increments of the Langevin integrator
 LANGEVIN_INIT = 3  # initial spectra drawn by the integrator's simple models
-SCALING = 4  # injected noise, teacher and start of the linear scaling experiment (scaling.py)
+SCALING = 4  # injected noise, teacher and start of the linear scaling experiment (scaling/)
 
 
 def base_entropy(seed: int | np.random.Generator | np.random.SeedSequence | None) -> int:

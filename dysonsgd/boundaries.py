@@ -194,7 +194,7 @@ def feature_rms(instances) -> np.ndarray:
 
     The actual width of the pre-activation ``z = W a`` at initialisation is
     ``sigma_W rms(a)`` (entries of W are N(0, sigma_W^2 / L), so ``Var z_k = sigma_W^2
-    mean_l a_l^2``). Stored per cell and seed as ``a_rms`` by :func:`dysonsgd.sweep.run_cell`.
+    mean_l a_l^2``). Stored per cell and seed as ``a_rms`` by :func:`dysonsgd.sweep.compute_cell`.
 
     Parameters
     ----------

@@ -53,7 +53,7 @@ def test_width_line_is_one_function_for_both_paths(store, adv):
     assert from_store["actual"] == adv["disorder_lines"]["actual"]
     assert from_store["actual_stderr"] == pytest.approx(adv["disorder_lines"]["actual_stderr"])
     # the sweep's stored per-seed rms is feature_rms of the same instances, bit for bit
-    # (sweep.run_cell keeps its own copy of the expression: this ties them)
+    # (sweep.compute_cell keeps its own copy of the expression: this ties them)
     from dysonsgd.model import make_instances
 
     inst = make_instances(NetworkConfig(n_batches=N_BATCHES), SIGMA, SEEDS, 0)
