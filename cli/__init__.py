@@ -27,8 +27,8 @@ through ``exec()`` of a string (``_Py_UnhandledKeyboardInterrupt``), even when i
 caught later, and then ends ``python -m`` by killing itself with SIGINT (exit -2) instead
 of the status asked for. scipy's ``array_api_compat`` imports numpy submodules inside such
 an ``exec``, so a Ctrl-C there ended ``python -m dysonsgd.cli`` with -2 after the group had
-printed its message (found by ``tests/test_interrupts.py``). The flag is cleared unless a
-``KeyboardInterrupt`` really went unhandled (then ``sys.last_value`` holds it).
+printed its message (found by ``tests/reliability/test_interrupts.py``). The flag is cleared
+unless a ``KeyboardInterrupt`` really went unhandled (then ``sys.last_value`` holds it).
 """
 
 # ``_signal`` is the C module behind ``signal``: importing it runs no Python code, so the

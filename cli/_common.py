@@ -293,7 +293,7 @@ def quiet_abandoned_async_work() -> None:
     interpreter shutdown ("cannot schedule new futures after interpreter shutdown"), and
     asyncio logs each one with a traceback ("Task exception was never retrieved") after the
     one-line message. The command is over and nothing more will be written, so those
-    reports carry no information (found by tests/test_faults.py).
+    reports carry no information (found by tests/reliability/test_faults.py).
     """
     import logging
 

@@ -74,7 +74,7 @@ MIN_LEVELS: int = 4
 
 #: sd of <r> of one spectrum of N levels is RATIO_SD_COEFF / sqrt(N) (0.34, measured for GOE-
 #: and Poisson-class spectra, N >= 16): :data:`dysonsgd.spectra.RATIO_SD_COEFF`, its one owner,
-#: where the measurement is described (tests/test_spectrum_cli.py re-measures it).
+#: where the measurement is described (tests/cli/test_spectrum_cli.py re-measures it).
 RATIO_SD_COEFF: float = spectra.RATIO_SD_COEFF
 
 _GOE_POISSON_GAP = spectra.GOE_RATIO_MEAN_LARGE_N - spectra.POISSON_RATIO_MEAN  # 0.1444

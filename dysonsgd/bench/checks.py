@@ -5,7 +5,7 @@ entry finite, >= 0, the matrix symmetric to a relative ``SYM_RTOL``, and its sym
 ``0.5 (V0 + V0^T)`` handed to the kernel. Before, that was ``np.isfinite``, ``np.allclose``
 against the transpose, ``V0 < 0`` and the symmetrisation as separate full-size numpy
 expressions; now it is ``_kernels.check_symmetrise_v0``, one tiled pass with the same
-verdicts (tests/test_langevin.py::test_v0_check_agrees_with_the_numpy_checks). Both are
+verdicts (tests/langevin/test_langevin.py::test_v0_check_agrees_with_the_numpy_checks). Both are
 timed here side by side on the same valid V0 (the common case: every check passes).
 
 Run: ``dysonsgd bench --only checks`` (``--full`` for the long run).

@@ -614,7 +614,8 @@ def semi_implicit_step(y, h, dW, positive, T, kt0, kappa, V0, a, ad, C, ynew, sc
     the positive domain mirror-image and wall) part, its pair weights frozen at y.
     ``Wm`` and ``H`` are (K, K) scratch arrays (weights, Hessian). Order preserved by
     construction (unique minimiser of a convex barrier problem in the chamber). Strong order
-    1/2 (1 for constant diffusion), weak order 1, as measured in tests/test_langevin_exact.py
+    1/2 (1 for constant diffusion), weak order 1, as measured in
+    tests/langevin/test_langevin_exact.py
     (Ngo & Taguchi prove such rates for their class of non-colliding systems).
     """
     K = y.shape[0]

@@ -7,7 +7,7 @@ Both schemes share the step control (rejection and Brownian-bridge bisection) de
 docs/theory.md, section 4.
 
 The orders below are the slopes of log RMS error against log step measured by
-tests/test_langevin_exact.py on nested grids sharing one Brownian path (steps 2^-4 .. 2^-7,
+tests/langevin/test_langevin_exact.py on nested grids sharing one Brownian path (steps 2^-4 .. 2^-7,
 reference 2^-11 or 2^-13, 200 systems; the tests pass when the slope is within 4 standard
 errors, plus the reference's bias, of the stated order).
 
@@ -71,7 +71,7 @@ class Euler(Scheme):
     Orders: strong 1/2 and, for additive noise, 1 (Kloeden & Platen, section 10.2); weak 1,
     expected from the Euler structure and not measured as a slope (the Wishart and
     stationary-law tests at dt = t/500 are consistent with it). Measured strong slopes
-    (tests/test_langevin_exact.py): 1.035 +- 0.012 (harmonic model, additive noise),
+    (tests/langevin/test_langevin_exact.py): 1.035 +- 0.012 (harmonic model, additive noise),
     1.010 +- 0.027 (free model in s), 0.526 +- 0.042 (measured model, multiplicative noise).
     """
 
@@ -93,7 +93,7 @@ class SemiImplicit(Scheme):
     Orders: strong 1/2 and, for additive noise, 1; our frozen-weight, mirror-image variant is
     not covered by Ngo & Taguchi's theorem as such, so these are the measured ones; weak 1,
     expected and not measured as a slope (the Wishart and stationary-law tests are
-    consistent with it). Measured strong slopes (tests/test_langevin_exact.py):
+    consistent with it). Measured strong slopes (tests/langevin/test_langevin_exact.py):
     1.035 +- 0.012 (harmonic model, additive noise), 1.036 +- 0.033 (free model in s),
     0.527 +- 0.042 (measured model, multiplicative noise).
     """

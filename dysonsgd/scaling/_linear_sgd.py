@@ -2,7 +2,7 @@
 
 No validation here: :mod:`dysonsgd.scaling.simulator` checks the inputs, builds the teachers,
 starts and streams, and calls :func:`run`. The step-by-step oracle that this loop must match
-lives with the tests (``tests/test_scaling.py``, ``naive_linear_sgd``).
+lives with the tests (``tests/scaling/test_scaling.py``, ``naive_linear_sgd``).
 
 Why not :func:`dysonsgd.sgd.train`: the teacher is an exact fixed point of the package's engines
 (every per-sample gradient vanishes at ``W = W*`` whatever the activation and fixed layers),

@@ -4,7 +4,7 @@
 same :class:`~dysonsgd.sgd.reference.Records` (``train(engine="numba")`` dispatches here).
 :func:`run_cells` runs many (learning rate, sigma_w) cells x seeds in one call for sweeps,
 flattening (cell, seed) into one parallel axis. The reference simulator is the definition
-of the records; ``tests/test_sgd_engine.py`` ties the two together.
+of the records; ``tests/sgd/test_sgd_engine.py`` ties the two together.
 
 What makes it fast (docs/performance.md has the measurements): the first-layer features
 ``a = phi(M x)`` and the targets are computed once per seed (they are fixed, as M and the

@@ -363,8 +363,8 @@ class _Semicircle(type(stats.semicircular)):
     """scipy's semicircular law with its cdf kept in [0, 1].
 
     ``1/2 + (y sqrt(1 - y^2) + arcsin y) / pi`` cancels near y = -1 and came out -1.1e-16
-    (found by tests/test_properties_api.py); the value is exact to ~60 eps either way, so
-    clipping only restores the range of a probability.
+    (found by tests/reliability/test_properties_api.py); the value is exact to ~60 eps either
+    way, so clipping only restores the range of a probability.
     """
 
     def _cdf(self, x):

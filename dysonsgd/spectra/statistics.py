@@ -65,7 +65,7 @@ __all__ = [
 #: sd of <r> of one spectrum of N levels is RATIO_SD_COEFF / sqrt(N) (the ``"calibrated"``
 #: error). Measured on 2000 spectra each (500 at N = 128) of K x 2K Gaussian matrices (GOE
 #: class) and of sorted uniforms (Poisson), N = 8 ... 128: sd sqrt(N) = 0.29-0.34 (GOE),
-#: 0.33-0.36 (Poisson); 0.34 covers both for N >= 16 (tests/test_spectrum_cli.py re-measures
+#: 0.33-0.36 (Poisson); 0.34 covers both for N >= 16 (tests/cli/test_spectrum_cli.py re-measures
 #: it). Below N = 8 it is too small: GOE N x N spectra have sd sqrt(N) = 0.40 at N = 4, 0.36 at
 #: N = 6, 0.345 at N = 8 (docs/statistics.md, section 7).
 RATIO_SD_COEFF: float = 0.34

@@ -45,7 +45,7 @@ from dysonsgd.sweep.config import ESTIMATORS, GRIDS, SAVE_POINTS, SweepConfig
 from dysonsgd.sweep.errors import CellsFailedError, StoreError, StoreFullError
 from dysonsgd.sweep.run import SweepReport, compute_cell, run_sweep
 from dysonsgd.sweep.store import (
-    _CELL_VARS,  # noqa: F401  (tests/test_sweep.py reads it)
+    _CELL_VARS,  # noqa: F401  (tests/sweep/test_sweep.py reads it)
     SEED_VARS,
     check_store,
     check_store_path,

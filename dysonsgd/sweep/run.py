@@ -109,7 +109,8 @@ def _cell_task() -> Callable:
     """The cell task as the package exports it, ``dysonsgd.sweep.compute_cell``.
 
     Looked up when a sweep starts, so that a substitute set on the package is the one run
-    (tests/test_sweep.py and tests/test_faults.py inject failing or precomputed cells).
+    (tests/sweep/test_sweep.py and tests/reliability/test_faults.py inject failing or
+    precomputed cells).
     """
     from dysonsgd import sweep
 

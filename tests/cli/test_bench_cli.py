@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from dysonsgd.bench import BENCHMARKS, Table, run_benchmarks
 from dysonsgd.cli.main import cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOAD = re.compile(r"[Ll]oad average (?:\(1 min\) )?(\d+\.\d\d|nan)")
 
 

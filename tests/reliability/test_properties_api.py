@@ -1,4 +1,4 @@
-"""Property-based tests of the public numerical API not covered by tests/test_properties.py.
+"""Property-based tests of the public numerical API not covered by test_properties.py.
 
 Issue 7, item 1. Hypothesis draws shape parameters and samples over the ranges the docstrings
 allow, extremes included, and checks invariants that must hold for every draw:
@@ -16,9 +16,9 @@ allow, extremes included, and checks invariants that must hold for every draw:
   :func:`~dysonsgd.langevin.network.isotropic_split`, ordered positive levels or a flag;
 * :mod:`dysonsgd.boundaries`: ``seed_phases`` / ``cell_phases`` on synthetic sweep cells.
 
-As in tests/test_properties.py every test uses ``derandomize=True`` (the examples are a fixed
-function of the test, so CI sees the same cases on every run) and a fixed ``max_examples``;
-larger budgets sit behind ``@pytest.mark.slow``.
+As in tests/reliability/test_properties.py every test uses ``derandomize=True`` (the examples
+are a fixed function of the test, so CI sees the same cases on every run) and a fixed
+``max_examples``; larger budgets sit behind ``@pytest.mark.slow``.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ with relative gaps down to 1e-12 -- and checks invariants that hold for every dr
 
 Every test uses ``derandomize=True`` (the examples are a fixed function of the test, so CI
 sees the same cases on every run) and a fixed ``max_examples``; the larger budgets sit behind
-``@pytest.mark.slow``. tests/test_langevin.py already property-tests no-crossing for K <= 6:
+``@pytest.mark.slow``. tests/langevin/test_langevin.py already property-tests no-crossing for
+K <= 6:
 here the integrator is pushed to large K, near-degenerate starts and the oracle/determinism
 properties instead. Figures: docs/reliability.md.
 """
@@ -79,7 +80,7 @@ def _sgd_configs(draw):
 
 
 def _records_close(ref, got, rtol=1e-9):
-    """As tests/test_sgd_engine.py: flags exactly, arrays to rtol with an absolute floor of
+    """As tests/sgd/test_sgd_engine.py: flags exactly, arrays to rtol with an absolute floor of
     rtol times the array's largest element (the epoch-mean gradient cancels; the two paths
     differ only in summation order and libm, a few ulp per step over at most 8 * 4 = 32
     steps here, far below 1e-9). Non-finite entries must coincide exactly."""
@@ -283,8 +284,9 @@ def test_integrator_deterministic_and_independent_of_ensemble_size(c):
 
 # Starts with relative gaps of 1e-10 or less are left out here: there both the kernel and the
 # reference mishandle the implicit solve (the kernel freezes the system silently, the reference
-# raises or blows up; tests/test_robustness.py::test_semi_implicit_near_coincident_start_moves
-# is the reproducer, reported to the kernel's owner). Gaps of 1e-6 still make the Coulomb term
+# raises or blows up;
+# tests/reliability/test_robustness.py::test_semi_implicit_near_coincident_start_moves is the
+# reproducer, reported to the kernel's owner). Gaps of 1e-6 still make the Coulomb term
 # 1e6 times its typical size.
 @_settings(40)
 @given(c=_integrator_cases(max_K=8, min_rel=1e-6))

@@ -290,7 +290,7 @@ def test_paper_schedule_records_are_those_of_every_epoch(engine, activation, lr)
 
 
 def test_paper_schedule_engines_agree():
-    # the oracle of tests/test_sgd_engine.py on the paper schedule: same arithmetic up to
+    # the oracle of tests/sgd/test_sgd_engine.py on the paper schedule: same arithmetic up to
     # summation order, rtol 1e-9 as there
     kw = dict(sigma_w=1.0, lr=0.3, epochs=12, n_seeds=2, seed=5, save_points=5,
               save_schedule="paper")  # fmt: skip

@@ -11,7 +11,7 @@ uninterrupted run, which covers start-up, computing and writing. The exact momen
 lands depends on the machine's load, so the tests assert the invariant for every outcome,
 and count the outcomes (docs/reliability.md).
 
-tests/test_sweep.py already kills one sweep once after two cells; here the sweep is killed
+tests/sweep/test_sweep.py already kills one sweep once after two cells; here the sweep is killed
 at random moments and then finished by a rerun.
 """
 
@@ -82,7 +82,7 @@ def _interrupt(args, cwd, delay, sig):
     return proc.returncode, err
 
 
-CLI_DIR = str(Path(__file__).resolve().parents[1] / "cli")
+CLI_DIR = str(Path(__file__).resolve().parents[2] / "cli")
 
 
 def _startup_interrupt(code, err) -> bool:

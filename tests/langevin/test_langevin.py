@@ -1,7 +1,7 @@
 """Langevin integrator: kernel vs numpy oracle, determinism, invariants, bad input.
 
 The exact-physics checks (Wishart, Coulomb gas, convergence orders) are in
-tests/test_langevin_exact.py.
+tests/langevin/test_langevin_exact.py.
 """
 
 import math
@@ -490,7 +490,8 @@ def test_schemes_are_objects_with_their_orders_and_kernel_codes():
     assert isinstance(SCHEMES["semi_implicit"], schemes.SemiImplicit)
     for name, s in SCHEMES.items():
         assert isinstance(s, schemes.Scheme) and s.name == name
-        # the orders tests/test_langevin_exact.py checks (measured slopes in the docstrings)
+        # the orders tests/langevin/test_langevin_exact.py checks (measured slopes in the
+        # docstrings)
         assert (s.strong_order, s.strong_order_additive, s.weak_order) == (0.5, 1.0, 1.0)
     assert sorted(s.code for s in SCHEMES.values()) == sorted([_k.EULER, _k.SEMI_IMPLICIT])
 

@@ -7,7 +7,7 @@
 - ``dysonsgd ...`` interrupted at any moment after the ``dysonsgd.cli`` package starts
   importing prints one line and exits 130 (or finishes and exits 0), never a traceback.
 - Counts beyond the engines' int range are refused with a ValueError naming the value
-  and the range (here the engine; train() and save_schedule() in tests/test_sgd.py).
+  and the range (here the engine; train() and save_schedule() in tests/sgd/test_sgd.py).
 
 The subprocess tests send SIGINT at moments drawn from fixed-seed generators (the seed is
 a per-test constant, so a failing moment can be replayed); where a moment lands depends
@@ -69,7 +69,7 @@ def test_records_do_not_depend_on_the_block_length(monkeypatch, shuffle):
     blocks of 3 epochs, which start between save epochs (every 5th). With shuffling, the
     sample orders drawn ahead are cut the same way (``_PERM_ENTRIES``). The arithmetic
     of every step is the same, so equality is exact; the numpy reference is tied to the
-    default block by tests/test_sgd_engine.py.
+    default block by tests/sgd/test_sgd_engine.py.
     """
     whole = _blocks_run(monkeypatch, shuffle)
     assert whole.diverged.sum() == 2 and whole.diverged_step.max() >= 2 * BLOCKS.n_batches
@@ -90,7 +90,7 @@ def test_engine_refuses_epochs_beyond_the_int_range():
 
 # --------------------------------------------------------------------------- processes
 
-CLI_DIR = str(Path(__file__).resolve().parents[1] / "cli")
+CLI_DIR = str(Path(__file__).resolve().parents[2] / "cli")
 
 
 def _sigint_default() -> None:
