@@ -20,9 +20,11 @@ C. Park, B. Lucini, G. Aarts, arXiv:2509.01349 (2025), section 5, Figs 1, 6 and 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
+
+from dysonsgd._records import FieldsAsMapping
 
 #: Contour levels of the predicted boundary (paper Fig 8).
 LEVELS: tuple[float, ...] = (0.68, 0.95, 0.997)
@@ -260,7 +262,7 @@ def disorder_lines(ds=None, *, a_rms=None) -> dict:
 
 
 @dataclass(frozen=True, eq=False)
-class SweepSummary:
+class SweepSummary(FieldsAsMapping):
     """The phase diagram of a sweep store as plain data (:func:`summary`).
 
     ``summ["phases"]`` reads a field like ``summ.phases``.
@@ -303,19 +305,6 @@ class SweepSummary:
     boundary_T_question: str
     boundary_T_seeds: int
     boundary_T_resolution: dict
-
-    def __getitem__(self, key: str):
-        if key not in self._names():
-            raise KeyError(key)
-        return getattr(self, key)
-
-    @classmethod
-    def _names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
-
-    def to_dict(self) -> dict:
-        """The fields keyed by name, numpy values left as they are."""
-        return {name: getattr(self, name) for name in self._names()}
 
 
 def summary(ds) -> SweepSummary:
@@ -379,7 +368,7 @@ def _ordered_temperature(Tc_sorted: np.ndarray, level: float) -> float:
 
 
 @dataclass(frozen=True, eq=False)
-class Advice:
+class Advice(FieldsAsMapping):
     """What :func:`advise` predicts; ``adv["T_max"]`` reads a field like ``adv.T_max``.
 
     Attributes
@@ -437,19 +426,6 @@ class Advice:
     jammed: bool
     jammed_actual_width: bool
     disorder_lines: dict
-
-    def __getitem__(self, key: str):
-        if key not in self._names():
-            raise KeyError(key)
-        return getattr(self, key)
-
-    @classmethod
-    def _names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
-
-    def to_dict(self) -> dict:
-        """The fields keyed by name (``advise --json``), numpy values left as they are."""
-        return {name: getattr(self, name) for name in self._names()}
 
 
 def advise(

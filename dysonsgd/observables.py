@@ -12,10 +12,11 @@ Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 3 (Figs 2-9).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
+from dysonsgd._records import FieldsAsMapping
 from dysonsgd.model import phi
 
 
@@ -200,7 +201,7 @@ def spacing_growth_rate(flow: np.ndarray, epochs: np.ndarray) -> float:
 
 
 @dataclass(frozen=True, eq=False)
-class Observables:
+class Observables(FieldsAsMapping):
     """Every observable of docs/model.md (paper Figs 2-9) of an SGD ensemble.
 
     ``obs["test_loss"]`` reads a field like ``obs.test_loss``, so code written for the plain
@@ -242,19 +243,6 @@ class Observables:
     teacher_eigenvalues: np.ndarray
     spacing_growth_rate: float
     diverged: np.ndarray
-
-    def __getitem__(self, key: str):
-        if key not in self._names():
-            raise KeyError(key)
-        return getattr(self, key)
-
-    @classmethod
-    def _names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
-
-    def to_dict(self) -> dict:
-        """The observables keyed by name, arrays left as arrays (not copied)."""
-        return {name: getattr(self, name) for name in self._names()}
 
 
 def summarize(result) -> Observables:
