@@ -226,15 +226,12 @@ def check_memory(n_floats: int, what: str) -> None:
         )
 
 
-def network_floats(n_batches: int, batch_size: int, d_in: int, K: int, L: int) -> int:
-    """Float64 values one seed's network instance holds (training set, features, matrices)."""
-    n = n_batches * batch_size
-    return n * (d_in + L + 1 + K) + 4 * K * L + 128 * (d_in + L)
-
-
 def config_floats(config) -> int:
-    """:func:`network_floats` of a :class:`dysonsgd.model.NetworkConfig`."""
-    return network_floats(config.n_batches, config.batch_size, config.d_in, config.K, config.L)
+    """Float64 values one seed's network instance of a :class:`dysonsgd.model.NetworkConfig`
+    holds (training set, features, matrices)."""
+    n = config.n_batches * config.batch_size
+    K, L, d_in = config.K, config.L, config.d_in
+    return n * (d_in + L + 1 + K) + 4 * K * L + config.n_test * (d_in + L)
 
 
 def default(cls, name: str):

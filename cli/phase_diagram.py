@@ -131,7 +131,7 @@ def _phase_diagram(
     net = config.network
     c.check_memory(
         config.n_seeds
-        * (c.config_floats(net) + 3 * sweep.SAVE_POINTS * net.K * net.L),
+        * (c.config_floats(net) + 3 * config.save_points * net.K * net.L),
         f"a cell of {config.n_seeds} seeds",
     )  # fmt: skip
     store = Path(store) if store is not None else Path(config.default_store_name())

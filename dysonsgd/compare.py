@@ -53,6 +53,7 @@ from dysonsgd.model import NetworkConfig, check_sigma_w
 from dysonsgd.observables import eigenvalues_of_X
 from dysonsgd.phases import PhaseClassification, classify, classify_sgd, vote
 from dysonsgd.sgd import SGDResult, learning_rate, train
+from dysonsgd.sgd.api import PAPER_SAVE_POINTS
 
 __all__ = [
     "Comparison",
@@ -68,7 +69,7 @@ __all__ = [
 ]
 
 #: Largest number of save points chosen by default (the paper's 21).
-MAX_SAVE_POINTS: int = 21
+MAX_SAVE_POINTS: int = PAPER_SAVE_POINTS
 #: Bootstrap resamples of the Wasserstein distance.
 N_BOOTSTRAP: int = 200
 #: Degree of the per-spectrum polynomial unfolding (the :func:`dysonsgd.spectra.unfold` default).
