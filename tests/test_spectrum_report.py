@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from _matrices import spiked
 from scipy import stats
 
 from dysonsgd import spectra
@@ -23,15 +24,6 @@ from dysonsgd.spectrum_report import (
     analyse_matrix,
     marchenko_pastur_gof,
 )
-
-
-def spiked(K, L, thetas, seed):
-    """Noise N(0, 1/max(K, L)) plus sum_k theta_k u_k v_k^T, random orthonormal u_k, v_k."""
-    rng = np.random.default_rng(seed)
-    W = rng.standard_normal((K, L)) / math.sqrt(max(K, L))
-    u = np.linalg.qr(rng.standard_normal((K, len(thetas))))[0]
-    v = np.linalg.qr(rng.standard_normal((L, len(thetas))))[0]
-    return W + u @ np.diag(thetas) @ v.T
 
 
 def product_300():

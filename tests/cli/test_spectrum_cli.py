@@ -13,6 +13,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from _matrices import noise, spiked
 from click.testing import CliRunner
 
 from dysonsgd import spectra
@@ -37,20 +38,6 @@ def run_json(*args):
     res = run(*args, "--json")
     assert res.exit_code == 0, res.output
     return json.loads(res.stdout)
-
-
-def noise(K, L, seed):
-    """Gaussian K x L matrix with entries N(0, 1/max(K, L)): MP scale 1."""
-    return np.random.default_rng(seed).standard_normal((K, L)) / math.sqrt(max(K, L))
-
-
-def spiked(K, L, thetas, seed):
-    """Noise plus sum_k theta_k u_k v_k^T with random orthonormal u_k, v_k."""
-    rng = np.random.default_rng(seed)
-    W = rng.standard_normal((K, L)) / math.sqrt(max(K, L))
-    u = np.linalg.qr(rng.standard_normal((K, len(thetas))))[0]
-    v = np.linalg.qr(rng.standard_normal((L, len(thetas))))[0]
-    return W + u @ np.diag(thetas) @ v.T
 
 
 # --------------------------------------------------------------------------------------------
