@@ -281,8 +281,8 @@ class PhaseClassification:
     growth: np.ndarray
     moved: np.ndarray
     progress: np.ndarray
-    scale: np.ndarray | None = None
-    loss_ratio: np.ndarray | None = None
+    scale: np.ndarray
+    loss_ratio: np.ndarray
 
     @property
     def phase(self) -> str:
