@@ -51,7 +51,7 @@ from dysonsgd.langevin import (
 from dysonsgd.langevin.coefficients import measure_coefficients
 from dysonsgd.model import NetworkConfig, check_sigma_w
 from dysonsgd.observables import eigenvalues_of_X
-from dysonsgd.phases import PhaseClassification, classify, classify_sgd, vote
+from dysonsgd.phases import PhaseClassification, classify_sgd, vote
 from dysonsgd.sgd import SGDResult, learning_rate, train
 from dysonsgd.sgd.api import PAPER_SAVE_POINTS
 
@@ -563,8 +563,7 @@ def compare(
     hot = lang.blown_up | overflowed
     s_sum = _summary("sgd", x_sgd, classify_sgd(sgd), sgd.diverged, sgd_status,
                      np.zeros(n_seeds, dtype=bool))  # fmt: skip
-    lang_loss = np.stack([loss0, model.training_loss(lang.x[:, -1])], axis=1)
-    l_pc = classify(lang.x, teacher, diverged=hot, loss=lang_loss)
+    l_pc = model.classify(lang.x, loss0, diverged=hot)
     l_sum = _summary("langevin", lang.x, l_pc, lang.stopped | overflowed, lang_status,
                      lang.stopped & ~hot)  # fmt: skip
     per = tuple(

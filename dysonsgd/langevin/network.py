@@ -249,10 +249,9 @@ class NetworkModel(DriftModel):
     def summarize(self, start: Start, result) -> RunSummary:
         """The phase of each seed (:func:`dysonsgd.phases.classify`) from its flow, its
         blow-ups and its training loss; advice when the run is too short to decide."""
-        from dysonsgd.phases import LOSS_DROP, classify
+        from dysonsgd.phases import LOSS_DROP
 
-        loss = np.stack([start.initial_loss, self.training_loss(result.final)], axis=1)
-        phases = classify(result.x, start.reference, diverged=result.blown_up, loss=loss)
+        phases = self.classify(result.x, start.initial_loss, diverged=result.blown_up)
         advice = None
         if phases.phase == "undetermined":
             epoch_time = self.epoch_time(start.options)
@@ -386,6 +385,29 @@ class NetworkModel(DriftModel):
                 for sys, xm in zip(self._systems, x, strict=True)
             ]
         )
+
+    def classify(self, x: np.ndarray, initial_loss: np.ndarray, *, diverged: np.ndarray):
+        """Phase of each system's run (:func:`dysonsgd.phases.classify`): its flow against
+        the teacher's eigenvalues, its blow-ups, and the training loss of ``W(s)`` at the start
+        (``initial_loss``, measured before the run: the basis may have changed since) and at
+        the end. ``simulate`` and ``compare`` label the model's runs through this one place.
+
+        Parameters
+        ----------
+        x : ndarray of float64, shape (n_systems, n_saves, K)
+        initial_loss : ndarray of float64, shape (n_systems,)
+            :meth:`training_loss` of the initial state.
+        diverged : ndarray of bool, shape (n_systems,)
+            Systems that blew up (or were frozen after their coefficients overflowed).
+
+        Returns
+        -------
+        dysonsgd.phases.PhaseClassification
+        """
+        from dysonsgd.phases import classify
+
+        loss = np.stack([initial_loss, self.training_loss(x[:, -1])], axis=1)
+        return classify(x, self.teacher_eigenvalues, diverged=diverged, loss=loss)
 
     def training_loss(self, x: np.ndarray) -> np.ndarray:
         """Training loss of ``W(s)`` per system, over its whole training set
