@@ -13,12 +13,9 @@ The pieces:
 - :func:`compute_cell` -- the task: one cell's seeds, trained with the numba engine, and
   their observables. Pure: the same configuration and cell give bit-identical arrays on any
   worker.
-- :func:`open_store` / :func:`check_store` / :func:`pending_cells` -- create a store (whole
-  or not at all: it is built beside its path and renamed into place), or check that an
-  existing one holds every array of its configuration; list the cells still to run. A cell
-  counts as done only when its completion mark is set *and* a checksum of its data, written
-  with the mark after the data, matches what is read back, so a cell whose chunks were cut
-  short or damaged is recomputed.
+- :func:`open_store` / :func:`check_store` / :func:`pending_cells` -- the store, laid out by
+  one table of stored variables; how it is created whole, checked and marked cell by cell is
+  described in :mod:`dysonsgd.sweep.store`.
 - :func:`run_sweep` -- the driver: submits the pending cells to a Dask cluster (an
   in-process ``LocalCluster`` by default, an existing scheduler, or a SLURM/PBS cluster through
   ``dask-jobqueue``), and writes each result as it arrives. The driver process is the only
