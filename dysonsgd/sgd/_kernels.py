@@ -277,8 +277,9 @@ def _train_item(
     ----------
     a : (n_samples, L) first-layer features; y : (n_samples, d_out) targets;
     Z : (d_out, K) read-out.
-    perms : int32 (n_block, n_samples) per-epoch sample orders, or shape (0, 0) for the fixed
-        order.
+    perms : int32 (n_block, n_samples) per-epoch sample indices (batch b of epoch t is
+        ``perms[t, b*B:(b+1)*B]``: a permutation when shuffling, draws with replacement for
+        iid sampling; see dysonsgd/sgd/sampling.py), or shape (0, 0) for the fixed order.
     save_epochs : int64 (n_saves,) strictly increasing epochs at which W, grad, loss are
         recorded (a table indexed by epoch would be O(epochs): 8 GB for 10**9 epochs).
     Wt : (L, K) the state W^T, updated.
@@ -291,7 +292,7 @@ def _train_item(
     """
     L, K = Wt.shape
     B = batch_size
-    shuffled = perms.shape[0] > 0
+    drawn = perms.shape[0] > 0  # indices drawn per epoch (shuffle, iid), else fixed order
     inv_b = 1.0 / B
     step = lr * inv_b  # W <- W + (lr/B) sum_n delta_n a_n^T
     n_saves = save_epochs.shape[0]
@@ -318,7 +319,7 @@ def _train_item(
         diverged = False
         for b in range(n_batches):
             for n in range(B):
-                if shuffled:
+                if drawn:
                     idx[n] = perms[epoch - epoch_start, b * B + n]
                 else:
                     idx[n] = b * B + n
@@ -383,7 +384,7 @@ def train_items(
 
     Item j uses data ``data_index[j]`` of ``a`` (n_data, n_samples, L), ``y`` (n_data,
     n_samples, d_out), ``Z`` (n_data, d_out, K), learning rate ``lr[j]``, state ``Wt[j]``
-    (L, K), sample orders ``perms[j]`` (int32 (n_block, n_samples), or n_block = 0), the
+    (L, K), sample indices ``perms[j]`` (int32 (n_block, n_samples), or n_block = 0), the
     save epochs ``save_epochs`` (n_saves,) shared by all items, and writes ``W_rec[j]``,
     ``grad_rec[j]`` (n_saves, K, L), ``loss_rec[j]`` (n_saves,), ``epoch_loss[j]`` (epochs
     + 1,), ``div[j]`` (2,). Items are independent, so the result is the same for any

@@ -15,6 +15,7 @@ from dysonsgd._validate import positive_float as _positive_float
 from dysonsgd._validate import positive_int as _positive_int
 from dysonsgd.model import Instance, NetworkConfig, check_sigma_w, make_instances
 from dysonsgd.sgd.reference import Records
+from dysonsgd.sgd.sampling import check_sampling, sample_streams
 
 ENGINES: tuple[str, ...] = ("numpy", "numba")
 
@@ -133,9 +134,11 @@ class SGDResult:
         Initial width and learning rate; ``temperature = lr / config.batch_size``.
     epochs : int
     seed : int
-        Base entropy: seed k's network and shuffling come from it and k alone.
+        Base entropy: seed k's network and sample indices come from it and k alone.
     engine : str
-    shuffle : bool
+    sampling : {"fixed", "shuffle", "iid"}
+        Which samples each batch sees (:mod:`dysonsgd.sgd.sampling`); ``shuffle`` is
+        the property ``sampling == "shuffle"``.
     save_epochs : ndarray of int64, shape (n_saves,)
     records : Records
         W, grad, loss at save points, the per-epoch loss and divergence flags.
@@ -150,13 +153,18 @@ class SGDResult:
     epochs: int
     seed: int
     engine: str
-    shuffle: bool
+    sampling: str
     save_epochs: np.ndarray
     records: Records
     W_teacher: np.ndarray
     M: np.ndarray
     Z: np.ndarray
     _instances: list[Instance] | None = field(default=None, repr=False)
+
+    @property
+    def shuffle(self) -> bool:
+        """True for ``sampling == "shuffle"`` (the flag of results before sampling modes)."""
+        return self.sampling == "shuffle"
 
     @property
     def temperature(self) -> float:
@@ -201,6 +209,7 @@ class SGDResult:
             "n_seeds": self.n_seeds,
             "seed": self.seed,
             "engine": self.engine,
+            "sampling": self.sampling,
             "shuffle": self.shuffle,
         }
 
@@ -224,7 +233,8 @@ class SGDResult:
         -------
         dict
             ``T``, ``lr``, ``batch_size``, ``sigma``, ``epochs``, ``seeds``, ``seed``,
-            ``engine``, ``shuffle``, ``save_points``, ``save_schedule``, ``epochs_saved``;
+            ``engine``, ``sampling``, ``shuffle`` (``sampling == "shuffle"``),
+            ``save_points``, ``save_schedule``, ``epochs_saved``;
             ``initial_loss`` and ``final_loss`` (training loss at the first and last save),
             ``test_loss``, ``grad_norm``, ``overlap_G``, ``alignment``,
             ``alignment_per_sample`` (per seed), ``initial_eigenvalues``,
@@ -259,6 +269,7 @@ class SGDResult:
             "seeds": self.n_seeds,
             "seed": self.seed,
             "engine": self.engine,
+            "sampling": self.sampling,
             "shuffle": self.shuffle,
             "save_points": n_saves,
             "save_schedule": save_schedule,
@@ -302,7 +313,16 @@ class SGDResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SGDResult:
-        """Read a result written by :meth:`save` (no pickles are loaded)."""
+        """Read a result written by :meth:`save` (no pickles are loaded).
+
+        Files written before sampling modes record only ``shuffle``: they load as
+        ``sampling="shuffle"`` or ``"fixed"`` accordingly.
+
+        Raises
+        ------
+        ValueError
+            Not a dysonsgd training result (a key is missing), or an unknown sampling mode.
+        """
         with np.load(path, allow_pickle=False) as f:
             try:
                 meta = json.loads(str(f["config"]))
@@ -321,7 +341,7 @@ class SGDResult:
                     epochs=int(meta["epochs"]),
                     seed=int(meta["seed"]),
                     engine=str(meta["engine"]),
-                    shuffle=bool(meta["shuffle"]),
+                    sampling=_recorded_sampling(meta),
                     save_epochs=f["epochs_saved"],
                     records=records,
                     W_teacher=f["W_teacher"],
@@ -344,7 +364,8 @@ def train(
     engine: str = "numba",
     save_points: int | None = None,
     save_schedule: str = "even",
-    shuffle: bool = False,
+    sampling: str = "fixed",
+    shuffle: bool | None = None,
     on_epoch: Callable[[], None] | None = None,
     threads: int | None = None,
 ) -> SGDResult:
@@ -376,8 +397,21 @@ def train(
         and evenly spaced up to ``epochs``; ``paper``, the published runs' timing, epoch 0
         and after epoch ``(k-1) epochs/(save_points-1) + 1`` (``epochs`` a multiple of
         ``save_points - 1``), so the last record is not the network after the last epoch.
-    shuffle : bool
-        Reshuffle the training set every epoch (the paper does not).
+    sampling : {"fixed", "shuffle", "iid"}
+        Which samples each batch sees (docs/model.md, "The SGD protocol";
+        :mod:`dysonsgd.sgd.sampling`). ``fixed`` (default): the paper's, the training set in
+        order every epoch. ``shuffle``: a fresh permutation every epoch. ``iid``: every
+        batch's ``batch_size`` indices drawn uniformly with replacement, independently per
+        batch, ``n_batches`` batches per epoch (the process the SDE of SGD describes).
+        Seed k's indices come from its own stream, consumed epoch by epoch, so the stream
+        at any epoch boundary is a function of (seed, epochs done):
+        :func:`dysonsgd.sgd.sampling.sample_streams` rebuilds it there (in O(1) for
+        ``iid``), and a run resumed at that boundary from the network saved there repeats
+        the uninterrupted run exactly.
+    shuffle : bool, optional
+        The flag from before sampling modes: ``True`` is ``sampling="shuffle"``; ``False``
+        just says "not shuffled". A contradiction (``shuffle=True`` with
+        ``sampling="iid"``, ``shuffle=False`` with ``sampling="shuffle"``) is refused.
     on_epoch : callable, optional
         Called once per seed and epoch (progress reporting).
     threads : int, optional
@@ -406,6 +440,7 @@ def train(
     epochs = _positive_int("epochs", epochs, MAX_COUNT)
     n_seeds = _positive_int("n_seeds", n_seeds, MAX_COUNT)
     save_epochs = _schedule(epochs, save_points, save_schedule)
+    sampling = check_sampling(sampling, shuffle)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     entropy = _seeding.base_entropy(seed)
@@ -415,18 +450,25 @@ def train(
     Records.empty(n_seeds, len(save_epochs), epochs, config.K, config.L)
 
     instances = make_instances(config, sigma_w, n_seeds, entropy)
-    shuffle_rngs = (
-        [_seeding.stream(entropy, k, _seeding.SHUFFLE) for k in range(n_seeds)] if shuffle else None
-    )
+    rngs = sample_streams(entropy, n_seeds, sampling, config.n_samples)
     if engine == "numpy":
         from dysonsgd.sgd import reference
 
-        records = reference.run(instances, lr, epochs, save_epochs, shuffle_rngs, on_epoch=on_epoch)
+        records = reference.run(
+            instances, lr, epochs, save_epochs, rngs, on_epoch=on_epoch, sampling=sampling
+        )
     else:
         from dysonsgd.sgd import engine as numba_engine
 
         records = numba_engine.run(
-            instances, lr, epochs, save_epochs, shuffle_rngs, on_epoch=on_epoch, threads=threads
+            instances,
+            lr,
+            epochs,
+            save_epochs,
+            rngs,
+            on_epoch=on_epoch,
+            threads=threads,
+            sampling=sampling,
         )
     return SGDResult(
         config=config,
@@ -435,7 +477,7 @@ def train(
         epochs=epochs,
         seed=entropy,
         engine=engine,
-        shuffle=bool(shuffle),
+        sampling=sampling,
         save_epochs=save_epochs,
         records=records,
         W_teacher=np.stack([i.W_teacher for i in instances]),
@@ -443,3 +485,10 @@ def train(
         Z=np.stack([i.Z for i in instances]),
         _instances=instances,
     )
+
+
+def _recorded_sampling(meta: dict) -> str:
+    """The sampling mode of a saved result's metadata (older files record only shuffle)."""
+    if "sampling" in meta:
+        return check_sampling(str(meta["sampling"]))
+    return "shuffle" if bool(meta["shuffle"]) else "fixed"

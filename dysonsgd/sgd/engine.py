@@ -28,13 +28,14 @@ import numpy as np
 from dysonsgd._validate import MAX_COUNT, positive_float, positive_int
 from dysonsgd.model import Instance
 from dysonsgd.sgd.reference import Records
+from dysonsgd.sgd.sampling import engine_sampling, epoch_order
 
 #: SGD steps of one kernel call, summed over all seeds (a block is at least one epoch).
 #: Python sees a Ctrl-C only between calls, so this bounds the wait after one: ~0.2 s on
 #: one thread at the paper's size (0.8 us per step, benchmarks/results/sgd.md). The call
 #: overhead (a parallel launch, a few small buffers) is ~1e-4 of that.
 _STEPS_PER_BLOCK = 200_000
-#: Bound on the int32 sample orders held at once when shuffling (entries).
+#: Bound on the int32 sample indices drawn ahead when shuffling or sampling iid (entries).
 _PERM_ENTRIES = 4_000_000
 
 _FALLBACK = "use the numpy reference instead (engine='numpy', or --engine numpy on the CLI)"
@@ -95,15 +96,17 @@ def _run_items(
     lrs: Sequence[float],
     epochs: int,
     save_epochs,
-    shuffle_rngs: Sequence[np.random.Generator] | None,
+    sample_rngs: Sequence[np.random.Generator] | None,
     on_epoch: Callable[[], None] | None,
     threads: int | None,
     dedupe: bool,
+    sampling: str | None,
 ) -> Records:
     """Train a flat list of items (instance, lr), all with the same config, in parallel.
 
     ``dedupe``: store training data shared by several items once (found by content hash).
     """
+    sampling = engine_sampling(sampling, sample_rngs is not None)
     if len(instances) == 0:
         raise ValueError("instances must hold at least one Instance")
     if not all(isinstance(i, Instance) for i in instances):
@@ -117,10 +120,10 @@ def _run_items(
     epochs = positive_int("epochs", epochs, MAX_COUNT)
     save_epochs = _check_save_epochs(save_epochs, epochs)
     lr = np.array([positive_float("lr", v) for v in lrs], dtype=np.float64)
-    if shuffle_rngs is not None and len(shuffle_rngs) != len(instances):
+    if sample_rngs is not None and len(sample_rngs) != len(instances):
         raise ValueError(
-            f"shuffle_rngs must hold one Generator per seed ({len(instances)}), "
-            f"got {len(shuffle_rngs)}"
+            f"sample_rngs must hold one Generator per seed ({len(instances)}), "
+            f"got {len(sample_rngs)}"
         )
     kern = _kernels()  # first: a missing numba is reported before anything else
     threads = _check_threads(threads)
@@ -153,10 +156,10 @@ def _run_items(
     div = np.zeros((n_items, 2), dtype=np.int64)
 
     # Epochs per kernel call: bounded by the steps of all items together (Ctrl-C latency,
-    # progress) and, when shuffling, by the sample orders drawn ahead. Nothing here or in
-    # a call is O(epochs), so a Ctrl-C lands within one block at any moment of any run.
+    # progress) and, when sampling at random, by the sample indices drawn ahead. Nothing
+    # here or in a call is O(epochs), so a Ctrl-C lands within one block at any moment.
     block = max(1, _STEPS_PER_BLOCK // (n_items * nb))
-    if shuffle_rngs is not None:
+    if sample_rngs is not None:
         block = min(block, max(1, _PERM_ENTRIES // (n_items * n_samples)))
     block = min(block, epochs)
     no_perms = np.zeros((n_items, 0, 0), dtype=np.int32)
@@ -183,17 +186,19 @@ def _run_items(
             out.loss[:, 0] = loss0
         for start in range(1, epochs + 1, block):
             stop = min(start + block, epochs + 1)
-            if shuffle_rngs is None:
+            if sample_rngs is None:
                 perms = no_perms
             else:
-                # The reference draws rng.permutation(n_samples) at the start of each epoch;
-                # drawing a block of them ahead gives the same sequence per seed.
+                # The reference draws epoch_order(rng, ...) at the start of each epoch;
+                # drawing a block of them ahead gives the same sequence per seed. The
+                # kernel reads batch b of epoch t from perms[j, t, b|B| : (b+1)|B|]: a
+                # permutation (shuffle) or draws with replacement (iid) alike.
                 perms = np.empty((n_items, stop - start, n_samples), dtype=np.int32)
-                for j, rng in enumerate(shuffle_rngs):
+                for j, rng in enumerate(sample_rngs):
                     if div[j, 0]:
                         continue
                     for t in range(stop - start):
-                        perms[j, t] = rng.permutation(n_samples)
+                        perms[j, t] = epoch_order(rng, sampling, n_samples)
             try:
                 kern.train_items(
                     a,
@@ -236,10 +241,11 @@ def run(
     lr: float,
     epochs: int,
     save_epochs: np.ndarray,
-    shuffle_rngs: Sequence[np.random.Generator] | None,
+    sample_rngs: Sequence[np.random.Generator] | None,
     on_epoch: Callable[[], None] | None = None,
     *,
     threads: int | None = None,
+    sampling: str | None = None,
 ) -> Records:
     """Run an ensemble of seeds with the numba engine, seeds in parallel.
 
@@ -258,14 +264,18 @@ def run(
     epochs : int
     save_epochs : ndarray of int64, shape (n_saves,)
         Strictly increasing epochs in [0, epochs] at which W, grad, loss are recorded.
-    shuffle_rngs : sequence of numpy.random.Generator, or None
-        One per seed: each epoch's sample order is ``rng.permutation(n_samples)``, drawn in
-        the same sequence as the reference. None keeps the fixed order (the paper's).
+    sample_rngs : sequence of numpy.random.Generator, or None
+        One per seed (:func:`dysonsgd.sgd.sampling.sample_streams`): each epoch's sample
+        indices are :func:`dysonsgd.sgd.sampling.epoch_order` of it, drawn in the same
+        sequence as the reference. None keeps the fixed order (the paper's).
     on_epoch : callable, optional
         Called once per seed and epoch in total, in bursts after each block of epochs.
     threads : int, optional
         numba threads for this call (default: numba's current setting). The records do not
         depend on it.
+    sampling : {"shuffle", "iid", "fixed"}, optional
+        How ``sample_rngs`` are read: a permutation per epoch (``shuffle``, the default when
+        they are given) or draws with replacement (``iid``); ``fixed`` with None.
 
     Returns
     -------
@@ -288,10 +298,11 @@ def run(
         [lr] * len(instances),
         epochs,
         save_epochs,
-        shuffle_rngs,
+        sample_rngs,
         on_epoch,
         threads,
         dedupe=False,
+        sampling=sampling,
     )
 
 
@@ -300,10 +311,11 @@ def run_cells(
     lrs: Sequence[float],
     epochs: int,
     save_epochs: np.ndarray,
-    shuffle_rngs_per_cell: Sequence[Sequence[np.random.Generator]] | None = None,
+    sample_rngs_per_cell: Sequence[Sequence[np.random.Generator]] | None = None,
     on_epoch: Callable[[], None] | None = None,
     *,
     threads: int | None = None,
+    sampling: str | None = None,
 ) -> list[Records]:
     """Run many cells (a learning rate and a set of seeds each) in one parallel call.
 
@@ -321,12 +333,14 @@ def run_cells(
         Learning rates (``lr = T * batch_size``).
     epochs : int
     save_epochs : ndarray of int64, shape (n_saves,)
-    shuffle_rngs_per_cell : sequence of sequences of Generator, optional
+    sample_rngs_per_cell : sequence of sequences of Generator, optional
         One Generator per seed of each cell; None for the fixed order.
     on_epoch : callable, optional
         Called once per seed-epoch over all cells.
     threads : int, optional
         numba threads for this call; the records do not depend on it.
+    sampling : {"shuffle", "iid", "fixed"}, optional
+        As in :func:`run`.
 
     Returns
     -------
@@ -354,14 +368,16 @@ def run_cells(
     flat = [inst for cell in cells for inst in cell]
     flat_lr = [lr for cell, lr in zip(cells, lrs, strict=True) for _ in cell]
     flat_rngs = None
-    if shuffle_rngs_per_cell is not None:
-        rng_cells = [list(r) for r in shuffle_rngs_per_cell]
+    if sample_rngs_per_cell is not None:
+        rng_cells = [list(r) for r in sample_rngs_per_cell]
         if len(rng_cells) != len(cells) or any(
             len(r) != len(cell) for r, cell in zip(rng_cells, cells, strict=False)
         ):
-            raise ValueError("shuffle_rngs_per_cell must hold one Generator per seed of each cell")
+            raise ValueError("sample_rngs_per_cell must hold one Generator per seed of each cell")
         flat_rngs = [rng for r in rng_cells for rng in r]
-    rec = _run_items(flat, flat_lr, epochs, save_epochs, flat_rngs, on_epoch, threads, dedupe=True)
+    rec = _run_items(
+        flat, flat_lr, epochs, save_epochs, flat_rngs, on_epoch, threads, True, sampling
+    )
     out, j = [], 0
     for cell in cells:
         n = len(cell)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dysonsgd.model import Instance, loss_and_gradient
+from dysonsgd.sgd.sampling import engine_sampling, epoch_order
 
 #: Epochs of per-epoch loss filled by one numpy call after a divergence (8 MB, ~1 ms).
 _FILL_CHUNK = 2**20
@@ -65,18 +66,23 @@ def run_seed(
     lr: float,
     epochs: int,
     save_epochs: np.ndarray,
-    shuffle_rng: np.random.Generator | None,
+    sample_rng: np.random.Generator | None,
     out: Records,
     k: int,
     on_epoch: Callable[[], None] | None = None,
+    *,
+    sampling: str | None = None,
 ) -> None:
     """Train seed ``k`` with plain SGD and write its records into ``out``.
 
     Protocol (paper section 2; docs/model.md): epochs of ``n_batches`` consecutive batches of
-    the fixed training set (optionally in a fresh random order each epoch, a permutation of the
-    samples drawn from ``shuffle_rng``), ``W <- W - lr * mean_B g_n``. A batch whose loss
-    exceeds ``divergence_threshold`` (or is not finite) stops the seed before its update.
+    the fixed training set, ``W <- W - lr * mean_B g_n``. With ``sample_rng`` each epoch's
+    sample indices are :func:`dysonsgd.sgd.sampling.epoch_order` of it: a permutation
+    (``sampling="shuffle"``, the default when a generator is given) or draws with
+    replacement (``"iid"``). A batch whose loss exceeds ``divergence_threshold`` (or is not
+    finite) stops the seed before its update.
     """
+    sampling = engine_sampling(sampling, sample_rng is not None)
     c = inst.config
     B, nb, act, thr = c.batch_size, c.n_batches, c.activation, c.divergence_threshold
     a_all, y_all, Z = inst.a_train, inst.y_train, inst.Z
@@ -89,9 +95,9 @@ def run_seed(
         out.W[k, save_pos[0]], out.grad[k, save_pos[0]], out.loss[k, save_pos[0]] = W, grad0, loss0
 
     for epoch in range(1, epochs + 1):
-        if shuffle_rng is not None:
-            perm = shuffle_rng.permutation(c.n_samples)
-            a_ep, y_ep = a_all[perm], y_all[perm]
+        if sample_rng is not None:
+            order = epoch_order(sample_rng, sampling, c.n_samples)
+            a_ep, y_ep = a_all[order], y_all[order]
         else:
             a_ep, y_ep = a_all, y_all
         grad_sum = np.zeros_like(W)
@@ -136,13 +142,21 @@ def run(
     lr: float,
     epochs: int,
     save_epochs: np.ndarray,
-    shuffle_rngs: Sequence[np.random.Generator] | None,
+    sample_rngs: Sequence[np.random.Generator] | None,
     on_epoch: Callable[[], None] | None = None,
+    *,
+    sampling: str | None = None,
 ) -> Records:
-    """Run an ensemble of seeds with the reference simulator, one after the other."""
+    """Run an ensemble of seeds with the reference simulator, one after the other.
+
+    ``sample_rngs``: one generator per seed (:func:`dysonsgd.sgd.sampling.sample_streams`)
+    or None for the fixed order; ``sampling``: how they are read, ``"shuffle"`` (the default
+    when generators are given) or ``"iid"``.
+    """
+    sampling = engine_sampling(sampling, sample_rngs is not None)
     c = instances[0].config
     out = Records.empty(len(instances), len(save_epochs), epochs, c.K, c.L)
     for k, inst in enumerate(instances):
-        rng = None if shuffle_rngs is None else shuffle_rngs[k]
-        run_seed(inst, lr, epochs, save_epochs, rng, out, k, on_epoch)
+        rng = None if sample_rngs is None else sample_rngs[k]
+        run_seed(inst, lr, epochs, save_epochs, rng, out, k, on_epoch, sampling=sampling)
     return out

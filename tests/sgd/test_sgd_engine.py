@@ -178,7 +178,7 @@ def test_bad_input():
         engine.run(inst, 0.1, 4, save, None, threads=0)
     with pytest.raises(ValueError, match="threads"):
         engine.run(inst, 0.1, 4, save, None, threads=10_000)
-    with pytest.raises(ValueError, match="shuffle_rngs"):
+    with pytest.raises(ValueError, match="sample_rngs"):
         engine.run(inst, 0.1, 4, save, [np.random.default_rng(0)])
     with pytest.raises(ValueError, match="at least one"):
         engine.run([], 0.1, 4, save, None)
