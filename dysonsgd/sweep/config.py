@@ -84,6 +84,11 @@ class SweepConfig:
         epoch for runs shorter than 20 epochs (:func:`dysonsgd.sgd.api.default_save_points`).
     engine : {"numba", "numpy"}
         SGD backend; both follow the reference protocol.
+    sampling : {"fixed", "shuffle", "iid"}
+        Which samples each batch sees (:func:`dysonsgd.sgd.train`, docs/model.md):
+        ``fixed`` (the paper's, the default), ``shuffle`` or ``iid``. Stores written before
+        this field existed record no ``sampling``; they read as ``fixed``, which is what
+        they ran.
     """
 
     T_values: tuple[float, ...]
@@ -94,6 +99,9 @@ class SweepConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     save_points: int | None = None
     engine: str = "numba"
+    # A plain class-level default (no factory): a SweepConfig pickled before this field
+    # existed unpickles with it, "fixed".
+    sampling: str = "fixed"
 
     def __post_init__(self) -> None:
         if self.save_points is None:
@@ -120,6 +128,9 @@ class SweepConfig:
             raise ValueError(f"network must be a NetworkConfig, got {type(self.network).__name__}")
         if self.engine not in ("numba", "numpy"):
             raise ValueError(f"engine must be 'numba' or 'numpy', got {self.engine!r}")
+        from dysonsgd.sgd.sampling import check_sampling
+
+        check_sampling(self.sampling)
 
     @classmethod
     def from_grid(cls, grid: str, **kwargs) -> SweepConfig:
@@ -162,11 +173,12 @@ class SweepConfig:
             "network": self.network.to_dict(),
             "save_points": self.save_points,
             "engine": self.engine,
+            "sampling": self.sampling,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> SweepConfig:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a dict without ``sampling`` (older stores) is ``fixed``."""
         d = dict(d)
         d["network"] = NetworkConfig(**d["network"])
         return cls(**d)
@@ -179,5 +191,8 @@ class SweepConfig:
                 break
         else:
             grid = f"{len(self.T_values)}x{len(self.sigma_values)}"
-        h = hashlib.blake2b(json.dumps(self.to_dict(), sort_keys=True).encode(), digest_size=4)
+        d = self.to_dict()
+        if d["sampling"] == "fixed":
+            del d["sampling"]  # the names of fixed-order sweeps stay those from before the field
+        h = hashlib.blake2b(json.dumps(d, sort_keys=True).encode(), digest_size=4)
         return f"sweep-{grid}-e{self.epochs}-s{self.n_seeds}-{h.hexdigest()}.zarr"

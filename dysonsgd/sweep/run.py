@@ -84,6 +84,7 @@ def compute_cell(config: SweepConfig, i: int, j: int, threads: int | None = None
         seed=config.seed,
         engine=config.engine,
         save_points=config.save_points,
+        sampling=config.sampling,
         threads=threads,
     )
     records = result.records
