@@ -12,6 +12,7 @@ import click
 from dysonsgd.cli import _common as c
 from dysonsgd.cli.main import cli
 from dysonsgd.model import NetworkConfig
+from dysonsgd.sgd import SAMPLINGS
 from dysonsgd.sweep.config import SweepConfig
 
 
@@ -36,6 +37,10 @@ from dysonsgd.sweep.config import SweepConfig
               help=f"Batches per epoch [{c.default(NetworkConfig, 'n_batches')}].")  # fmt: skip
 @click.option("--engine", type=click.Choice(["numba", "numpy"]), default=None,
               help=f"SGD backend [{c.default(SweepConfig, 'engine')}].")  # fmt: skip
+@click.option("--sampling", type=click.Choice(SAMPLINGS), default=None,
+              help="Which samples each batch sees: fixed (the paper's), shuffle (a permutation "
+              "every epoch) or iid (drawn with replacement, the process of the SDE) "
+              f"[{c.default(SweepConfig, 'sampling')}].")  # fmt: skip
 @click.option("--store", type=click.Path(), help="Zarr store (default: named after the grid).")
 @click.option(
     "--resume",
@@ -64,7 +69,7 @@ from dysonsgd.sweep.config import SweepConfig
 @click.option("--plot", "plot_dir", type=click.Path(), help="Write the figures to this directory.")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON summary.")
 def phase_diagram_command(
-    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, store, resume,
+    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, sampling, store, resume,
     scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime, cluster_queue,
     cluster_account, workers, plot_dir, json_output,
 ):  # fmt: skip
@@ -79,7 +84,8 @@ def phase_diagram_command(
 
     try:
         _phase_diagram(
-            grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, store, resume,
+            grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, sampling, store,
+            resume,
             scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime, cluster_queue,
             cluster_account, workers, plot_dir, json_output,
         )  # fmt: skip
@@ -89,7 +95,7 @@ def phase_diagram_command(
 
 
 def _phase_diagram(
-    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, store, resume,
+    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, sampling, store, resume,
     scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime, cluster_queue,
     cluster_account, workers, plot_dir, json_output,
 ):  # fmt: skip
@@ -111,14 +117,16 @@ def _phase_diagram(
             "--seed": seed,
             "--n-batches": n_batches,
             "--engine": engine,
+            "--sampling": sampling,
         }
         config = c.checked_store(store)
         clash = [k for k, v in given.items() if v is not None]
         if clash:
             # Options given with --resume must agree with the store (checked below).
             config_req = _config_from_options(
-                grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, config
-            )
+                grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, config,
+                sampling,
+            )  # fmt: skip
             if config_req != config:
                 c.fail(
                     f"{', '.join(clash)} differ from the settings of {store}; drop them to "
@@ -126,7 +134,7 @@ def _phase_diagram(
                 )
     else:
         config = _config_from_options(
-            grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, None
+            grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, None, sampling
         )
     net = config.network
     c.check_memory(
@@ -266,7 +274,7 @@ def _plot(ds, store, plot_dir) -> list:
 
 
 def _config_from_options(
-    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, base
+    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, base, sampling=None
 ):  # fmt: skip
     """A SweepConfig from the options; unset options come from ``base`` (or the defaults)."""
     from dysonsgd import sweep
@@ -288,6 +296,7 @@ def _config_from_options(
         "seed": c.default(SweepConfig, "seed"),
         "n_batches": c.default(NetworkConfig, "n_batches"),
         "engine": c.default(SweepConfig, "engine"),
+        "sampling": c.default(SweepConfig, "sampling"),
     }
     if base is not None:
         defaults = {
@@ -296,6 +305,7 @@ def _config_from_options(
             "seed": base.seed,
             "n_batches": base.network.n_batches,
             "engine": base.engine,
+            "sampling": base.sampling,
         }
     epochs = defaults["epochs"] if epochs is None else epochs
     return sweep.SweepConfig(
@@ -306,6 +316,7 @@ def _config_from_options(
         seed=defaults["seed"] if seed is None else seed,
         network=NetworkConfig(n_batches=defaults["n_batches"] if n_batches is None else n_batches),
         engine=defaults["engine"] if engine is None else engine,
+        sampling=defaults["sampling"] if sampling is None else sampling,
     )
 
 

@@ -8,7 +8,7 @@ from dysonsgd import ACTIVATIONS, NetworkConfig, observables
 from dysonsgd.cli import _common as c
 from dysonsgd.cli.main import cli
 from dysonsgd.phases import classify_sgd
-from dysonsgd.sgd import ENGINES, save_schedule, train
+from dysonsgd.sgd import ENGINES, SAMPLINGS, save_schedule, train
 from dysonsgd.sgd.api import SAVE_SCHEDULES
 
 
@@ -48,7 +48,16 @@ from dysonsgd.sgd.api import SAVE_SCHEDULES
     "epoch 0 and after epoch (k-1) E/(P-1) + 1 for E epochs and P save points (E a "
     "multiple of P - 1; the last save is after epoch 95,001 of 100,000).",
 )
-@click.option("--shuffle", is_flag=True, help="Reshuffle the training set every epoch.")
+@click.option(
+    "--sampling",
+    type=click.Choice(SAMPLINGS),
+    default="fixed",
+    show_default=True,
+    help="Which samples each batch sees: fixed (the paper's: the training set in order), "
+    "shuffle (a fresh permutation every epoch) or iid (every batch drawn uniformly with "
+    "replacement, the process of the SDE of SGD).",
+)
+@click.option("--shuffle", is_flag=True, help="Same as --sampling shuffle.")
 @click.option(
     "--K", "K", type=c.POSITIVE_INT, default=c.default(NetworkConfig, "K"), show_default=True
 )
@@ -74,8 +83,8 @@ from dysonsgd.sgd.api import SAVE_SCHEDULES
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", type=click.Path(), callback=c.plot_path, help="Write a figure here.")
 def train_command(
-    T, lr, sigma, batch_size, epochs, seeds, seed, engine, save_points, schedule, shuffle,
-    K, L, d_in, activation, n_batches, out, json_output, plot,
+    T, lr, sigma, batch_size, epochs, seeds, seed, engine, save_points, schedule, sampling,
+    shuffle, K, L, d_in, activation, n_batches, out, json_output, plot,
 ):  # fmt: skip
     """Train an ensemble of students with SGD (paper protocol: fixed data, batches in order).
 
@@ -86,6 +95,11 @@ def train_command(
     """
     if (T is None) == (lr is None):
         c.fail("give exactly one of --T and --lr (T = lr / batch size)")
+    if shuffle:
+        given = click.get_current_context().get_parameter_source("sampling")
+        if sampling != "shuffle" and given is not click.core.ParameterSource.DEFAULT:
+            c.fail(f"--shuffle (same as --sampling shuffle) conflicts with --sampling {sampling}")
+        sampling = "shuffle"
     if save_points is not None and not 2 <= save_points <= epochs + 1:
         c.fail(
             f"Invalid value for '--save-points': {save_points} needs 2 <= save points <= "
@@ -123,7 +137,7 @@ def train_command(
             engine=engine,
             save_points=save_points,
             save_schedule=schedule,
-            shuffle=shuffle,
+            sampling=sampling,
             on_epoch=lambda: bar.update(1),
         )
     obs = observables.summarize(result)
@@ -141,7 +155,8 @@ def train_command(
         return
     click.echo(
         f"SGD  T={result.temperature:g}  lr={result.lr:g}  |B|={config.batch_size}  "
-        f"sigma_W={sigma:g}  epochs={epochs}  seeds={seeds}  engine={engine}"
+        f"sigma_W={sigma:g}  epochs={epochs}  seeds={seeds}  engine={engine}  "
+        f"sampling={result.sampling}"
     )
     header = (
         f"{'seed':>4} {'loss(0)':>10} {'loss(end)':>10} {'test loss':>10} {'|grad|':>10} "

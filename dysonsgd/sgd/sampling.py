@@ -11,8 +11,9 @@ array:
 - ``iid``: every index drawn uniformly *with replacement*, independently of all others, so a
   batch's samples are |B| independent uniform draws from the training set and batches are
   independent. This is the noise that the stochastic differential equation of SGD models
-  (docs/theory.md): the batch gradient is an unbiased estimate of the full-batch gradient,
-  independent from step to step.
+  (docs/theory.md, section 1): the batch gradient is an unbiased estimate of the full-batch
+  gradient, independent from step to step, and a batch mean has variance exactly
+  ``Var_n / |B|`` (no finite-population factor).
 
 The reference simulator and the numba engine both take each epoch's indices from
 :func:`epoch_order`, so the two read the same stream by construction.
