@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from dysonsgd._jit import njit, prange
+from dysonsgd.langevin._kernels import fill_normals
 from dysonsgd.sgd._kernels import tanh
 
 TANH = 0
@@ -359,6 +360,7 @@ def _run_system(
     k_stop,
     n_steps,
     zs,
+    rng,
     save_steps,
     W,
     W_rec,
@@ -372,7 +374,8 @@ def _run_system(
     n = a.shape[0]
     d_out = Z.shape[0]
     n_saves = save_steps.shape[0]
-    noisy = zs.shape[1] > 0
+    supplied = zs.shape[1] > 0
+    drawn = rng.shape[0] > 0
     s = 0
     while s < n_saves and save_steps[s] < k_start:
         s += 1
@@ -381,6 +384,7 @@ def _run_system(
     c = np.empty(n)
     ones = np.ones(n)
     no_z = np.empty(0)
+    zbuf = np.empty(n if drawn else 0)
     G = np.empty((K, L))
     G2 = np.empty((K, L))
     V = np.empty((K, L))
@@ -388,7 +392,13 @@ def _run_system(
     for k in range(k_start, k_stop):
         step = k < n_steps
         if step:
-            step_weights(zs[k - k_start] if noisy else no_z, base, noise, c)
+            if supplied:
+                step_weights(zs[k - k_start], base, noise, c)
+            elif drawn:
+                fill_normals(rng, zbuf, 1.0)
+                step_weights(zbuf, base, noise, c)
+            else:
+                step_weights(no_z, base, noise, c)
         # the pass at W_k: the loss, and the update (or, for order_eps, the gradient sum)
         sq = full_pass(act, a, aT, y, Z, W, W, ones if order_eps else c, 0.0, False, G, scr, esc)
         loss = 0.5 * sq / n
@@ -444,6 +454,7 @@ def run_systems(
     k_stop,
     n_steps,
     zs,
+    rng,
     save_steps,
     W,
     W_rec,
@@ -457,11 +468,15 @@ def run_systems(
     stopped system records W_k and its loss in every remaining save and is skipped in later
     calls. Otherwise W_k is saved if ``save_steps`` holds k, and, if ``k < n_steps``, the
     step ``W_{k+1} = W_k + sum_n (c_n delta_n + h_eps d delta_n) a_n^T`` is taken with
-    ``c_n = base + noise (z_n - zbar)``, z = ``zs[j, k - k_start]`` (``zs`` of shape
-    (n_sys, 0, 0): no noise), and ``d delta`` along the mean gradient only if ``order_eps``.
+    ``c_n = base + noise (z_n - zbar)``: z is ``zs[j, k - k_start]`` if ``zs`` has steps
+    (supplied normals), else n fresh draws of system j's xoshiro256** generator ``rng[j]``
+    (uint64 (4,), advanced; the ziggurat of :func:`dysonsgd.langevin._kernels.fill_normals`)
+    if ``rng`` has a state, else no noise (``zs`` (n_sys, 0, 0), ``rng`` (n_sys, 0)). The
+    ``d delta`` term along the mean gradient is added only if ``order_eps``.
 
     Shapes: a (n_sys, n, L), aT (n_sys, L, n), y (n_sys, n, d_out), Z (n_sys, d_out, K),
-    bound (n_sys,), save_steps int64 (n_saves,), W (n_sys, K, L) updated, W_rec (n_sys,
+    bound (n_sys,), zs (n_sys, n_block, n) or (n_sys, 0, 0), rng uint64 (n_sys, 4) or
+    (n_sys, 0), save_steps int64 (n_saves,), W (n_sys, K, L) updated, W_rec (n_sys,
     n_saves, K, L), loss_rec (n_sys, n_saves), state int64 (n_sys, 2). Each system runs
     sequentially, so the result does not depend on the number of threads, nor on how the
     evaluations are cut into calls.
@@ -483,6 +498,7 @@ def run_systems(
             k_stop,
             n_steps,
             zs[j],
+            rng[j],
             save_steps,
             W[j],
             W_rec[j],

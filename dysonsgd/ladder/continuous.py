@@ -223,15 +223,20 @@ def _run(
     lr: float,
     order_eps: bool,
     runaway_factor: float,
-    draw: Callable[[int, int], np.ndarray] | None,
+    draw: Callable[[int, np.ndarray], None] | None = None,
+    rng_states: np.ndarray | None = None,
     on_progress: Callable[[int, int], None] | None,
     threads: int | None,
     settings: dict,
 ) -> ContinuousResult:
-    """Integrate validated arguments; ``draw(j, count)`` gives system j's next normals.
+    """Integrate validated arguments. The normals z of a step come from one of:
 
-    ``draw`` returns an array (count, n_samples) of the next ``count`` steps' z (None: no
-    noise, gradient descent). Systems that have stopped are not asked for more.
+    - ``draw(j, out)``: fills ``out`` (count, n_samples) with system j's z of the next
+      ``count`` steps (supplied normals: the tests' nested grids and oracles); systems that
+      have stopped are not asked for more;
+    - ``rng_states`` uint64 (n_sys, 4): the kernel draws them itself with system j's
+      xoshiro256** state (advanced in place), in parallel;
+    - neither: no noise (gradient descent).
     """
     kern = _kernels()
     c = instances[0].config
@@ -249,6 +254,10 @@ def _run(
     passes = 2 if order_eps else 1
     block = max(1, _SAMPLES_PER_BLOCK // (n_sys * n * passes))
     no_z = np.zeros((n_sys, 0, 0))
+    if draw is None and rng_states is not None:
+        rng = rng_states
+    else:
+        rng = np.zeros((n_sys, 0), dtype=np.uint64)
     total = steps + 1  # evaluations: the states W_0 .. W_steps
     reported = 0
 
@@ -264,10 +273,12 @@ def _run(
             if draw is None or n_draw == 0:
                 zs = no_z
             else:
-                zs = np.zeros((n_sys, n_draw, n))
+                zs = np.empty((n_sys, n_draw, n))
                 for j in range(n_sys):
                     if state[j, 0] == 0:
-                        zs[j] = draw(j, n_draw)
+                        draw(j, zs[j])
+                    else:
+                        zs[j] = 0.0
             kern.run_systems(
                 c.activation_code,
                 a,
@@ -284,6 +295,7 @@ def _run(
                 k_stop,
                 steps,
                 zs,
+                rng,
                 save_steps,
                 W,
                 W_rec,
@@ -437,9 +449,11 @@ def run_sde(
     dt : float, optional
         Euler-Maruyama step, ``0 < dt <= lr``; default ``lr``.
     seed : int, Generator or None
-        Base seed; seed k's normals come from ``SeedSequence(entropy, spawn_key=(k,
-        NOISE))`` alone, drawn with numpy (``standard_normal``) one step of n values at a
-        time, so the result depends on neither the number of seeds, nor threads, nor blocks.
+        Base seed. Seed k's normals come from a xoshiro256** generator seeded by
+        ``SeedSequence(entropy, spawn_key=(k, NOISE)).generate_state(4)`` alone, drawn
+        inside the kernel (the Langevin integrator's ziggurat, 3 ns per draw) n per step in
+        order, so the result depends on neither the number of seeds, nor threads, nor
+        blocks.
     order_eps : bool
         Add the order-lr drift of the stochastic modified equation, ``-(lr/4) grad
         |gbar|^2 = -(lr/2) H gbar`` (exact Hessian-vector product; a step then costs about
@@ -487,8 +501,12 @@ def run_sde(
     factor = _check_runaway(runaway_factor)
     entropy = _seeding.base_entropy(seed)
     threads = _check_threads(threads)
-    n = insts[0].config.n_samples
-    rngs = [_seeding.stream(entropy, k, NOISE) for k in range(len(insts))]
+    states = np.stack(
+        [
+            np.random.SeedSequence(entropy, spawn_key=(k, NOISE)).generate_state(4, np.uint64)
+            for k in range(len(insts))
+        ]
+    )
     settings = {
         "config": insts[0].config.to_dict(),
         "n_seeds": len(insts),
@@ -510,7 +528,7 @@ def run_sde(
         lr=lr,
         order_eps=bool(order_eps),
         runaway_factor=factor,
-        draw=lambda j, count: rngs[j].standard_normal((count, n)),
+        rng_states=states,
         on_progress=on_progress,
         threads=threads,
         settings=settings,

@@ -7,9 +7,9 @@ import pytest
 from _ladder_oracle import gd as gd_oracle
 from _ladder_oracle import sde as sde_oracle
 
-from dysonsgd import _seeding
 from dysonsgd.ladder import ContinuousResult, run_gd, run_sde, top_hessian_eigenvalue
 from dysonsgd.ladder import continuous as C
+from dysonsgd.langevin import _kernels as langevin_kernels
 from dysonsgd.model import NetworkConfig, make_instances
 
 # K, L not multiples of 4 and n = 111 not a multiple of the chunk or of 4: every remainder
@@ -23,10 +23,10 @@ def _draw_from(zs):
     """A ``draw`` for ``continuous._run`` that hands out the rows of zs[j] in order."""
     pos = [0] * len(zs)
 
-    def draw(j, count):
+    def draw(j, out):
         s = pos[j]
-        pos[j] += count
-        return zs[j, s : s + count]
+        pos[j] += out.shape[0]
+        out[...] = zs[j, s : s + out.shape[0]]
 
     return draw
 
@@ -84,12 +84,18 @@ def test_run_sde_draws_seed_k_from_its_own_stream():
     insts = make_instances(SMALL, 1.0, 3, 4)
     T, lr, steps = 0.02, 0.25, 4
     res = run_sde(insts, temperature=T, lr=lr, time=lr * steps, save_times=[0, lr * steps], seed=9)
+    # the kernel's own draws: seed k's xoshiro256** stream, n normals per step in order
     zs = np.stack(
-        [_seeding.stream(9, k, C.NOISE).standard_normal((steps, SMALL.n_samples)) for k in range(3)]
+        [
+            langevin_kernels.normals(
+                np.random.SeedSequence(9, spawn_key=(k, C.NOISE)).generate_state(4, np.uint64),
+                steps * SMALL.n_samples,
+            ).reshape(steps, SMALL.n_samples)
+            for k in range(3)
+        ]
     )
     ref = _run_with(insts, zs, T=T, dt=lr, lr=lr, steps=steps)
     np.testing.assert_array_equal(res.W[:, -1], ref.W[:, -1])
-    # seed 2 alone, with its index, is the same run (a stream depends on k only)
     assert res.settings["seed"] == 9
 
 
