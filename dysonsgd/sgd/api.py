@@ -368,6 +368,7 @@ def train(
     shuffle: bool | None = None,
     on_epoch: Callable[[], None] | None = None,
     threads: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> SGDResult:
     """Train an ensemble of teacher-student networks with SGD (paper section 2; docs/model.md).
 
@@ -416,6 +417,16 @@ def train(
         Called once per seed and epoch (progress reporting).
     threads : int, optional
         Threads of the numba engine (default: numba's setting); ignored by ``numpy``.
+    checkpoint : path, optional
+        A checkpoint file (numba engine only; docs/phase-diagram.md, "Checkpoints"). If it
+        holds a checkpoint of this run, training continues from its epoch; after every save
+        epoch > 0 and after the last epoch the run's state is written there atomically
+        (:func:`dysonsgd.sgd.engine.write_checkpoint`). The result equals that of the
+        uninterrupted run, bit for bit, however often the run was killed and resumed. The
+        file is left in place (the caller removes it once the result is safe). A damaged
+        file is ignored with a :class:`~dysonsgd.sgd.engine.CheckpointWarning` and
+        overwritten; so is a failed write (the run goes on without checkpoints).
+        ``on_epoch`` counts only the epochs run by this call.
 
     Returns
     -------
@@ -425,6 +436,8 @@ def train(
     ------
     ValueError
         A bad argument; the message names the value and the allowed range.
+        :class:`~dysonsgd.sgd.engine.CheckpointError` (a ``ValueError``): ``checkpoint``
+        holds a checkpoint of another run.
     MemoryError
         The records cannot be allocated (raised before any network is built).
 
@@ -449,6 +462,15 @@ def train(
     # cannot, instead of after building n_seeds networks.
     Records.empty(n_seeds, len(save_epochs), epochs, config.K, config.L)
 
+    key = start = None
+    if checkpoint is not None:
+        if engine != "numba":
+            raise ValueError(
+                f"checkpoint needs the numba engine (engine='numba'), got engine={engine!r}"
+            )
+        key = checkpoint_key(config, sigma_w, lr, epochs, n_seeds, entropy, sampling, save_epochs)
+        start = _read_checkpoint(checkpoint, key)
+
     instances = make_instances(config, sigma_w, n_seeds, entropy)
     rngs = sample_streams(entropy, n_seeds, sampling, config.n_samples)
     if engine == "numpy":
@@ -469,6 +491,8 @@ def train(
             on_epoch=on_epoch,
             threads=threads,
             sampling=sampling,
+            start=start,
+            on_save=None if checkpoint is None else _CheckpointWriter(checkpoint, key),
         )
     return SGDResult(
         config=config,
@@ -492,3 +516,78 @@ def _recorded_sampling(meta: dict) -> str:
     if "sampling" in meta:
         return check_sampling(str(meta["sampling"]))
     return "shuffle" if bool(meta["shuffle"]) else "fixed"
+
+
+def checkpoint_key(
+    config: NetworkConfig,
+    sigma_w: float,
+    lr: float,
+    epochs: int,
+    n_seeds: int,
+    seed: int,
+    sampling: str,
+    save_epochs: np.ndarray,
+) -> dict:
+    """The identity of a run in its checkpoint: everything that determines its numbers.
+
+    A checkpoint is continued only by a run with the same key (:func:`train`'s
+    ``checkpoint``). ``seed`` is the base entropy (:func:`dysonsgd._seeding.base_entropy`).
+    """
+    return {
+        "config": config.to_dict(),
+        "sigma_w": float(sigma_w),
+        "lr": float(lr),
+        "epochs": int(epochs),
+        "n_seeds": int(n_seeds),
+        "seed": int(seed),
+        "sampling": str(sampling),
+        "save_epochs": [int(e) for e in save_epochs],
+    }
+
+
+def _read_checkpoint(path: str | os.PathLike, key: dict):
+    """The state in checkpoint ``path`` for the run ``key``; None if missing or damaged."""
+    import warnings
+
+    from dysonsgd.sgd.engine import CheckpointError, CheckpointWarning, read_checkpoint
+
+    if os.path.isdir(path):
+        raise ValueError(f"checkpoint {path} is a directory; give a file path")
+    try:
+        return read_checkpoint(path, key)
+    except FileNotFoundError:
+        return None
+    except CheckpointError as exc:
+        if exc.other_run:
+            raise
+        warnings.warn(
+            f"{exc}; ignored: the run starts from epoch 0 and overwrites it",
+            CheckpointWarning,
+            stacklevel=3,
+        )
+        return None
+
+
+class _CheckpointWriter:
+    """``on_save`` of a run with a checkpoint file: writes each state; warns once on failure."""
+
+    def __init__(self, path: str | os.PathLike, key: dict) -> None:
+        self.path, self.key, self.failed = path, key, False
+
+    def __call__(self, state) -> None:
+        import warnings
+
+        from dysonsgd.sgd.engine import CheckpointWarning, write_checkpoint
+
+        if self.failed:
+            return
+        try:
+            write_checkpoint(self.path, state, self.key)
+        except OSError as exc:
+            self.failed = True
+            warnings.warn(
+                f"cannot write checkpoint {self.path} ({exc.strerror or exc}); the run goes on "
+                "without checkpoints",
+                CheckpointWarning,
+                stacklevel=2,
+            )

@@ -6,6 +6,11 @@ same :class:`~dysonsgd.sgd.reference.Records` (``train(engine="numba")`` dispatc
 flattening (cell, seed) into one parallel axis. The reference simulator is the definition
 of the records; ``tests/sgd/test_sgd_engine.py`` ties the two together.
 
+Long runs are resumable: :func:`run` hands the run's :class:`EngineState` to ``on_save``
+after every save epoch, :func:`write_checkpoint` / :func:`read_checkpoint` store it
+atomically and verify it, and ``run(..., start=state)`` continues from it to the records of
+the uninterrupted run, bit for bit (docs/phase-diagram.md, "Checkpoints").
+
 What makes it fast (docs/performance.md has the measurements): the first-layer features
 ``a = phi(M x)`` and the targets are computed once per seed (they are fixed, as M and the
 teacher are not trained); each step touches only W (K x L), a batch of |B| feature rows
@@ -21,10 +26,14 @@ descent in multilayer neural networks", arXiv:2509.01349 (2025), section 2 (the 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from dysonsgd import _io
 from dysonsgd._validate import MAX_COUNT, positive_float, positive_int
 from dysonsgd.model import Instance
 from dysonsgd.sgd.reference import Records
@@ -84,6 +93,270 @@ def _check_save_epochs(save_epochs, epochs: int) -> np.ndarray:
     return s.astype(np.int64)
 
 
+# --------------------------------------------------------------------------- resumable state
+
+
+@dataclass
+class EngineState:
+    """The state of an engine run at an epoch boundary: what it needs to continue exactly.
+
+    A run restarted from the state after epoch ``epoch`` (``run(..., start=state)``) gives
+    records equal, bit for bit, to those of the uninterrupted run (the kernel's result does
+    not depend on how its epochs are cut into calls; tests/sgd/test_engine_state.py).
+
+    Attributes
+    ----------
+    epoch : int
+        Epochs done (0 .. epochs).
+    epochs : int
+        Epochs of the whole run.
+    W : ndarray of float64, shape (n_seeds, K, L)
+        Every seed's current matrix (a diverged seed's: the one at divergence).
+    records : Records
+        The records so far: W, grad, loss at the save epochs up to ``epoch`` (a diverged
+        seed's later saves are already filled, as the kernel does), the per-epoch loss of
+        epochs ``0 .. epoch`` (``epoch_loss`` has shape (n_seeds, epoch + 1)), and the
+        divergence flags and steps.
+    sample_states : tuple of dict, or None
+        ``rng.bit_generator.state`` of every seed's sample stream after ``epoch`` epochs
+        (:func:`dysonsgd.sgd.sampling.sample_streams` with ``epochs_done=epoch`` gives the
+        same state for every seed that has not diverged, at O(epoch) cost for ``shuffle``;
+        the stored state costs O(1)). None for the fixed order.
+
+    Notes
+    -----
+    The state handed to ``on_save`` holds views of the running arrays: valid until the
+    callback returns (write it, or copy it).
+    """
+
+    epoch: int
+    epochs: int
+    W: np.ndarray
+    records: Records
+    sample_states: tuple[dict, ...] | None = None
+
+    @property
+    def n_seeds(self) -> int:
+        """Number of seeds."""
+        return self.W.shape[0]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: damaged, not a checkpoint, or of another run.
+
+    ``other_run`` is True when the file is whole but records another run (its ``key``
+    differs); the message names the differing entries. A ``ValueError``: the fix is the
+    caller's (remove the file, or use another path).
+    """
+
+    def __init__(self, message: str, *, other_run: bool = False) -> None:
+        super().__init__(message)
+        self.other_run = other_run
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint was ignored (damaged) or could not be written; the run goes on."""
+
+
+#: Format of a checkpoint file (:func:`write_checkpoint`).
+_CHECKPOINT_FORMAT = 1
+_STATE_ARRAYS = ("W", "rec_W", "rec_grad", "rec_loss", "epoch_loss", "diverged", "diverged_step")
+
+
+def _state_arrays(state: EngineState) -> dict[str, np.ndarray]:
+    r = state.records
+    return {
+        "W": np.ascontiguousarray(state.W, dtype=np.float64),
+        "rec_W": np.ascontiguousarray(r.W, dtype=np.float64),
+        "rec_grad": np.ascontiguousarray(r.grad, dtype=np.float64),
+        "rec_loss": np.ascontiguousarray(r.loss, dtype=np.float64),
+        "epoch_loss": np.ascontiguousarray(r.epoch_loss, dtype=np.float64),
+        "diverged": np.ascontiguousarray(r.diverged, dtype=bool),
+        "diverged_step": np.ascontiguousarray(r.diverged_step, dtype=np.int64),
+    }
+
+
+def _state_checksum(header: str, arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(header.encode())
+    for name in _STATE_ARRAYS:
+        a = arrays[name]
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def write_checkpoint(path: str | os.PathLike, state: EngineState, key: dict) -> None:
+    """Write ``state`` to ``path`` atomically (a temporary file beside it, then a rename).
+
+    The file is an uncompressed ``.npz`` (no pickles): the state's arrays, a JSON header
+    (format, ``key``, epoch, epochs, sample states) and a checksum of both, verified by
+    :func:`read_checkpoint`. A write cut short (a kill, a full disk) leaves the previous
+    file, or none, at ``path``, never a partial one.
+
+    Parameters
+    ----------
+    path : path
+        The checkpoint file (conventionally ``*.npz``).
+    state : EngineState
+    key : dict
+        JSON-serialisable identity of the run (e.g. :func:`dysonsgd.sgd.api.checkpoint_key`):
+        :func:`read_checkpoint` refuses the file for another key.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written (nothing is left at ``path`` but a previous checkpoint).
+    """
+    arrays = _state_arrays(state)
+    header = json.dumps(
+        {
+            "format": _CHECKPOINT_FORMAT,
+            "key": key,
+            "epoch": int(state.epoch),
+            "epochs": int(state.epochs),
+            "sample_states": None if state.sample_states is None else list(state.sample_states),
+        },
+        sort_keys=True,
+    )
+    checksum = _state_checksum(header, arrays)
+    _io.atomic_write_bytes(
+        path,
+        lambda fh: np.savez(fh, header=np.array(header), checksum=np.array(checksum), **arrays),
+    )
+
+
+def read_checkpoint(path: str | os.PathLike, key: dict | None = None) -> EngineState:
+    """Read and verify a checkpoint written by :func:`write_checkpoint`.
+
+    Parameters
+    ----------
+    path : path
+    key : dict, optional
+        The run's identity: a checkpoint of another run is refused.
+
+    Returns
+    -------
+    EngineState
+        With ``records.epoch_loss`` of shape (n_seeds, epoch + 1).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    CheckpointError
+        The file is not a whole checkpoint (truncated, damaged: its checksum fails, its
+        arrays disagree in shape), or, with ``other_run`` set, one of another run.
+    """
+    p = os.fspath(path)
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            header = str(f["header"])
+            checksum = str(f["checksum"])
+            arrays = {name: f[name] for name in _STATE_ARRAYS}
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # truncated zip, missing entry, unreadable array
+        raise CheckpointError(
+            f"checkpoint {p} is damaged or not a checkpoint ({type(exc).__name__})"
+        ) from None
+    if _state_checksum(header, arrays) != checksum:
+        raise CheckpointError(f"checkpoint {p} is damaged (its checksum does not match)")
+    try:
+        meta = json.loads(header)
+        if meta["format"] != _CHECKPOINT_FORMAT:
+            raise CheckpointError(
+                f"checkpoint {p} has format {meta['format']!r}, this version reads "
+                f"{_CHECKPOINT_FORMAT}"
+            )
+        epoch, epochs = int(meta["epoch"]), int(meta["epochs"])
+        W, rec_W = arrays["W"], arrays["rec_W"]
+        n, K, L = W.shape
+        S = rec_W.shape[1]
+        shapes_ok = (
+            rec_W.shape == (n, S, K, L)
+            and arrays["rec_grad"].shape == (n, S, K, L)
+            and arrays["rec_loss"].shape == (n, S)
+            and arrays["epoch_loss"].shape == (n, epoch + 1)
+            and arrays["diverged"].shape == (n,)
+            and arrays["diverged_step"].shape == (n,)
+            and 0 <= epoch <= epochs
+        )
+        states = meta["sample_states"]
+        if states is not None and len(states) != n:
+            shapes_ok = False
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(
+            f"checkpoint {p} is damaged (unreadable header: {type(exc).__name__})"
+        ) from None
+    if not shapes_ok:
+        raise CheckpointError(f"checkpoint {p} is damaged (its arrays disagree in shape)")
+    if key is not None and meta["key"] != key:
+        stored = meta["key"] if isinstance(meta["key"], dict) else {}
+        diffs = [
+            f"{k}: {stored.get(k)!r} there, {key.get(k)!r} here"
+            for k in sorted(set(stored) | set(key))
+            if stored.get(k) != key.get(k)
+        ]
+        raise CheckpointError(
+            f"checkpoint {p} belongs to another run ({'; '.join(diffs)[:300]}); remove it or "
+            "choose another checkpoint path",
+            other_run=True,
+        )
+    records = Records(
+        W=rec_W,
+        grad=arrays["rec_grad"],
+        loss=arrays["rec_loss"],
+        epoch_loss=arrays["epoch_loss"],
+        diverged=arrays["diverged"],
+        diverged_step=arrays["diverged_step"],
+    )
+    return EngineState(
+        epoch=epoch,
+        epochs=epochs,
+        W=W,
+        records=records,
+        sample_states=None if states is None else tuple(states),
+    )
+
+
+def _check_start(start: EngineState, n_items: int, n_saves: int, epochs: int, K, L, rngs):
+    """Raise ValueError unless ``start`` is a state of this run's shape."""
+    if not isinstance(start, EngineState):
+        raise ValueError(f"start must be an EngineState, got {type(start).__name__}")
+    r = start.records
+    want = {
+        "W": (np.shape(start.W), (n_items, K, L)),
+        "records.W": (np.shape(r.W), (n_items, n_saves, K, L)),
+        "records.grad": (np.shape(r.grad), (n_items, n_saves, K, L)),
+        "records.loss": (np.shape(r.loss), (n_items, n_saves)),
+        "records.epoch_loss": (np.shape(r.epoch_loss), (n_items, start.epoch + 1)),
+        "records.diverged": (np.shape(r.diverged), (n_items,)),
+        "records.diverged_step": (np.shape(r.diverged_step), (n_items,)),
+    }
+    for name, (have, need) in want.items():
+        if have != need:
+            raise ValueError(
+                f"start.{name} has shape {have}, this run needs {need}: the state is of another run"
+            )
+    if start.epochs != epochs or not 0 <= start.epoch <= epochs:
+        raise ValueError(
+            f"start is the state after epoch {start.epoch} of a {start.epochs}-epoch run; "
+            f"this run has {epochs} epochs"
+        )
+    if (start.sample_states is None) != (rngs is None):
+        raise ValueError(
+            "start must hold the sample streams' states exactly when the run samples at "
+            "random (shuffle, iid)"
+        )
+    if rngs is not None and len(start.sample_states) != len(rngs):
+        raise ValueError(
+            f"start holds {len(start.sample_states)} sample states for {len(rngs)} seeds"
+        )
+
+
 def _data_key(inst: Instance) -> bytes:
     h = hashlib.blake2b(digest_size=16)
     for arr in (inst.a_train, inst.y_train, inst.Z):
@@ -101,10 +374,14 @@ def _run_items(
     threads: int | None,
     dedupe: bool,
     sampling: str | None,
+    start: EngineState | None = None,
+    on_save: Callable[[EngineState], None] | None = None,
 ) -> Records:
     """Train a flat list of items (instance, lr), all with the same config, in parallel.
 
     ``dedupe``: store training data shared by several items once (found by content hash).
+    ``start``: continue from this state (:class:`EngineState`) instead of epoch 0;
+    ``on_save``: called with the state after every save epoch > 0 and after the last epoch.
     """
     sampling = engine_sampling(sampling, sample_rngs is not None)
     if len(instances) == 0:
@@ -129,6 +406,10 @@ def _run_items(
     threads = _check_threads(threads)
 
     n_items, K, L = len(instances), c.K, c.L
+    if start is not None:
+        _check_start(start, n_items, len(save_epochs), epochs, K, L, sample_rngs)
+    if on_save is not None and not callable(on_save):
+        raise ValueError(f"on_save must be a callable or None, got {on_save!r}")
     n_samples, nb = c.n_samples, c.n_batches
     # Seeds of different cells of a sweep share their data (only W0 differs): store it once.
     data_index = np.empty(n_items, dtype=np.int64)
@@ -151,9 +432,52 @@ def _run_items(
     # np.zeros maps the per-epoch losses lazily: pages are touched as epochs are run.
     out = Records.empty(n_items, len(save_epochs), epochs, K, L)
     Wt = np.empty((n_items, L, K))
-    for j, inst in enumerate(instances):
-        Wt[j] = inst.W0.T
     div = np.zeros((n_items, 2), dtype=np.int64)
+    if start is None:
+        for j, inst in enumerate(instances):
+            Wt[j] = inst.W0.T
+        first = 1
+    else:
+        # Every array the kernel reads or writes, as it was after epoch start.epoch.
+        Wt[:] = np.asarray(start.W, dtype=np.float64).transpose(0, 2, 1)
+        r = start.records
+        out.W[:], out.grad[:], out.loss[:] = r.W, r.grad, r.loss
+        out.epoch_loss[:, : start.epoch + 1] = r.epoch_loss
+        div[:, 0] = np.asarray(r.diverged, dtype=bool)
+        div[:, 1] = np.where(div[:, 0] != 0, r.diverged_step, 0)
+        if sample_rngs is not None:
+            for rng, st in zip(sample_rngs, start.sample_states, strict=True):
+                rng.bit_generator.state = st
+        first = start.epoch + 1
+
+    def state(epoch: int) -> EngineState:
+        diverged = div[:, 0] != 0
+        return EngineState(
+            epoch=epoch,
+            epochs=epochs,
+            W=Wt.transpose(0, 2, 1),
+            records=Records(
+                W=out.W,
+                grad=out.grad,
+                loss=out.loss,
+                epoch_loss=out.epoch_loss[:, : epoch + 1],
+                diverged=diverged,
+                diverged_step=np.where(diverged, div[:, 1], -1),
+            ),
+            sample_states=(
+                None
+                if sample_rngs is None
+                else tuple(rng.bit_generator.state for rng in sample_rngs)
+            ),
+        )
+
+    # The run is cut at the save epochs (and ends at the last epoch): a state handed to
+    # on_save is exactly that of the uninterrupted run there, sample streams included, as
+    # indices are drawn ahead block by block within a segment. Cuts do not change the
+    # records (the kernel's contract), so the segments are the same with or without
+    # on_save.
+    ends = sorted({int(e) for e in save_epochs if e >= first} | {epochs})
+    ends = [e for e in ends if e >= first]  # none when resuming a finished run
 
     # Epochs per kernel call: bounded by the steps of all items together (Ctrl-C latency,
     # progress) and, when sampling at random, by the sample indices drawn ahead. Nothing
@@ -170,64 +494,70 @@ def _run_items(
     if threads is not None:
         numba.set_num_threads(threads)
     try:
-        # Epoch 0: the full-training-set loss and gradient at W0, as in the reference.
-        grad0 = np.empty((n_items, K, L))
-        loss0 = np.empty(n_items)
-        try:
-            kern.initial_items(a, y, Z, data_index, c.activation_code, Wt, grad0, loss0)
-        except numba.core.errors.NumbaError as exc:
-            raise EngineUnavailable(
-                f"the numba SGD kernel failed to compile ({type(exc).__name__}); {_FALLBACK}"
-            ) from exc
-        out.epoch_loss[:, 0] = loss0
-        if save_epochs[0] == 0:
-            out.W[:, 0] = Wt.transpose(0, 2, 1)
-            out.grad[:, 0] = grad0
-            out.loss[:, 0] = loss0
-        for start in range(1, epochs + 1, block):
-            stop = min(start + block, epochs + 1)
-            if sample_rngs is None:
-                perms = no_perms
-            else:
-                # The reference draws epoch_order(rng, ...) at the start of each epoch;
-                # drawing a block of them ahead gives the same sequence per seed. The
-                # kernel reads batch b of epoch t from perms[j, t, b|B| : (b+1)|B|]: a
-                # permutation (shuffle) or draws with replacement (iid) alike.
-                perms = np.empty((n_items, stop - start, n_samples), dtype=np.int32)
-                for j, rng in enumerate(sample_rngs):
-                    if div[j, 0]:
-                        continue
-                    for t in range(stop - start):
-                        perms[j, t] = epoch_order(rng, sampling, n_samples)
+        if start is None:
+            # Epoch 0: the full-training-set loss and gradient at W0, as in the reference.
+            grad0 = np.empty((n_items, K, L))
+            loss0 = np.empty(n_items)
             try:
-                kern.train_items(
-                    a,
-                    y,
-                    Z,
-                    data_index,
-                    lr,
-                    c.activation_code,
-                    float(c.divergence_threshold),
-                    nb,
-                    c.batch_size,
-                    start,
-                    stop,
-                    perms,
-                    save_epochs,
-                    Wt,
-                    out.W,
-                    out.grad,
-                    out.loss,
-                    out.epoch_loss,
-                    div,
-                )
+                kern.initial_items(a, y, Z, data_index, c.activation_code, Wt, grad0, loss0)
             except numba.core.errors.NumbaError as exc:
                 raise EngineUnavailable(
                     f"the numba SGD kernel failed to compile ({type(exc).__name__}); {_FALLBACK}"
                 ) from exc
-            if on_epoch is not None:
-                for _ in range(n_items * (stop - start)):
-                    on_epoch()
+            out.epoch_loss[:, 0] = loss0
+            if save_epochs[0] == 0:
+                out.W[:, 0] = Wt.transpose(0, 2, 1)
+                out.grad[:, 0] = grad0
+                out.loss[:, 0] = loss0
+        for end in ends:
+            for lo in range(first, end + 1, block):
+                hi = min(lo + block, end + 1)
+                if sample_rngs is None:
+                    perms = no_perms
+                else:
+                    # The reference draws epoch_order(rng, ...) at the start of each epoch;
+                    # drawing a block of them ahead gives the same sequence per seed. The
+                    # kernel reads batch b of epoch t from perms[j, t, b|B| : (b+1)|B|]: a
+                    # permutation (shuffle) or draws with replacement (iid) alike.
+                    perms = np.empty((n_items, hi - lo, n_samples), dtype=np.int32)
+                    for j, rng in enumerate(sample_rngs):
+                        if div[j, 0]:
+                            continue
+                        for t in range(hi - lo):
+                            perms[j, t] = epoch_order(rng, sampling, n_samples)
+                try:
+                    kern.train_items(
+                        a,
+                        y,
+                        Z,
+                        data_index,
+                        lr,
+                        c.activation_code,
+                        float(c.divergence_threshold),
+                        nb,
+                        c.batch_size,
+                        lo,
+                        hi,
+                        perms,
+                        save_epochs,
+                        Wt,
+                        out.W,
+                        out.grad,
+                        out.loss,
+                        out.epoch_loss,
+                        div,
+                    )
+                except numba.core.errors.NumbaError as exc:
+                    raise EngineUnavailable(
+                        f"the numba SGD kernel failed to compile ({type(exc).__name__}); "
+                        f"{_FALLBACK}"
+                    ) from exc
+                if on_epoch is not None:
+                    for _ in range(n_items * (hi - lo)):
+                        on_epoch()
+            first = end + 1
+            if on_save is not None:
+                on_save(state(end))
     finally:
         if threads is not None:
             numba.set_num_threads(previous)
@@ -246,6 +576,8 @@ def run(
     *,
     threads: int | None = None,
     sampling: str | None = None,
+    start: EngineState | None = None,
+    on_save: Callable[[EngineState], None] | None = None,
 ) -> Records:
     """Run an ensemble of seeds with the numba engine, seeds in parallel.
 
@@ -276,6 +608,14 @@ def run(
     sampling : {"shuffle", "iid", "fixed"}, optional
         How ``sample_rngs`` are read: a permutation per epoch (``shuffle``, the default when
         they are given) or draws with replacement (``iid``); ``fixed`` with None.
+    start : EngineState, optional
+        Continue the run from this state (e.g. :func:`read_checkpoint`) instead of epoch 0:
+        the records equal those of the uninterrupted run, bit for bit. ``sample_rngs`` are
+        set to the state's sample streams. ``on_epoch`` counts only the epochs run here.
+    on_save : callable(EngineState), optional
+        Called after every save epoch > 0 and after the last epoch with the run's state
+        there (views of the running arrays, valid during the call), e.g. to write a
+        checkpoint with :func:`write_checkpoint`. docs/phase-diagram.md, "Checkpoints".
 
     Returns
     -------
@@ -303,6 +643,8 @@ def run(
         threads,
         dedupe=False,
         sampling=sampling,
+        start=start,
+        on_save=on_save,
     )
 
 
