@@ -25,6 +25,10 @@ from dysonsgd.langevin.models import DOMAINS, Coefficients, DriftModel
 from dysonsgd.langevin.schemes import SCHEMES as SCHEMES  # re-exported: name -> Scheme
 from dysonsgd.langevin.schemes import Scheme, as_scheme
 
+#: Status of a system stopped by its guard (:class:`RunawayGuard`); set outside the kernels,
+#: which skip every member whose status is not ``OK``.
+RUNAWAY = 5
+
 #: Status codes of a system in :attr:`LangevinResult.status`.
 STATUS: dict[int, str] = {
     _k.OK: "ok",
@@ -32,6 +36,7 @@ STATUS: dict[int, str] = {
     _k.OVERFLOW: "overflow (|state| > 1e150)",
     _k.STEP_LIMIT: "no admissible step down to dt / 2**100",
     _k.MAX_STEPS: "max_steps exhausted",
+    RUNAWAY: "runaway (x_1 beyond the guard's bound; stopped there)",
 }
 
 
@@ -61,7 +66,8 @@ class LangevinResult:
     min_x : ndarray of float64, shape (n_systems,)
         Smallest ``x_K`` seen (positive domain; NaN for the real domain).
     status : ndarray of int64, shape (n_systems,)
-        0 ok; otherwise the code of :data:`STATUS` that stopped the system.
+        0 ok; otherwise the code of :data:`STATUS` that stopped the system (``RUNAWAY``:
+        its guard stopped it).
     fallback_steps : ndarray of int64, shape (n_systems,)
         ``scheme="euler"`` only (zeros otherwise): accepted sub-steps that were taken with
         the semi-implicit step because the explicit one was still rejected after
@@ -98,8 +104,10 @@ class LangevinResult:
 
     @property
     def blown_up(self) -> np.ndarray:
-        """True for systems whose state overflowed or went non-finite, shape (n_systems,)."""
-        return (self.status == _k.NONFINITE) | (self.status == _k.OVERFLOW)
+        """True for systems whose state overflowed, went non-finite or ran away (stopped by a
+        :class:`RunawayGuard`), shape (n_systems,)."""
+        st = self.status
+        return (st == _k.NONFINITE) | (st == _k.OVERFLOW) | (st == RUNAWAY)
 
     @property
     def stopped(self) -> np.ndarray:
@@ -253,6 +261,15 @@ class Guard:
         """Coefficients to integrate with, from those measured at ``x`` (shape (n, K)), time t."""
         return coefficients
 
+    def stopped_systems(self) -> np.ndarray | None:
+        """Systems the guard has stopped, shape (n_systems,) bool, or None (none).
+
+        Asked after every :meth:`check`; :func:`integrate` stops them with status
+        ``RUNAWAY`` (they stay at their state in every later save), and ends the run early
+        when no system is left running.
+        """
+        return None
+
 
 class OverflowGuard(Guard):
     """Freeze every system whose coefficients overflowed, from that refresh on.
@@ -304,6 +321,85 @@ class OverflowGuard(Guard):
 _COEF_FIELDS = ("kt0", "kappa", "V0", "a_iso", "C", "a_diag")
 
 
+class RunawayGuard(OverflowGuard):
+    """Stop every system whose top level ran away, and freeze overflowed ones.
+
+    A system whose ``x_1`` exceeds ``factor * max(reference, x_1(0))`` at a refresh is
+    stopped there: status ``RUNAWAY`` (:attr:`LangevinResult.blown_up`), its state repeated
+    in every later save, the time recorded in :attr:`runaway_time`. When every system has
+    stopped the run ends, so a hot run does not integrate ~10^6 time units of a network that
+    left the teacher behind long ago. Like :class:`OverflowGuard` (which it extends), it also
+    freezes a system whose coefficients overflow before its x_1 crosses the bound.
+
+    Parameters
+    ----------
+    factor : float
+        Bound on the growth of x_1, > 1 (default 1e3).
+    reference : float or array_like of float64, shape (n_systems,), optional
+        Scale of x_1 per system, e.g. the teacher's top eigenvalue
+        (``NetworkModel.teacher_eigenvalues[:, 0]``); the bound is ``factor`` times the
+        larger of it and the system's own ``x_1(0)``. Default: ``x_1(0)`` alone.
+
+    Attributes
+    ----------
+    runaway_time : ndarray of float64, shape (n_systems,)
+        After a run: the Langevin time of the refresh at which a system was stopped (NaN:
+        never). Reset by every run.
+    """
+
+    def __init__(self, factor: float = 1e3, reference=None) -> None:
+        super().__init__()
+        self.factor = _positive_float("factor", factor)
+        if not self.factor > 1:
+            raise ValueError(f"factor must be > 1, got {factor!r}")
+        if reference is not None:
+            ref = np.asarray(reference, dtype=np.float64)
+            if ref.ndim > 1 or not np.all(np.isfinite(ref)) or np.any(ref <= 0):
+                raise ValueError(
+                    "reference must be a positive number or one per system (shape (n,))"
+                )
+            reference = ref
+        self.reference = reference
+        self.runaway_time = np.empty(0)
+        self._bound = None
+
+    @property
+    def runaway(self) -> np.ndarray:
+        """True for the systems that were stopped, shape (n_systems,)."""
+        return np.isfinite(self.runaway_time)
+
+    def start(self, n_systems: int) -> None:
+        super().start(n_systems)
+        if self.reference is not None and self.reference.ndim == 1:
+            if self.reference.shape[0] != n_systems:
+                raise ValueError(
+                    f"reference has {self.reference.shape[0]} entries for {n_systems} systems"
+                )
+        self.runaway_time = np.full(n_systems, np.nan)
+        self._bound = None
+
+    def check(self, coefficients: Coefficients, x: np.ndarray, t: float) -> Coefficients:
+        x1 = np.asarray(x, dtype=np.float64)[:, 0]
+        if self._bound is None:  # the first refresh: x is x(0)
+            scale = x1 if self.reference is None else np.maximum(self.reference, x1)
+            self._bound = self.factor * scale
+        gone = (x1 > self._bound) & ~self.runaway
+        self.runaway_time[gone] = t
+        coefficients = super().check(coefficients, x, t)
+        if not np.any(self.runaway):
+            return coefficients
+        n = self.runaway_time.shape[0]
+        rows = [np.asarray(getattr(coefficients, k), dtype=np.float64) for k in _COEF_FIELDS]
+        if any(a.ndim < 1 or a.shape[0] != n for a in rows):
+            return coefficients  # wrong shapes: check_coefficients names them
+        stop = self.runaway
+        rows = [np.where(stop.reshape(-1, *([1] * (a.ndim - 1))), 0.0, a) for a in rows]
+        return Coefficients(**dict(zip(_COEF_FIELDS, rows, strict=True)))
+
+    def stopped_systems(self) -> np.ndarray | None:
+        return self.runaway
+
+
 #: Most outer steps a run may ask for (``time / dt``): float64 counts steps exactly up to
 #: 2**53, and at ~3e6 system-steps/s that is decades of computing. ``dt = 1e-300`` used to
 #: overflow the int64 step count into a run of 0 steps reported as "ok".
@@ -351,9 +447,60 @@ def _segments(time: float, dt: float, save_points: int, refresh: float):
 
 
 def step_count(model: DriftModel, time: float, *, dt: float, save_points: int = 21) -> int:
-    """Number of outer steps :func:`integrate` takes: the length of the increments axis."""
+    """Number of outer steps :func:`integrate` takes: the length of the increments axis.
+
+    Raises
+    ------
+    ValueError
+        For a model with ``refresh_interval="auto"``: its step grid depends on the refresh
+        times it chooses during the run.
+    """
+    if _is_auto(model.refresh_interval):
+        raise ValueError(
+            "the step count of a model with refresh_interval='auto' is known only after the run"
+        )
     *_, steps, _ = _segments(time, dt, save_points, model.refresh_interval)
     return int(steps.sum())
+
+
+def _is_auto(refresh_interval) -> bool:
+    return isinstance(refresh_interval, str) and refresh_interval == "auto"
+
+
+def _adaptive_block(model: DriftModel, t_b: float, time: float, dt: float, saves: np.ndarray):
+    """Segments from the refresh at t_b to the next one, which the model chooses.
+
+    Returns the segments' step sizes, step counts and save indices (as :func:`_segments`
+    cuts them: equal steps no longer than dt between consecutive save/refresh times) and
+    the time of the next refresh.
+    """
+    interval = model.next_refresh_interval(t_b)
+    try:
+        interval = float(interval)
+    except (TypeError, ValueError):
+        interval = math.nan
+    if not (math.isfinite(interval) and interval > 0):
+        raise ValueError(
+            f"model.next_refresh_interval({t_b:g}) must be a positive finite time, got {interval!r}"
+        )
+    tol = 1e-12 * time
+    end = t_b + interval
+    if end >= time - tol:
+        end = time
+    j = int(np.searchsorted(saves, end))  # snap to a save a rounding error away
+    for k in (j - 1, j):
+        if 0 <= k < len(saves) and abs(saves[k] - end) <= tol:
+            end = float(saves[k])
+    inner = saves[(saves > t_b + tol) & (saves < end - tol)]
+    bounds = np.concatenate([[t_b], inner, [end]])
+    lengths = np.diff(bounds)
+    m = np.maximum(1, np.ceil(lengths / dt * (1 - 1e-12))).astype(np.int64)
+    sv = np.full(len(lengths), -1, dtype=np.int64)
+    for k, bnd in enumerate(bounds[1:]):
+        i = int(np.argmin(np.abs(saves - bnd)))
+        if abs(saves[i] - bnd) <= tol:
+            sv[k] = i
+    return lengths / m, m, sv, float(end)
 
 
 def member_rng_states(entropy: int, n: int) -> np.ndarray:
@@ -397,7 +544,11 @@ def integrate(
     Parameters
     ----------
     model : DriftModel
-        Supplies the coefficients at t = 0 and every ``model.refresh_interval``.
+        Supplies the coefficients at t = 0 and every ``model.refresh_interval``; with
+        ``model.refresh_interval == "auto"`` the model chooses each interval
+        (``model.next_refresh_interval(t)``, asked after every measurement). A model with a
+        ``temperature`` attribute (the rotating network model, whose frame noise uses it)
+        must be integrated at that temperature.
     x0 : array_like of float64, shape (K,) or (n_systems, K)
         Initial eigenvalues of X (any order; sorted descending here). Distinct, and > 0 for
         a positive-domain model. K >= 2.
@@ -424,7 +575,8 @@ def integrate(
         system that exhausts it stops with status ``MAX_STEPS``.
     increments : ndarray of float64, shape (n_systems, n_steps, K), optional
         Brownian increments dB of the outer steps (each N(0, h) for its step h); n_steps is
-        :func:`step_count`. Bisection midpoints are still drawn from the seeded stream.
+        :func:`step_count`. Bisection midpoints are still drawn from the seeded stream. Not
+        with ``refresh_interval="auto"`` (the step grid is known only during the run).
     progress : callable, optional
         ``progress(t, time)``, called before every coefficient measurement with its Langevin
         time ``t < time`` and once at the end with ``t == time`` (e.g. to advance a progress
@@ -432,8 +584,10 @@ def integrate(
     guard : Guard, optional
         Asked after every coefficient measurement which coefficients to integrate with, e.g.
         :class:`OverflowGuard`, which freezes the systems whose coefficients overflowed and
-        records when (``guard.overflow_time``). Without a guard, non-finite coefficients
-        raise ``ValueError``.
+        records when (``guard.overflow_time``), or :class:`RunawayGuard`, which also stops
+        the systems whose x_1 ran away (status ``RUNAWAY``, ``guard.runaway_time``). Without
+        a guard, non-finite coefficients raise ``ValueError``. The run ends early once no
+        system is left running (every later save repeats the last states).
 
     Returns
     -------
@@ -471,9 +625,16 @@ def integrate(
         raise ValueError(f"save_points must be an integer >= 2, got {save_points!r}")
     if save_points < 2:
         raise ValueError(f"save_points must be at least 2 (start and end), got {save_points}")
-    refresh = float(model.refresh_interval)
+    adaptive = _is_auto(model.refresh_interval)
+    refresh = math.inf if adaptive else float(model.refresh_interval)
     if not (refresh > 0):
         raise ValueError(f"model.refresh_interval must be > 0, got {model.refresh_interval!r}")
+    model_T = getattr(model, "temperature", None)
+    if model_T is not None and not math.isclose(float(model_T), T, rel_tol=1e-12):
+        raise ValueError(
+            f"the model was built for temperature={model_T!r} (its own noise uses it), but "
+            f"integrate() was asked for temperature={T!r}; use the same T for both"
+        )
     domain = model.domain
     positive = domain == "positive"
     x = _check_x0(x0, domain)
@@ -481,7 +642,7 @@ def integrate(
     entropy = _seeding.base_entropy(seed)
 
     saves, starts, lengths, seg_m, seg_save = _segments(time, dt, int(save_points), refresh)
-    n_steps = int(seg_m.sum())
+    n_steps = int(seg_m.sum())  # adaptive: the steps between saves, without the refreshes
     if max_steps is None:
         max_attempts = 100 * n_steps + 1000
     else:
@@ -493,6 +654,11 @@ def integrate(
 
     supplied = increments is not None
     if supplied:
+        if adaptive:
+            raise ValueError(
+                "increments cannot be supplied with refresh_interval='auto' (the step grid "
+                "depends on the refresh times the model chooses); draw them from the seed"
+            )
         dB = np.ascontiguousarray(increments, dtype=np.float64)
         if dB.shape != (n, n_steps, K):
             raise ValueError(
@@ -522,15 +688,27 @@ def integrate(
         block = np.floor(starts / refresh * (1 + 1e-12)).astype(np.int64)
     else:
         block = np.zeros(len(starts), dtype=np.int64)
+    blocks = iter(np.unique(block))
     code = scheme_.code
     if guard is not None:
         guard.start(n)
     offset = 0
-    for b in np.unique(block):
-        sel = np.flatnonzero(block == b)
-        t_b = float(starts[sel[0]])
+    written = 1  # saves 0 .. written - 1 hold their state
+    t_b = 0.0
+    while True:
+        if adaptive:
+            if t_b >= time:
+                break
+        else:
+            b = next(blocks, None)
+            if b is None:
+                break
+            sel = np.flatnonzero(block == b)
+            t_b = float(starts[sel[0]])
         if progress is not None:
             progress(t_b, time)
+        if np.all(status != _k.OK):
+            break  # nothing left to integrate: no more measurements
         # exact x0 at t = 0 (s -> s^2 would round it), the integrated state afterwards
         xs = x.copy() if offset == 0 else (y * y if positive else y.copy())
         if guard is None:
@@ -539,14 +717,27 @@ def integrate(
             with np.errstate(**guard.errstate):
                 measured = model.coefficients(xs, t_b)
             measured = guard.check(measured, xs, t_b)
+            stop = guard.stopped_systems()
+            if stop is not None:
+                status[np.asarray(stop, dtype=bool) & (status == _k.OK)] = RUNAWAY
+                if np.all(status != _k.OK):
+                    break
         coef = check_coefficients(measured, n, K, domain)
+        if adaptive:
+            h, m, sv, t_b = _adaptive_block(model, t_b, time, dt, saves)
+        else:
+            h, m, sv = seg_h[sel], seg_m[sel], seg_save[sel]
         _k.run(
             code, positive, y, T, coef.kt0, coef.kappa, coef.V0, coef.a_iso, coef.a_diag, coef.C,
-            np.ascontiguousarray(seg_h[sel]), np.ascontiguousarray(seg_m[sel]),
-            np.ascontiguousarray(seg_save[sel]), out, supplied, dB, offset, rng, status,
-            steps, rejected, attempts, max_attempts, min_gap, min_x, fallback,
+            np.ascontiguousarray(h), np.ascontiguousarray(m), np.ascontiguousarray(sv), out,
+            supplied, dB, offset, rng, status, steps, rejected, attempts, max_attempts, min_gap,
+            min_x, fallback,
         )  # fmt: skip
-        offset += int(seg_m[sel].sum())
+        offset += int(m.sum())
+        if np.any(sv >= 0):
+            written = int(sv.max()) + 1
+    # a run that ended early (every system stopped) repeats the last states
+    out[:, written:, :] = (y * y if positive else y)[:, None, :]
     if progress is not None:
         progress(time, time)
 

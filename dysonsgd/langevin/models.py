@@ -87,9 +87,11 @@ class DriftModel:
         ``"positive"``: x = s^2 > 0, integrated in the singular values s with the Ito terms
         of docs/theory.md, section 1, and a reflecting boundary at s = 0; ``"real"``: x on
         the real line.
-    refresh_interval : float
+    refresh_interval : float or "auto"
         Langevin time between calls of :meth:`coefficients`; ``math.inf`` means constant
-        coefficients (called once, at t = 0).
+        coefficients (called once, at t = 0). ``"auto"``: the model chooses each interval,
+        :func:`~dysonsgd.langevin.integrate` asks :meth:`next_refresh_interval` after every
+        call of :meth:`coefficients`.
     """
 
     name: str = "model"
@@ -107,6 +109,12 @@ class DriftModel:
     def coefficients(self, x: np.ndarray, t: float) -> Coefficients:
         """Coefficients at eigenvalues ``x`` (float64, shape (n, K), descending) and time t."""
         raise NotImplementedError("a DriftModel subclass must implement coefficients(x, t)")
+
+    def next_refresh_interval(self, t: float) -> float:
+        """Langevin time from the refresh at t to the next one, asked right after
+        ``coefficients(x, t)`` when ``refresh_interval == "auto"``; the default is the
+        fixed ``refresh_interval``."""
+        return float(self.refresh_interval)
 
     @classmethod
     def from_options(cls, options: ModelOptions) -> Start:
