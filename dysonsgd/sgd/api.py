@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,6 +23,11 @@ ENGINES: tuple[str, ...] = ("numpy", "numba")
 
 #: Save points of the paper's records: epoch 0 and every epochs/20 (arXiv:2509.01349, sec. 2).
 PAPER_SAVE_POINTS = 21
+
+#: Least wall time, in seconds, between two checkpoint writes of a run (:func:`train`'s
+#: ``checkpoint_interval``): a write costs ~10-20 ms (mostly fsync), so checkpoints cost at
+#: most ~0.4% of a run, and a kill loses at most this plus one save interval of work.
+CHECKPOINT_INTERVAL = 5.0
 
 #: Save schedules: ``even`` (epoch 0 and evenly spaced up to ``epochs``, the default) and
 #: ``paper`` (the published runs' timing, see :func:`save_schedule`).
@@ -369,6 +375,7 @@ def train(
     on_epoch: Callable[[], None] | None = None,
     threads: int | None = None,
     checkpoint: str | os.PathLike | None = None,
+    checkpoint_interval: float = CHECKPOINT_INTERVAL,
 ) -> SGDResult:
     """Train an ensemble of teacher-student networks with SGD (paper section 2; docs/model.md).
 
@@ -424,9 +431,14 @@ def train(
         (:func:`dysonsgd.sgd.engine.write_checkpoint`). The result equals that of the
         uninterrupted run, bit for bit, however often the run was killed and resumed. The
         file is left in place (the caller removes it once the result is safe). A damaged
-        file is ignored with a :class:`~dysonsgd.sgd.engine.CheckpointWarning` and
-        overwritten; so is a failed write (the run goes on without checkpoints).
-        ``on_epoch`` counts only the epochs run by this call.
+        checkpoint (checksum or shapes wrong) is ignored with a
+        :class:`~dysonsgd.sgd.engine.CheckpointWarning` and overwritten; a failed write
+        warns the same way and the run goes on without checkpoints. ``on_epoch`` counts
+        only the epochs run by this call.
+    checkpoint_interval : float
+        Least wall time in seconds between two checkpoint writes (default
+        :data:`CHECKPOINT_INTERVAL`, 5 s): a save point sooner than that after the
+        previous write (or the start) is not written. 0 writes at every save point.
 
     Returns
     -------
@@ -437,7 +449,8 @@ def train(
     ValueError
         A bad argument; the message names the value and the allowed range.
         :class:`~dysonsgd.sgd.engine.CheckpointError` (a ``ValueError``): ``checkpoint``
-        holds a checkpoint of another run.
+        holds a checkpoint of another run, or a file that is not a checkpoint (it is not
+        overwritten).
     MemoryError
         The records cannot be allocated (raised before any network is built).
 
@@ -468,6 +481,12 @@ def train(
             raise ValueError(
                 f"checkpoint needs the numba engine (engine='numba'), got engine={engine!r}"
             )
+        if isinstance(checkpoint_interval, bool) or not (
+            isinstance(checkpoint_interval, (int, float)) and checkpoint_interval >= 0
+        ):
+            raise ValueError(
+                f"checkpoint_interval must be a number of seconds >= 0, got {checkpoint_interval!r}"
+            )
         key = checkpoint_key(config, sigma_w, lr, epochs, n_seeds, entropy, sampling, save_epochs)
         start = _read_checkpoint(checkpoint, key)
 
@@ -492,7 +511,11 @@ def train(
             threads=threads,
             sampling=sampling,
             start=start,
-            on_save=None if checkpoint is None else _CheckpointWriter(checkpoint, key),
+            on_save=(
+                None
+                if checkpoint is None
+                else _CheckpointWriter(checkpoint, key, checkpoint_interval)
+            ),
         )
     return SGDResult(
         config=config,
@@ -558,7 +581,7 @@ def _read_checkpoint(path: str | os.PathLike, key: dict):
     except FileNotFoundError:
         return None
     except CheckpointError as exc:
-        if exc.other_run:
+        if exc.reason != "damaged":  # another run's, or not ours: never overwritten
             raise
         warnings.warn(
             f"{exc}; ignored: the run starts from epoch 0 and overwrites it",
@@ -569,20 +592,23 @@ def _read_checkpoint(path: str | os.PathLike, key: dict):
 
 
 class _CheckpointWriter:
-    """``on_save`` of a run with a checkpoint file: writes each state; warns once on failure."""
+    """``on_save`` of a run with a checkpoint file: writes a state at most every ``interval``
+    seconds; warns once on failure."""
 
-    def __init__(self, path: str | os.PathLike, key: dict) -> None:
-        self.path, self.key, self.failed = path, key, False
+    def __init__(self, path: str | os.PathLike, key: dict, interval: float) -> None:
+        self.path, self.key, self.interval, self.failed = path, key, interval, False
+        self.last = time.monotonic()
 
     def __call__(self, state) -> None:
         import warnings
 
         from dysonsgd.sgd.engine import CheckpointWarning, write_checkpoint
 
-        if self.failed:
+        if self.failed or time.monotonic() - self.last < self.interval:
             return
         try:
             write_checkpoint(self.path, state, self.key)
+            self.last = time.monotonic()
         except OSError as exc:
             self.failed = True
             warnings.warn(

@@ -18,18 +18,23 @@ The pieces:
   described in :mod:`dysonsgd.sweep.store`.
 - :func:`run_sweep` -- the driver: submits the pending cells to a Dask cluster (an
   in-process ``LocalCluster`` by default, an existing scheduler, or a SLURM/PBS cluster through
-  ``dask-jobqueue``), and writes each result as it arrives. The driver process is the only
+  ``dask-jobqueue``), and writes each result as it arrives. The driver process is the store's only
   writer; a cell's chunks are written first (each chunk file atomically, by Zarr) and only
   then its checksum and mark, so a run killed at any moment leaves a store that resumes
   correctly. A full disk stops the run with :class:`StoreFullError` (the cells already
   marked are complete and kept); cells whose task failed (an exception, or workers killed
   while running it) are reported together by :class:`CellsFailedError` after every other
   cell is written.
+- :mod:`~dysonsgd.sweep.checkpoint` -- while a cell trains, its seeds' state is written
+  after every save point beside the store (``<store>.checkpoints/cell-<i>-<j>.npz``,
+  atomically, verified when read), so a sweep killed at any moment continues each cell
+  from its last save point to a store equal, bit for bit, to that of an uninterrupted run.
 
 The modules: :mod:`~dysonsgd.sweep.config` (the configuration and grids),
 :mod:`~dysonsgd.sweep.store` (the store's layout, one table of stored variables, and its
 reads and writes), :mod:`~dysonsgd.sweep.run` (the cell task and the driver),
-:mod:`~dysonsgd.sweep.cluster` (Dask clients) and :mod:`~dysonsgd.sweep.errors`.
+:mod:`~dysonsgd.sweep.checkpoint` (the cells' checkpoints), :mod:`~dysonsgd.sweep.cluster`
+(Dask clients) and :mod:`~dysonsgd.sweep.errors`.
 
 References
 ----------
@@ -37,6 +42,7 @@ C. Park, B. Lucini, G. Aarts, "Phase diagram and eigenvalue dynamics of stochast
 descent in multilayer neural networks", arXiv:2509.01349 (2025), Figs 1-9.
 """
 
+from dysonsgd.sweep.checkpoint import checkpoint_dir
 from dysonsgd.sweep.cluster import CLUSTER_EXTRA, CLUSTERS, connect, make_cluster
 from dysonsgd.sweep.config import ESTIMATORS, GRIDS, SAVE_POINTS, SweepConfig
 from dysonsgd.sweep.errors import CellsFailedError, StoreError, StoreFullError
@@ -69,6 +75,7 @@ __all__ = [
     "SweepReport",
     "check_store",
     "check_store_path",
+    "checkpoint_dir",
     "completed_cells",
     "compute_cell",
     "connect",

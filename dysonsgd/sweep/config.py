@@ -89,6 +89,12 @@ class SweepConfig:
         ``fixed`` (the paper's, the default), ``shuffle`` or ``iid``. Stores written before
         this field existed record no ``sampling``; they read as ``fixed``, which is what
         they ran.
+    save_schedule : {"even", "paper"}
+        When the saves fall (:func:`dysonsgd.sgd.save_schedule`): ``even`` (the default),
+        epoch 0 and evenly spaced up to ``epochs``; ``paper``, the published runs' timing,
+        epoch 0 and after epoch ``(k-1) epochs/(save_points-1) + 1`` (``epochs`` a multiple
+        of ``save_points - 1``). Stores written before this field existed record none; they
+        read as ``even``, which is what they ran.
     """
 
     T_values: tuple[float, ...]
@@ -102,6 +108,8 @@ class SweepConfig:
     # A plain class-level default (no factory): a SweepConfig pickled before this field
     # existed unpickles with it, "fixed".
     sampling: str = "fixed"
+    # As sampling: a plain default, which older pickles and stores take.
+    save_schedule: str = "even"
 
     def __post_init__(self) -> None:
         if self.save_points is None:
@@ -131,6 +139,10 @@ class SweepConfig:
         from dysonsgd.sgd.sampling import check_sampling
 
         check_sampling(self.sampling)
+        from dysonsgd.sgd.api import save_schedule
+
+        # an unknown schedule, or a paper schedule whose epochs are not a multiple of the gaps
+        save_schedule(self.epochs, self.save_points, self.save_schedule)
 
     @classmethod
     def from_grid(cls, grid: str, **kwargs) -> SweepConfig:
@@ -155,7 +167,7 @@ class SweepConfig:
         """Save epochs, shape (save_points,)."""
         from dysonsgd.sgd import save_schedule
 
-        return save_schedule(self.epochs, self.save_points)
+        return save_schedule(self.epochs, self.save_points, self.save_schedule)
 
     @property
     def sgd_steps(self) -> int:
@@ -174,11 +186,13 @@ class SweepConfig:
             "save_points": self.save_points,
             "engine": self.engine,
             "sampling": self.sampling,
+            "save_schedule": self.save_schedule,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> SweepConfig:
-        """Inverse of :meth:`to_dict`; a dict without ``sampling`` (older stores) is ``fixed``."""
+        """Inverse of :meth:`to_dict`; a dict without ``sampling`` (older stores) is ``fixed``,
+        one without ``save_schedule`` is ``even``."""
         d = dict(d)
         d["network"] = NetworkConfig(**d["network"])
         return cls(**d)
@@ -192,7 +206,10 @@ class SweepConfig:
         else:
             grid = f"{len(self.T_values)}x{len(self.sigma_values)}"
         d = self.to_dict()
+        # the names of fixed-order, evenly saved sweeps stay those from before these fields
         if d["sampling"] == "fixed":
-            del d["sampling"]  # the names of fixed-order sweeps stay those from before the field
+            del d["sampling"]
+        if d["save_schedule"] == "even":
+            del d["save_schedule"]
         h = hashlib.blake2b(json.dumps(d, sort_keys=True).encode(), digest_size=4)
         return f"sweep-{grid}-e{self.epochs}-s{self.n_seeds}-{h.hexdigest()}.zarr"

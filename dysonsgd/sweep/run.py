@@ -1,14 +1,18 @@
 """The sweep's cell task and its driver.
 
 - :func:`compute_cell` -- one cell's seeds, trained with the numba engine, and their
-  observables. Pure: the same configuration and cell give bit-identical arrays on any worker.
+  observables. Pure: the same configuration and cell give bit-identical arrays on any worker,
+  whether the cell ran in one go or was continued from its checkpoints
+  (:mod:`dysonsgd.sweep.checkpoint`).
 - :func:`run_sweep` -- submits the pending cells to a Dask cluster (an in-process
   ``LocalCluster`` by default, an existing scheduler, or a SLURM/PBS cluster through
-  ``dask-jobqueue``), and writes each result as it arrives. The driver process is the only
+  ``dask-jobqueue``), and writes each result as it arrives. The driver process is the store's only
   writer. A full disk stops the run with :class:`StoreFullError` (the cells already marked
   are complete and kept); cells whose task failed (an exception, or workers killed while
   running it) are reported together by :class:`CellsFailedError` after every other cell is
-  written.
+  written. Each cell checkpoints its seeds at its save points, so a killed sweep continues
+  every unfinished cell from its last save point; progress is reported in SGD steps over
+  the whole sweep, the work already done counted as such.
 
 References
 ----------
@@ -27,6 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dysonsgd.sgd.api import CHECKPOINT_INTERVAL
+from dysonsgd.sweep import checkpoint as _checkpoint
+from dysonsgd.sweep.checkpoint import cell_lr
 from dysonsgd.sweep.cluster import connect
 from dysonsgd.sweep.config import ESTIMATORS, SweepConfig
 from dysonsgd.sweep.errors import _DISK_FULL, CellsFailedError, _disk_full
@@ -39,7 +46,16 @@ from dysonsgd.sweep.store import (
 )
 
 
-def compute_cell(config: SweepConfig, i: int, j: int, threads: int | None = None) -> dict:
+def compute_cell(
+    config: SweepConfig,
+    i: int,
+    j: int,
+    threads: int | None = None,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_interval: float = CHECKPOINT_INTERVAL,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
     """Train one cell's seeds and measure everything the store holds for it.
 
     Parameters
@@ -50,6 +66,18 @@ def compute_cell(config: SweepConfig, i: int, j: int, threads: int | None = None
         ``config.sigma_values``.
     threads : int, optional
         numba threads for the engine (1 on Dask workers that run one cell each).
+    checkpoint : path, optional
+        The cell's checkpoint file (:mod:`dysonsgd.sweep.checkpoint`; numba engine only,
+        ignored with ``engine="numpy"``): continued from if it holds this cell's state,
+        written after every save point. The result is the same, bit for bit, whether the
+        cell ran in one go or was killed and continued any number of times. The file is
+        left in place (the driver removes it once the cell is in the store).
+    checkpoint_interval : float
+        Least wall seconds between two checkpoint writes (:func:`dysonsgd.sgd.train`);
+        0 writes at every save point.
+    progress : callable(steps), optional
+        Called with the number of SGD steps done since its last call, as the seeds train
+        (about once per epoch); the steps of a checkpoint continued from are not counted.
 
     Returns
     -------
@@ -74,7 +102,19 @@ def compute_cell(config: SweepConfig, i: int, j: int, threads: int | None = None
     net = config.network
     T = config.T_values[i]
     sigma_w = config.sigma_values[j]
-    lr = T * net.batch_size
+    lr = cell_lr(config, i)
+    on_epoch = None
+    seed_epochs = 0
+    if progress is not None:
+        # one call per epoch of all seeds (the engine calls on_epoch per seed and epoch)
+
+        def on_epoch():
+            nonlocal seed_epochs
+            seed_epochs += 1
+            if seed_epochs == config.n_seeds:
+                progress(seed_epochs * net.n_batches)
+                seed_epochs = 0
+
     result = train(
         net,
         sigma_w=sigma_w,
@@ -84,9 +124,15 @@ def compute_cell(config: SweepConfig, i: int, j: int, threads: int | None = None
         seed=config.seed,
         engine=config.engine,
         save_points=config.save_points,
+        save_schedule=config.save_schedule,
         sampling=config.sampling,
         threads=threads,
+        on_epoch=on_epoch,
+        checkpoint=checkpoint if config.engine == "numba" else None,
+        checkpoint_interval=checkpoint_interval,
     )
+    if progress is not None and seed_epochs:
+        progress(seed_epochs * net.n_batches)
     records = result.records
     instances = result.instances()
     parts = {
@@ -116,6 +162,23 @@ def _cell_task() -> Callable:
     from dysonsgd import sweep
 
     return sweep.compute_cell
+
+
+def _task_options(task: Callable, **options) -> dict:
+    """The keyword options ``task`` takes among ``options``.
+
+    A substitute cell task that takes only ``(config, i, j, threads)`` (tests inject
+    failing or precomputed cells) runs without checkpoints or progress within the cell.
+    """
+    import inspect
+
+    try:
+        params = inspect.signature(task).parameters
+    except (TypeError, ValueError):
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return options
+    return {k: v for k, v in options.items() if k in params}
 
 
 @dataclass
@@ -162,6 +225,9 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
     on_cell: Callable[[int, int, dict], None] | None = None,
     threads: int | None = None,
+    on_steps: Callable[[int, int], None] | None = None,
+    checkpoints: bool = True,
+    checkpoint_interval: float = CHECKPOINT_INTERVAL,
 ) -> SweepReport:
     """Run (or continue) a sweep, writing every finished cell into ``store``.
 
@@ -182,6 +248,18 @@ def run_sweep(
     threads : int, optional
         numba threads per cell with ``client="inprocess"`` (default: all); Dask workers
         always run one thread per cell.
+    on_steps : callable(done, total), optional
+        Progress over the whole sweep in SGD steps (``total = config.sgd_steps``): called at
+        the start, with the steps of the cells already in the store and of the pending
+        cells' checkpoints counted as done, then as the cells train (about once per epoch
+        with ``client="inprocess"``, once per cell on Dask).
+    checkpoints : bool
+        Checkpoint every cell at its save points (:mod:`dysonsgd.sweep.checkpoint`; numba
+        engine only), so that a killed sweep continues each unfinished cell from its last
+        save point, to a store equal, bit for bit, to that of an uninterrupted run.
+    checkpoint_interval : float
+        Least wall seconds between two checkpoint writes of a cell (default 5 s: a save
+        point sooner after the previous write is skipped); 0 writes every save point.
 
     Returns
     -------
@@ -205,6 +283,47 @@ def run_sweep(
         n_done = config.n_cells - len(todo)
         if progress is not None:
             progress(n_done, config.n_cells)
+        resumed: dict[tuple[int, int], int] = {}
+        use_checkpoints = checkpoints and config.engine == "numba" and bool(todo)
+        if use_checkpoints:
+            try:
+                resumed = _checkpoint.prepare(path, config, todo)
+            except OSError as exc:
+                import warnings
+
+                from dysonsgd.sgd.engine import CheckpointWarning
+
+                use_checkpoints = False
+                warnings.warn(
+                    f"cannot use checkpoint directory {_checkpoint.checkpoint_dir(path)} "
+                    f"({exc.strerror or exc}); the cells run without checkpoints",
+                    CheckpointWarning,
+                    stacklevel=2,
+                )
+        # Progress in SGD steps: per cell, the steps counted so far (checkpoints as done).
+        cell_steps = config.n_seeds * config.epochs * config.network.n_batches
+        counted = {c: e * config.n_seeds * config.network.n_batches for c, e in resumed.items()}
+        steps_done = n_done * cell_steps + sum(counted.values())
+        if on_steps is not None:
+            on_steps(steps_done, config.sgd_steps)
+
+        def advance(cell, steps):
+            nonlocal steps_done
+            steps = min(steps, cell_steps - counted.get(cell, 0))
+            counted[cell] = counted.get(cell, 0) + steps
+            steps_done += steps
+            if on_steps is not None and steps:
+                on_steps(steps_done, config.sgd_steps)
+
+        def options(i, j, in_process):
+            opts = {}
+            if use_checkpoints:
+                opts["checkpoint"] = str(_checkpoint.cell_checkpoint(path, i, j))
+                opts["checkpoint_interval"] = checkpoint_interval
+            if in_process and on_steps is not None:
+                opts["progress"] = lambda steps: advance((i, j), steps)
+            return _task_options(task, **opts)
+
         computed: list[tuple[int, int]] = []
         failures: dict[tuple[int, int], BaseException] = {}
         compute_seconds = 0.0
@@ -224,9 +343,12 @@ def run_sweep(
                     "kept; free space and run the sweep again (dysonsgd phase-diagram --resume "
                     f"--store {path}) to compute the other {config.n_cells - n_done}",
                 ) from None
+            if use_checkpoints:
+                _checkpoint.remove(path, i, j)  # after the mark: the cell is safe
             computed.append((i, j))
             compute_seconds += float(result["compute_seconds"])
             n_done += 1
+            advance((i, j), cell_steps)  # the rest of the cell (all of it, on Dask)
             if on_cell is not None:
                 on_cell(i, j, result)
             if progress is not None:
@@ -239,7 +361,7 @@ def run_sweep(
                 )
             for i, j in todo:
                 try:
-                    result = task(config, i, j, threads)
+                    result = task(config, i, j, threads, **options(i, j, True))
                 except Exception as exc:  # the other cells still run; reported at the end
                     failures[(i, j)] = exc
                     continue
@@ -252,7 +374,16 @@ def run_sweep(
             ).hexdigest()
             cells, futures = {}, []
             for i, j in todo:
-                fut = client.submit(task, config, i, j, 1, key=f"cell-{token}-{i}-{j}", pure=False)
+                fut = client.submit(
+                    task,
+                    config,
+                    i,
+                    j,
+                    1,
+                    key=f"cell-{token}-{i}-{j}",
+                    pure=False,
+                    **options(i, j, False),
+                )
                 cells[fut.key] = (i, j)
                 futures.append(fut)
             try:
@@ -271,6 +402,8 @@ def run_sweep(
             except BaseException:
                 client.cancel(futures)  # the client may be the caller's: leave it idle
                 raise
+        if use_checkpoints:
+            _checkpoint.remove_dir_if_empty(path)
         if failures:
             first = next(iter(failures.values()))
             raise CellsFailedError(path, failures, n_done, config.n_cells, config) from first

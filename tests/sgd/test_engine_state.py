@@ -124,17 +124,22 @@ def test_damaged_or_foreign_checkpoints_are_refused(tmp_path):
     assert read_checkpoint(path, {"run": 1}).epoch == 10
     with pytest.raises(CheckpointError, match="another run.*run: 1 there, 2 here") as info:
         read_checkpoint(path, {"run": 2})
-    assert info.value.other_run
+    assert info.value.reason == "other_run"
     path.write_bytes(raw[: len(raw) // 2])  # cut short
-    with pytest.raises(CheckpointError, match="damaged") as info:
+    with pytest.raises(CheckpointError, match="not a readable dysonsgd checkpoint") as info:
         read_checkpoint(path)
-    assert not info.value.other_run
+    assert info.value.reason == "unreadable"
     flipped = bytearray(raw)
     i = raw.index(b"rec_W.npy")  # inside the records' data, away from the zip headers
     flipped[i + 400] ^= 0x01
     path.write_bytes(bytes(flipped))
-    with pytest.raises(CheckpointError, match="damaged"):
+    with pytest.raises(CheckpointError, match="damaged") as info:
         read_checkpoint(path)
+    assert info.value.reason == "damaged"
+    np.savez(path, W=np.zeros(3))  # an .npz, not a checkpoint
+    with pytest.raises(CheckpointError, match="not a dysonsgd checkpoint") as info:
+        read_checkpoint(path)
+    assert info.value.reason == "unreadable"
     with pytest.raises(FileNotFoundError):
         read_checkpoint(tmp_path / "none.npz")
 
@@ -142,6 +147,7 @@ def test_damaged_or_foreign_checkpoints_are_refused(tmp_path):
 def test_train_continues_a_checkpoint_and_ignores_a_damaged_one(tmp_path):
     kw = dict(sigma_w=1.0, lr=0.8, epochs=EPOCHS, n_seeds=4, seed=ENTROPY, sampling="iid")
     whole = train(DIVERGING, **kw)
+    kw["checkpoint_interval"] = 0  # a checkpoint at every save point
     path = tmp_path / "run.npz"
     key = checkpoint_key(DIVERGING, 1.0, 0.8, EPOCHS, 4, ENTROPY, "iid", save_schedule(EPOCHS))
     inst = make_instances(DIVERGING, 1.0, 4, ENTROPY)
@@ -160,10 +166,17 @@ def test_train_continues_a_checkpoint_and_ignores_a_damaged_one(tmp_path):
     _assert_same(resumed.records, whole.records)
     assert len(epochs_run) == 4 * (EPOCHS - 20)  # only the epochs after the checkpoint
     assert read_checkpoint(path, key).epoch == EPOCHS  # left in place, at the end
-    path.write_bytes(b"not a checkpoint")
+    raw = bytearray(path.read_bytes())
+    raw[raw.index(b"rec_loss.npy") + 200] ^= 0x01
+    path.write_bytes(bytes(raw))
     with pytest.warns(CheckpointWarning, match="damaged.*starts from epoch 0"):
         again = train(DIVERGING, checkpoint=path, **kw)
     _assert_same(again.records, whole.records)
+    assert read_checkpoint(path, key).epoch == EPOCHS  # overwritten by the new run
+    other = tmp_path / "result.npz"
+    whole.save(other)  # a training result, not a checkpoint: refused, never overwritten
+    with pytest.raises(CheckpointError, match="not a dysonsgd checkpoint"):
+        train(DIVERGING, checkpoint=other, **kw)
     with pytest.raises(CheckpointError, match="another run.*lr: 0.8 there, 0.7 here"):
         train(DIVERGING, checkpoint=path, **{**kw, "lr": 0.7})
 
@@ -171,7 +184,7 @@ def test_train_continues_a_checkpoint_and_ignores_a_damaged_one(tmp_path):
 def test_unwritable_checkpoint_warns_and_the_run_goes_on(tmp_path):
     kw = dict(sigma_w=1.0, lr=0.3, epochs=EPOCHS, n_seeds=2, seed=ENTROPY)
     with pytest.warns(CheckpointWarning, match="cannot write checkpoint") as caught:
-        res = train(TINY, checkpoint=tmp_path / "missing" / "ck.npz", **kw)
+        res = train(TINY, checkpoint=tmp_path / "missing" / "ck.npz", checkpoint_interval=0, **kw)
     assert len(caught) == 1  # once, not at every save
     _assert_same(res.records, train(TINY, **kw).records)
 
@@ -195,3 +208,23 @@ def test_bad_start_and_checkpoint_arguments(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert isinstance(state, EngineState) and state.n_seeds == 4
+
+
+def test_checkpoint_interval_spaces_the_writes(tmp_path, monkeypatch):
+    """A save point sooner than checkpoint_interval after the previous write is skipped."""
+    from dysonsgd.sgd import api
+
+    clock = iter(range(0, 1000, 2))  # every reading 2 "seconds" after the previous one
+    monkeypatch.setattr(api.time, "monotonic", lambda: next(clock))
+    written = []
+    real = engine.write_checkpoint
+    monkeypatch.setattr(
+        engine, "write_checkpoint", lambda p, s, k: (written.append(s.epoch), real(p, s, k))
+    )
+    kw = dict(sigma_w=1.0, lr=0.3, epochs=EPOCHS, n_seeds=2, seed=ENTROPY)
+    train(TINY, checkpoint=tmp_path / "a.npz", checkpoint_interval=3, **kw)
+    # the clock reads 0 at the start; the save at epoch 2 reads 2 (skipped), epoch 4 reads 4
+    # (written; 6 after the write), epoch 6 reads 8 (skipped), epoch 8 reads 10 (written)...
+    assert written == list(range(4, EPOCHS + 1, 4)), written
+    with pytest.raises(ValueError, match="checkpoint_interval must be a number of seconds"):
+        train(TINY, checkpoint=tmp_path / "b.npz", checkpoint_interval=-1, **kw)

@@ -31,9 +31,11 @@ _TO_DICT = sweep.SweepConfig.to_dict
 
 
 def _old_to_dict(config):
-    """The configuration as stores recorded it before sampling modes (no "sampling" key)."""
+    """The configuration as stores recorded it before sampling modes (no "sampling" key, and
+    no "save_schedule", a later field)."""
     d = dict(_TO_DICT(config))
     assert d.pop("sampling") == "fixed"
+    assert d.pop("save_schedule") == "even"
     return d
 
 
