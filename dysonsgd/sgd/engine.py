@@ -142,16 +142,20 @@ class EngineState:
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used: damaged, not a checkpoint, or of another run.
+    """A checkpoint file that cannot be used; ``reason`` says why.
 
-    ``other_run`` is True when the file is whole but records another run (its ``key``
-    differs); the message names the differing entries. A ``ValueError``: the fix is the
-    caller's (remove the file, or use another path).
+    - ``"unreadable"``: not an ``.npz`` file holding a dysonsgd checkpoint (another kind of
+      file, or one cut short);
+    - ``"damaged"``: a checkpoint whose checksum or shapes fail verification;
+    - ``"other_run"``: a whole checkpoint of another run (the message names the differing
+      entries of its key).
+
+    A ``ValueError``: the fix is the caller's (remove the file, or use another path).
     """
 
-    def __init__(self, message: str, *, other_run: bool = False) -> None:
+    def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
-        self.other_run = other_run
+        self.reason = reason
 
 
 class CheckpointWarning(UserWarning):
@@ -226,6 +230,17 @@ def write_checkpoint(path: str | os.PathLike, state: EngineState, key: dict) -> 
     )
 
 
+def _has_header(p: str) -> bool:
+    """True if ``p`` is a zip file with a checkpoint's header entry (a damaged checkpoint)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(p) as z:
+            return "header.npy" in z.namelist()
+    except Exception:
+        return False
+
+
 def read_checkpoint(path: str | os.PathLike, key: dict | None = None) -> EngineState:
     """Read and verify a checkpoint written by :func:`write_checkpoint`.
 
@@ -245,8 +260,9 @@ def read_checkpoint(path: str | os.PathLike, key: dict | None = None) -> EngineS
     FileNotFoundError
         No file at ``path``.
     CheckpointError
-        The file is not a whole checkpoint (truncated, damaged: its checksum fails, its
-        arrays disagree in shape), or, with ``other_run`` set, one of another run.
+        Its ``reason``: ``"unreadable"`` (not a checkpoint, or cut short), ``"damaged"``
+        (the checksum fails, the arrays disagree in shape) or ``"other_run"`` (the key
+        differs).
     """
     p = os.fspath(path)
     try:
@@ -254,20 +270,37 @@ def read_checkpoint(path: str | os.PathLike, key: dict | None = None) -> EngineS
             header = str(f["header"])
             checksum = str(f["checksum"])
             arrays = {name: f[name] for name in _STATE_ARRAYS}
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise
-    except Exception as exc:  # truncated zip, missing entry, unreadable array
+    except KeyError as exc:  # an .npz, not (wholly) a checkpoint
+        damaged = exc.args and exc.args[0] in _STATE_ARRAYS
         raise CheckpointError(
-            f"checkpoint {p} is damaged or not a checkpoint ({type(exc).__name__})"
+            f"checkpoint {p} is damaged (no {exc})"
+            if damaged
+            else f"{p} is not a dysonsgd checkpoint (an .npz file without its header)",
+            reason="damaged" if damaged else "unreadable",
+        ) from None
+    except Exception as exc:  # not a zip file, cut short, an entry failing its CRC
+        if _has_header(p):
+            raise CheckpointError(
+                f"checkpoint {p} is damaged ({type(exc).__name__}: {exc})", reason="damaged"
+            ) from None
+        raise CheckpointError(
+            f"{p} is not a readable dysonsgd checkpoint ({type(exc).__name__}: another kind "
+            "of file, or one cut short)",
+            reason="unreadable",
         ) from None
     if _state_checksum(header, arrays) != checksum:
-        raise CheckpointError(f"checkpoint {p} is damaged (its checksum does not match)")
+        raise CheckpointError(
+            f"checkpoint {p} is damaged (its checksum does not match)", reason="damaged"
+        )
     try:
         meta = json.loads(header)
         if meta["format"] != _CHECKPOINT_FORMAT:
             raise CheckpointError(
                 f"checkpoint {p} has format {meta['format']!r}, this version reads "
-                f"{_CHECKPOINT_FORMAT}"
+                f"{_CHECKPOINT_FORMAT}",
+                reason="unreadable",
             )
         epoch, epochs = int(meta["epoch"]), int(meta["epochs"])
         W, rec_W = arrays["W"], arrays["rec_W"]
@@ -289,10 +322,13 @@ def read_checkpoint(path: str | os.PathLike, key: dict | None = None) -> EngineS
         raise
     except Exception as exc:
         raise CheckpointError(
-            f"checkpoint {p} is damaged (unreadable header: {type(exc).__name__})"
+            f"checkpoint {p} is damaged (unreadable header: {type(exc).__name__})",
+            reason="damaged",
         ) from None
     if not shapes_ok:
-        raise CheckpointError(f"checkpoint {p} is damaged (its arrays disagree in shape)")
+        raise CheckpointError(
+            f"checkpoint {p} is damaged (its arrays disagree in shape)", reason="damaged"
+        )
     if key is not None and meta["key"] != key:
         stored = meta["key"] if isinstance(meta["key"], dict) else {}
         diffs = [
@@ -303,7 +339,7 @@ def read_checkpoint(path: str | os.PathLike, key: dict | None = None) -> EngineS
         raise CheckpointError(
             f"checkpoint {p} belongs to another run ({'; '.join(diffs)[:300]}); remove it or "
             "choose another checkpoint path",
-            other_run=True,
+            reason="other_run",
         )
     records = Records(
         W=rec_W,
