@@ -11,8 +11,10 @@ import click
 
 from dysonsgd.cli import _common as c
 from dysonsgd.cli.main import cli
+from dysonsgd.cli.train import one_line_warnings
 from dysonsgd.model import NetworkConfig
 from dysonsgd.sgd import SAMPLINGS
+from dysonsgd.sgd.api import SAVE_SCHEDULES
 from dysonsgd.sweep.config import SweepConfig
 
 
@@ -41,6 +43,10 @@ from dysonsgd.sweep.config import SweepConfig
               help="Which samples each batch sees: fixed (the paper's), shuffle (a permutation "
               "every epoch) or iid (drawn with replacement, the process of the SDE) "
               f"[{c.default(SweepConfig, 'sampling')}].")  # fmt: skip
+@click.option("--save-schedule", type=click.Choice(SAVE_SCHEDULES), default=None,
+              help="When the 21 saves fall: even (epoch 0 and every epochs/20) or paper (the "
+              "published runs' timing: epoch 0 and after epoch (k-1) epochs/20 + 1; epochs a "
+              f"multiple of 20) [{c.default(SweepConfig, 'save_schedule')}].")  # fmt: skip
 @click.option("--store", type=click.Path(), help="Zarr store (default: named after the grid).")
 @click.option(
     "--resume",
@@ -69,9 +75,9 @@ from dysonsgd.sweep.config import SweepConfig
 @click.option("--plot", "plot_dir", type=click.Path(), help="Write the figures to this directory.")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON summary.")
 def phase_diagram_command(
-    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, sampling, store, resume,
-    scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime, cluster_queue,
-    cluster_account, workers, plot_dir, json_output,
+    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, sampling, save_schedule,
+    store, resume, scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime,
+    cluster_queue, cluster_account, workers, plot_dir, json_output,
 ):  # fmt: skip
     """Sweep a grid of temperatures T and initial widths sigma_W (paper Figs 1-9).
 
@@ -84,8 +90,8 @@ def phase_diagram_command(
 
     try:
         _phase_diagram(
-            grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, sampling, store,
-            resume,
+            grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, sampling,
+            save_schedule, store, resume,
             scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime, cluster_queue,
             cluster_account, workers, plot_dir, json_output,
         )  # fmt: skip
@@ -95,9 +101,9 @@ def phase_diagram_command(
 
 
 def _phase_diagram(
-    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, sampling, store, resume,
-    scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime, cluster_queue,
-    cluster_account, workers, plot_dir, json_output,
+    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, sampling, save_schedule,
+    store, resume, scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime,
+    cluster_queue, cluster_account, workers, plot_dir, json_output,
 ):  # fmt: skip
     from dysonsgd import boundaries, sweep
 
@@ -118,6 +124,7 @@ def _phase_diagram(
             "--n-batches": n_batches,
             "--engine": engine,
             "--sampling": sampling,
+            "--save-schedule": save_schedule,
         }
         config = c.checked_store(store)
         clash = [k for k, v in given.items() if v is not None]
@@ -125,7 +132,7 @@ def _phase_diagram(
             # Options given with --resume must agree with the store (checked below).
             config_req = _config_from_options(
                 grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, config,
-                sampling,
+                sampling, save_schedule,
             )  # fmt: skip
             if config_req != config:
                 c.fail(
@@ -134,8 +141,9 @@ def _phase_diagram(
                 )
     else:
         config = _config_from_options(
-            grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, None, sampling
-        )
+            grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, None, sampling,
+            save_schedule,
+        )  # fmt: skip
     net = config.network
     c.check_memory(
         config.n_seeds
@@ -167,25 +175,14 @@ def _phase_diagram(
     client, close = sweep.connect(
         scheduler, cluster=cluster, workers=workers, cluster_options=cluster_options
     )
-    bar = c.progress_bar(
-        config.n_cells, enabled=c.show_progress(json_output), desc="cells", unit="cell"
-    )
-
-    shown = []
-
-    def progress(done, total):
-        if not shown and done > 0:
-            # cells already in the store: start the bar there, out of the rate and ETA
-            bar.initial = bar.n = done
-            bar.refresh()
-        elif shown:
-            bar.update(done - shown[-1])
-        shown.append(done)
-
+    bar = _SweepBar(config, enabled=c.show_progress(json_output))
     finished = False
     try:
         try:
-            report = sweep.run_sweep(config, store, client=client, progress=progress)
+            with one_line_warnings():
+                report = sweep.run_sweep(
+                    config, store, client=client, progress=bar.cells, on_steps=bar.steps
+                )
             finished = True
         finally:
             bar.close()
@@ -202,8 +199,9 @@ def _phase_diagram(
             )
         else:
             message = (
-                f"Interrupted: finished cells are kept in {store}; rerun the command (or "
-                f"--resume --store {store}) to continue."
+                f"Interrupted: finished cells are kept in {store}, and the cells in progress "
+                "continue from their last save point; rerun the command (or --resume --store "
+                f"{store}) to continue."
             )
         click.echo(message, err=True)
         c.quiet_abandoned_async_work()
@@ -258,6 +256,33 @@ def _phase_diagram(
         click.echo(f"figures written to {plot_dir} ({len(written)} files)")
 
 
+class _SweepBar:
+    """One progress bar over the whole sweep in SGD steps, with rate and ETA.
+
+    Work already done when the sweep starts (cells in the store, cells' checkpoints) starts
+    the bar, out of the rate and ETA; cells done are shown beside it.
+    """
+
+    def __init__(self, config, *, enabled: bool) -> None:
+        self.bar = c.progress_bar(config.sgd_steps, enabled=enabled, desc="sweep", unit="step")
+        self.bar.unit_scale = True  # 1.2G/12G steps, 3.4M step/s
+        self.started = False
+
+    def steps(self, done: int, total: int) -> None:
+        if not self.started:
+            self.bar.initial = self.bar.n = done
+            self.started = True
+            self.bar.refresh()
+        else:
+            self.bar.update(done - self.bar.n)
+
+    def cells(self, done: int, total: int) -> None:
+        self.bar.set_postfix_str(f"{done}/{total} cells")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def _plot(ds, store, plot_dir) -> list:
     """The phase-diagram figures of a finished sweep; a full disk is one line, exit 1."""
     from dysonsgd.plot import phase as _plot_phase
@@ -274,7 +299,8 @@ def _plot(ds, store, plot_dir) -> list:
 
 
 def _config_from_options(
-    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, base, sampling=None
+    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, base, sampling=None,
+    save_schedule=None,
 ):  # fmt: skip
     """A SweepConfig from the options; unset options come from ``base`` (or the defaults)."""
     from dysonsgd import sweep
@@ -297,6 +323,7 @@ def _config_from_options(
         "n_batches": c.default(NetworkConfig, "n_batches"),
         "engine": c.default(SweepConfig, "engine"),
         "sampling": c.default(SweepConfig, "sampling"),
+        "save_schedule": c.default(SweepConfig, "save_schedule"),
     }
     if base is not None:
         defaults = {
@@ -306,18 +333,28 @@ def _config_from_options(
             "n_batches": base.network.n_batches,
             "engine": base.engine,
             "sampling": base.sampling,
+            "save_schedule": base.save_schedule,
         }
     epochs = defaults["epochs"] if epochs is None else epochs
-    return sweep.SweepConfig(
-        T_values=T_values,
-        sigma_values=sigma_values,
-        epochs=epochs,
-        n_seeds=defaults["seeds"] if seeds is None else seeds,
-        seed=defaults["seed"] if seed is None else seed,
-        network=NetworkConfig(n_batches=defaults["n_batches"] if n_batches is None else n_batches),
-        engine=defaults["engine"] if engine is None else engine,
-        sampling=defaults["sampling"] if sampling is None else sampling,
-    )
+    save_schedule = defaults["save_schedule"] if save_schedule is None else save_schedule
+    try:
+        return sweep.SweepConfig(
+            T_values=T_values,
+            sigma_values=sigma_values,
+            epochs=epochs,
+            n_seeds=defaults["seeds"] if seeds is None else seeds,
+            seed=defaults["seed"] if seed is None else seed,
+            network=NetworkConfig(
+                n_batches=defaults["n_batches"] if n_batches is None else n_batches
+            ),
+            engine=defaults["engine"] if engine is None else engine,
+            sampling=defaults["sampling"] if sampling is None else sampling,
+            save_schedule=save_schedule,
+        )
+    except ValueError as exc:
+        if "save schedule" not in str(exc):
+            raise
+        c.fail(f"Invalid value for '--save-schedule': {exc}")
 
 
 def _print_map(summ, config) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import warnings
+
 import click
 
 from dysonsgd import ACTIVATIONS, NetworkConfig, observables
@@ -10,6 +15,7 @@ from dysonsgd.cli.main import cli
 from dysonsgd.phases import classify_sgd
 from dysonsgd.sgd import ENGINES, SAMPLINGS, save_schedule, train
 from dysonsgd.sgd.api import SAVE_SCHEDULES
+from dysonsgd.sgd.engine import CheckpointError
 
 
 @cli.command("train")
@@ -80,11 +86,19 @@ from dysonsgd.sgd.api import SAVE_SCHEDULES
     show_default=True,
 )
 @click.option("--out", type=click.Path(), callback=c.output_path, help="Write an .npz here.")
+@click.option(
+    "--checkpoint",
+    type=click.Path(),
+    callback=c.output_path,
+    help="A resumable state file (numba engine): written after every save point; if it "
+    "holds this run's state the run continues from there (to the same result). Removed "
+    "when the command ends.",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", type=click.Path(), callback=c.plot_path, help="Write a figure here.")
 def train_command(
     T, lr, sigma, batch_size, epochs, seeds, seed, engine, save_points, schedule, sampling,
-    shuffle, K, L, d_in, activation, n_batches, out, json_output, plot,
+    shuffle, K, L, d_in, activation, n_batches, out, checkpoint, json_output, plot,
 ):  # fmt: skip
     """Train an ensemble of students with SGD (paper protocol: fixed data, batches in order).
 
@@ -123,23 +137,43 @@ def train_command(
         f"{save_points} of a {K} x {L} network)",
     )
 
+    if checkpoint is not None and engine != "numba":
+        c.fail("--checkpoint needs the numba engine (--engine numba)")
+    resumed = _checkpoint_epoch(checkpoint)
+
     with c.progress_bar(
         seeds * epochs, enabled=c.show_progress(json_output), desc="train", unit="epoch"
     ) as bar:
-        result = train(
-            config,
-            sigma_w=sigma,
-            temperature=T,
-            lr=lr,
-            epochs=epochs,
-            n_seeds=seeds,
-            seed=seed,
-            engine=engine,
-            save_points=save_points,
-            save_schedule=schedule,
-            sampling=sampling,
-            on_epoch=lambda: bar.update(1),
-        )
+        bar.initial = bar.n = seeds * resumed  # out of the rate and ETA
+        try:
+            with one_line_warnings():
+                result = train(
+                    config,
+                    sigma_w=sigma,
+                    temperature=T,
+                    lr=lr,
+                    epochs=epochs,
+                    n_seeds=seeds,
+                    seed=seed,
+                    engine=engine,
+                    save_points=save_points,
+                    save_schedule=schedule,
+                    sampling=sampling,
+                    on_epoch=lambda: bar.update(1),
+                    checkpoint=checkpoint,
+                )
+        except CheckpointError as exc:  # another run's, or not a checkpoint
+            c.fail(f"--checkpoint: {exc}")
+        except KeyboardInterrupt:
+            if checkpoint is None or not os.path.exists(checkpoint):
+                raise  # "nothing was written"
+            bar.close()
+            click.echo(
+                f"Interrupted: the run's state at its last save point is in {checkpoint}; "
+                "rerun the command to continue from there.",
+                err=True,
+            )
+            sys.exit(130)
     obs = observables.summarize(result)
     labels = classify_sgd(result)
     if out is not None:
@@ -149,6 +183,9 @@ def train_command(
 
         training_figure(result, obs, plot)
 
+    if checkpoint is not None:  # the run's results are out: its state is not needed
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(checkpoint)
     if json_output:
         summary = result.summary(obs, labels, save_schedule=schedule)
         c.echo_json({**summary, "out": out, "plot": plot})
@@ -173,7 +210,43 @@ def train_command(
             f" {labels.phases[k]:>16}  {div}"
         )
     click.echo(f"spacing growth rate lambda = {obs['spacing_growth_rate']:.4g} per epoch")
+    if resumed:
+        click.echo(f"continued from epoch {resumed} of checkpoint {checkpoint} (now removed)")
     click.echo(f"phase: {labels.phase}")
     for what, path in (("results", out), ("figure", plot)):
         if path is not None:
             click.echo(f"{what} written to {path}")
+
+
+@contextlib.contextmanager
+def one_line_warnings():
+    """Show checkpoint warnings as one ``warning: ...`` line on stderr, not Python's two.
+
+    (A damaged checkpoint ignored, a checkpoint that cannot be written; the run goes on.)
+    """
+    from dysonsgd.sgd.engine import CheckpointWarning
+
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def one_line(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, CheckpointWarning):
+                click.echo(f"warning: {message}", err=True)
+            else:
+                show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = one_line
+        yield
+
+
+def _checkpoint_epoch(path) -> int:
+    """Epochs done in the checkpoint at ``path`` (0: none; train() judges whether it is
+    this run's and whether it is whole)."""
+    if path is None:
+        return 0
+    from dysonsgd.sgd.engine import read_checkpoint
+
+    try:
+        return read_checkpoint(path).epoch
+    except (OSError, CheckpointError):
+        return 0
