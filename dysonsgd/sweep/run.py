@@ -69,9 +69,10 @@ def compute_cell(
     checkpoint : path, optional
         The cell's checkpoint file (:mod:`dysonsgd.sweep.checkpoint`; numba engine only,
         ignored with ``engine="numpy"``): continued from if it holds this cell's state,
-        written after every save point. The result is the same, bit for bit, whether the
-        cell ran in one go or was killed and continued any number of times. The file is
-        left in place (the driver removes it once the cell is in the store).
+        written after save points (at most every ``checkpoint_interval`` s). The result is
+        the same, bit for bit, whether the cell ran in one go or was killed and continued
+        any number of times. The file is left in place (the driver removes it once the
+        cell is in the store).
     checkpoint_interval : float
         Least wall seconds between two checkpoint writes (:func:`dysonsgd.sgd.train`);
         0 writes at every save point.
