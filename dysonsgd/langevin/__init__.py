@@ -32,7 +32,7 @@ from dysonsgd.langevin.models import (
     harmonic_stationary_law,
     ks_exact_law,
 )
-from dysonsgd.langevin.network import NetworkModel
+from dysonsgd.langevin.network import AutoRefresh, NetworkModel
 from dysonsgd.langevin.registry import (
     DEFAULT_MODEL,
     MODELS,
@@ -45,6 +45,7 @@ from dysonsgd.langevin.registry import (
 )
 
 __all__ = [
+    "AutoRefresh",
     "DEFAULT_MODEL",
     "MODELS",
     "SCHEMES",

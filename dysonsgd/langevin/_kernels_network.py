@@ -186,3 +186,253 @@ def network_noise(s, U, b, a, y, Z, code, Vt_out, C_out):
             C_out[i] += acc
     for i in range(K):
         C_out[i] /= n
+
+
+# --------------------------------------------------------------------------- rotating frame
+
+
+@njit(cache=True)
+def frame_forward(s, U, UT, b, a, y, Z, code, w, n_drift, do_noise, d_buf, q_buf, fp_out, G_out,
+                  Kt_out, S1_out, Xi_out):  # fmt: skip
+    """First pass over a sample set in the current frame of the rotating network model.
+
+    The state is ``W = U diag(s) V^T`` with ``b_m = V^T a_m`` precomputed; the per-sample
+    gradient is ``g_m = -delta_m a_m^T`` and ``d_m = U^T delta_m``, so ``U^T g_m = -d_m a_m^T``
+    (rows in the frame, columns in the original L coordinates).
+
+    Parameters
+    ----------
+    s : (K,); U, UT : (K, K), UT = U^T contiguous; b : (n, K) = a V; a : (n, L);
+    y : (n, d_out); Z : (d_out, K); code : activation code
+    w : (n,)
+        Weights of the noise matrix (``z_m / sqrt(n)``, z_m iid N(0, 1)); unused unless
+        ``do_noise``.
+    n_drift : int
+        The first ``n_drift`` samples (0 <= n_drift <= n) are the drift set.
+    do_noise : bool
+        Pass over all n samples and fill S1 and Xi (otherwise only the drift set).
+    d_buf, q_buf, fp_out : (n, K) outputs
+        ``d_m``, ``q_m = s * b_m`` and ``phi'(z_m)`` (z_m = W a_m, original coordinates).
+    G_out : (K, L) output (if n_drift > 0)
+        ``U^T gbar``, gbar the mean gradient over the drift set.
+    Kt_out : (K,) output (if n_drift > 0)
+        ``Kt_ii = 2 s_i u_i^T gbar v_i`` on the drift set.
+    S1_out : (K, L) output
+        ``sum_m d_m a_m^T`` over the noise set.
+    Xi_out : (K, L) output
+        ``U^T xi``, ``xi = sum_m w_m (g_m - gbar_noise)`` over the noise set.
+    """
+    K = s.shape[0]
+    n = b.shape[0]
+    L = a.shape[1]
+    d_out = Z.shape[0]
+    z = np.empty(K)
+    f = np.empty(K)
+    c = np.empty(K)
+    Sw = np.zeros((K, L))  # sum_m w_m d_m a_m^T
+    Gd = np.zeros(K)  # sum_m d_mi b_mi over the drift set
+    for i in range(K):
+        for col in range(L):
+            S1_out[i, col] = 0.0
+    n_end = n if do_noise else n_drift
+    wsum = 0.0
+    for m in range(n_end):
+        for i in range(K):
+            q_buf[m, i] = s[i] * b[m, i]
+        # z = U q as axpys over the rows of U^T (contiguous)
+        for k in range(K):
+            z[k] = 0.0
+        for i in range(K):
+            qi = q_buf[m, i]
+            for k in range(K):
+                z[k] += UT[i, k] * qi
+        for k in range(K):
+            f[k], fp_out[m, k], _ = _act(z[k], code)
+            c[k] = 0.0
+        for o in range(d_out):
+            e = y[m, o]
+            for k in range(K):
+                e -= Z[o, k] * f[k]
+            for k in range(K):
+                c[k] += Z[o, k] * e
+        for i in range(K):
+            d_buf[m, i] = 0.0
+        for k in range(K):
+            dk = c[k] * fp_out[m, k]
+            for i in range(K):
+                d_buf[m, i] += U[k, i] * dk
+        wm = w[m] if do_noise else 0.0
+        wsum += wm
+        for i in range(K):
+            di = d_buf[m, i]
+            dw = di * wm
+            for col in range(L):
+                S1_out[i, col] += di * a[m, col]
+                Sw[i, col] += dw * a[m, col]
+            if m < n_drift:
+                Gd[i] += di * b[m, i]
+        if m == n_drift - 1:
+            for i in range(K):
+                for col in range(L):
+                    G_out[i, col] = -S1_out[i, col] / n_drift
+                Kt_out[i] = -2.0 * s[i] * Gd[i] / n_drift
+    if do_noise:
+        for i in range(K):
+            for col in range(L):
+                Xi_out[i, col] = -(Sw[i, col] - wsum * S1_out[i, col] / n)
+
+
+@njit(cache=True)
+def frame_noise(s, d, q, bt, a_sq, Wt, omega, Pi, S1, Vt_out, C_out):
+    """Second pass: Vt and C of the per-sample gradients as the implicit frame step sees them.
+
+    The frame step applies ``B = 1 - sum_k omega_k w_k w_k^T`` (the implicit operator
+    ``(1 + Delta H)^{-1}`` on the eigenvectors w_k of the stiff Gauss-Newton block that it
+    treats implicitly, ``omega_k = Delta mu_k / (1 + Delta mu_k)``) to the stiff block
+    ``g P`` of every increment; the levels' coefficients are those of the same increments:
+    ``g~_m = g_m - (sum_k c_mk W_k) P^T`` with ``c_mk = omega_k <W_k, g_m P>``. In the frame,
+    ``U^T g~_m = -d_m a_m^T + E_m P^T``, ``E_m = sum_k c_mk Wt_k``, ``Wt_k = U^T W_k``.
+
+    Parameters
+    ----------
+    s : (K,); d, q : (n, K) from :func:`frame_forward`; bt : (n, r) = a P; a_sq : (n,)
+    Wt : (nc, K, r)
+        ``U^T W_k`` of the implicit eigenvectors (W_k: w_k as a K x r matrix).
+    omega : (nc,); Pi : (r, K) = P^T V; S1 : (K, L) from :func:`frame_forward`
+    Vt_out : (K, K) output
+        ``Var_m(s_j G~_m,ij + s_i G~_m,ji)``, ``G~_m = U^T g~_m V`` (shifted one-pass sums).
+    C_out : (K,) output
+        ``E_m |row_i(U^T g~_m) - mean|^2`` (summed over the L columns).
+    """
+    n, K = d.shape
+    r = bt.shape[1]
+    nc = omega.shape[0]
+    L = S1.shape[1]
+    WtT = np.empty((nc, r, K))  # Wt with the K axis last (contiguous inner loops)
+    for k in range(nc):
+        for i in range(K):
+            for p in range(r):
+                WtT[k, p, i] = Wt[k, i, p]
+    Pis = np.empty((r, K))  # Pi_pj s_j
+    for p in range(r):
+        for j in range(K):
+            Pis[p, j] = Pi[p, j] * s[j]
+    cm = np.empty(nc)
+    tb = np.empty(K)
+    ET = np.empty((r, K))  # E_m transposed
+    A = np.empty((K, K))  # A_ij = s_j G~_ij; D_ij = A_ij + A_ji
+    SE = np.zeros((r, K))  # sum_m E_m (transposed)
+    SB = np.zeros((r, K))  # sum_m bt_m d_m^T = (S1 P)^T
+    rowsq = np.zeros(K)
+    shift = np.zeros((K, K))  # D of sample 0: one-pass sums of D - shift
+    S = np.zeros((K, K))
+    SS = np.zeros((K, K))
+    for m in range(n):
+        for k in range(nc):
+            for i in range(K):
+                tb[i] = 0.0
+            for p in range(r):
+                bp = bt[m, p]
+                for i in range(K):
+                    tb[i] += WtT[k, p, i] * bp
+            acc = 0.0
+            for i in range(K):
+                acc += d[m, i] * tb[i]
+            cm[k] = omega[k] * acc
+        for p in range(r):
+            for i in range(K):
+                ET[p, i] = 0.0
+        for k in range(nc):
+            ck = cm[k]
+            for p in range(r):
+                for i in range(K):
+                    ET[p, i] += ck * WtT[k, p, i]
+        for i in range(K):
+            mdi = -d[m, i]
+            for j in range(K):
+                A[i, j] = mdi * q[m, j]
+            for p in range(r):
+                eip = ET[p, i]
+                for j in range(K):
+                    A[i, j] += eip * Pis[p, j]
+        for i in range(K):
+            di = d[m, i]
+            rowsq[i] += di * di * a_sq[m]
+        for p in range(r):
+            bp = bt[m, p]
+            for i in range(K):
+                e = ET[p, i]
+                di = d[m, i]
+                rowsq[i] += e * (e - 2.0 * di * bp)
+                SE[p, i] += e
+                SB[p, i] += di * bp
+        if m == 0:
+            for i in range(K):
+                for j in range(i, K):
+                    shift[i, j] = A[i, j] + A[j, i]
+        for i in range(K):
+            for j in range(i, K):
+                v = A[i, j] + A[j, i] - shift[i, j]
+                S[i, j] += v
+                SS[i, j] += v * v
+    for i in range(K):
+        for j in range(i, K):
+            mu = S[i, j] / n
+            v = max(SS[i, j] / n - mu * mu, 0.0)
+            Vt_out[i, j] = v
+            Vt_out[j, i] = v
+        # |mean row|^2 n^2 = |S1_i|^2 - 2 (S1_i P) . SE_i + |SE_i|^2, P orthonormal
+        acc = 0.0
+        for col in range(L):
+            acc += S1[i, col] * S1[i, col]
+        for p in range(r):
+            acc += SE[p, i] * SE[p, i] - 2.0 * SB[p, i] * SE[p, i]
+        C_out[i] = max((rowsq[i] - acc / n) / n, 0.0)
+
+
+@njit(cache=True)
+def stiff_gauss_newton(fp, bt, ZtZ, n, H_out):
+    """Gauss-Newton Hessian of the loss on the stiff block ``dW = X P^T`` (X: K x r).
+
+    ``H[(k, p), (l, q)] = (Z^T Z)_kl E_m[phi'_mk phi'_ml bt_mp bt_mq]`` over the first n
+    samples, with ``bt_m = P^T a_m`` and ``phi'`` at ``z_m = W a_m``; index ``(k, p) -> k r + p``.
+
+    Parameters
+    ----------
+    fp : (>= n, K); bt : (>= n, r); ZtZ : (K, K); n : int; H_out : (K r, K r) output
+    """
+    K = fp.shape[1]
+    r = bt.shape[1]
+    Kr = K * r
+    J = np.empty(Kr)
+    for i in range(Kr):
+        for j in range(Kr):
+            H_out[i, j] = 0.0
+    for m in range(n):
+        for k in range(K):
+            for p in range(r):
+                J[k * r + p] = fp[m, k] * bt[m, p]
+        for i in range(Kr):
+            Ji = J[i]
+            for j in range(i, Kr):
+                H_out[i, j] += Ji * J[j]
+    for i in range(Kr):
+        ki = i // r
+        for j in range(i, Kr):
+            v = H_out[i, j] * ZtZ[ki, j // r] / n
+            H_out[i, j] = v
+            H_out[j, i] = v
+
+
+@njit(cache=True)
+def project(a, V, out):
+    """``out = a V`` (n x L times L x K) without BLAS: the frame's ``b_m = V^T a_m``."""
+    n, L = a.shape
+    K = V.shape[1]
+    for m in range(n):
+        for i in range(K):
+            out[m, i] = 0.0
+        for col in range(L):
+            am = a[m, col]
+            for i in range(K):
+                out[m, i] += am * V[col, i]

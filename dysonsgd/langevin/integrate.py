@@ -467,6 +467,30 @@ def _is_auto(refresh_interval) -> bool:
     return isinstance(refresh_interval, str) and refresh_interval == "auto"
 
 
+def _block_increments(model: DriftModel, t: float, h: np.ndarray, m: np.ndarray, n: int,
+                      K: int, supplied: bool) -> np.ndarray | None:  # fmt: skip
+    """The model's Brownian increments of one block (``DriftModel.block_increments``), checked;
+    None: the integrator's own."""
+    dB = model.block_increments(t, h, m)
+    if dB is None:
+        return None
+    if supplied:
+        raise ValueError(
+            f"increments cannot be supplied to the {model.name!r} model: it draws the Brownian "
+            "increments of its levels itself (block_increments)"
+        )
+    want = (n, int(m.sum()), K)
+    dB = np.ascontiguousarray(dB, dtype=np.float64)
+    if dB.shape != want:
+        raise ValueError(
+            f"model.block_increments({t:g}) must return shape (n_systems, steps, K) = {want}, "
+            f"got {dB.shape}"
+        )
+    if not np.all(np.isfinite(dB)):
+        raise ValueError(f"model.block_increments({t:g}) returned non-finite increments")
+    return dB
+
+
 def _adaptive_block(model: DriftModel, t_b: float, time: float, dt: float, saves: np.ndarray):
     """Segments from the refresh at t_b to the next one, which the model chooses.
 
@@ -723,15 +747,18 @@ def integrate(
                 if np.all(status != _k.OK):
                     break
         coef = check_coefficients(measured, n, K, domain)
+        t_start = t_b
         if adaptive:
             h, m, sv, t_b = _adaptive_block(model, t_b, time, dt, saves)
         else:
             h, m, sv = seg_h[sel], seg_m[sel], seg_save[sel]
+        h, m, sv = np.ascontiguousarray(h), np.ascontiguousarray(m), np.ascontiguousarray(sv)
+        own = _block_increments(model, t_start, h, m, n, K, supplied)
         _k.run(
             code, positive, y, T, coef.kt0, coef.kappa, coef.V0, coef.a_iso, coef.a_diag, coef.C,
-            np.ascontiguousarray(h), np.ascontiguousarray(m), np.ascontiguousarray(sv), out,
-            supplied, dB, offset, rng, status, steps, rejected, attempts, max_attempts, min_gap,
-            min_x, fallback,
+            h, m, sv, out, supplied or own is not None, dB if own is None else own,
+            offset if own is None else 0, rng, status, steps, rejected, attempts, max_attempts,
+            min_gap, min_x, fallback,
         )  # fmt: skip
         offset += int(m.sum())
         if np.any(sv >= 0):

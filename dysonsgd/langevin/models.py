@@ -110,6 +110,18 @@ class DriftModel:
         """Coefficients at eigenvalues ``x`` (float64, shape (n, K), descending) and time t."""
         raise NotImplementedError("a DriftModel subclass must implement coefficients(x, t)")
 
+    def block_increments(self, t: float, h: np.ndarray, m: np.ndarray) -> np.ndarray | None:
+        """Brownian increments of the outer steps from the refresh at t to the next one.
+
+        Asked by :func:`~dysonsgd.langevin.integrate` after ``coefficients(x, t)``, with the
+        block's segments: ``m[s]`` outer steps of size ``h[s]`` each. ``None`` (the default):
+        the integrator draws them from its per-system streams. A model whose level noise must
+        be the same draw as noise it uses elsewhere (the rotating network model moves its
+        singular frame with the matrix noise whose diagonal drives the levels) returns them,
+        shape (n_systems, sum(m), K), step k's increment N(0, h_k) in law.
+        """
+        return None
+
     def next_refresh_interval(self, t: float) -> float:
         """Langevin time from the refresh at t to the next one, asked right after
         ``coefficients(x, t)`` when ``refresh_interval == "auto"``; the default is the

@@ -44,7 +44,14 @@ Approximations (measured in docs/theory-network.md):
    quadratic in s off the diagonal, so a level racing to zero within one refresh is
    misdescribed; the diagonal is handed over exactly (``4 x_i Var(u_i^T g v_i)``).
 5. Vt and C come from the probe set (as the paper's measurement does), the drift from a
-   fixed training subsample.
+   fixed training subsample (``noise_set="train"``: Vt and C over the training set, the
+   covariance of SGD's own noise).
+
+``rotate=True`` lifts approximation 1: the frame starts at the student's own SVD and is
+carried along by the off-diagonal drift and noise between refreshes, the levels take the
+diagonal of the same noise, and every coefficient is over the training set
+(:mod:`dysonsgd.langevin.rotating`; docs/theory-network.md, "Rotating singular vectors").
+``refresh_interval="auto"`` lets the model choose each refresh interval (:class:`AutoRefresh`).
 
 References
 ----------
@@ -56,6 +63,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -77,6 +85,66 @@ DEFAULT_FLIP_HORIZON: float = 10.0
 #: every subsample's loss has W* as its exact minimum: the fixed point does not move, and
 #: the drift is 4x cheaper than on the paper's 4000 inputs.
 DEFAULT_N_DRIFT: int = 1000
+#: Noise sets of Vt and C (and of the rotating frame's noise): the probe set, as the paper
+#: measures them, or the training set, whose per-sample covariance is SGD's noise.
+NOISE_SETS: tuple[str, ...] = ("probe", "train")
+#: Training samples of the rotating frame's stiff Gauss-Newton block (its preconditioner).
+DEFAULT_N_PRECOND: int = 500
+
+
+@dataclass(frozen=True)
+class AutoRefresh:
+    """How ``refresh_interval="auto"`` chooses the Langevin time to the next refresh.
+
+    ``Delta = clip(tolerance / rate, min_interval, min(max_interval, growth * Delta_prev))``,
+    with ``rate`` the largest relative rate of change the model measured at the refresh
+    (per unit time): a level's ``|Kt_ii| / x_i`` and, for the rotating frame, the rotation
+    rate of its singular vectors (docs/theory-network.md, "Rotating singular vectors").
+
+    Attributes
+    ----------
+    tolerance : float
+        Largest relative change per refresh, kappa (default 0.1).
+    min_interval, max_interval : float
+        Bounds of Delta (default 0.05 and 8: beyond 8 the rotating frame's explicit part
+        was unstable at the ordered point, docs/theory-network.md).
+    growth : float
+        Largest factor by which Delta grows from one refresh to the next (default 2).
+    """
+
+    tolerance: float = 0.1
+    min_interval: float = 0.05
+    max_interval: float = 8.0
+    growth: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in ("tolerance", "min_interval", "max_interval"):
+            positive_float(name, getattr(self, name))
+        if not self.min_interval <= self.max_interval:
+            raise ValueError(
+                f"min_interval={self.min_interval} must not exceed max_interval={self.max_interval}"
+            )
+        if not (math.isfinite(self.growth) and self.growth > 1):
+            raise ValueError(f"growth must be a finite number > 1, got {self.growth!r}")
+
+    def choose(self, rate: float, previous: float) -> float:
+        """The next interval for the measured ``rate`` (NaN previous: the first refresh)."""
+        high = self.max_interval
+        if math.isfinite(previous):
+            high = min(high, self.growth * previous)
+        if not rate > 0:  # nothing moves (or a rate that is not finite): the bounds decide
+            return high if rate == 0 else self.min_interval
+        return float(min(max(self.tolerance / rate, self.min_interval), high))
+
+
+def _auto_refresh(value) -> AutoRefresh | None:
+    if isinstance(value, AutoRefresh):
+        return value
+    if isinstance(value, str):
+        if value != "auto":
+            raise ValueError(f"refresh_interval must be a positive number or 'auto', got {value!r}")
+        return AutoRefresh()
+    return None
 
 
 def _svd(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -93,16 +161,19 @@ class NetworkModel(DriftModel):
     ----------
     instances : Instance or sequence of Instance
         One network per system of the ensemble (n systems = n seeds).
-    basis : {"teacher", "student"}
-        Fixed singular basis: the teacher's (default) or the student's initial one.
+    basis : {"teacher", "student"}, optional
+        Fixed singular basis: the teacher's (default) or the student's initial one; with
+        ``rotate=True`` the frame starts at the student's (the only choice).
     n_drift : int or None
-        Use the first ``n_drift`` training samples for the drift (default 1000: the teacher
-        is realisable, so every subsample has the same exact minimum W*; ``None``: the whole
-        training set, the loss SGD descends).
+        Use the first ``n_drift`` training samples for the drift (default 1000 in the fixed
+        basis: the teacher is realisable, so every subsample has the same exact minimum W*;
+        ``None``: the whole training set, the loss SGD descends, the default with
+        ``rotate=True``).
     n_probe : int, optional
         Use the first ``n_probe`` probe samples for Vt and C (default: the whole probe set).
-    refresh_interval : float
-        Langevin time between two measurements of the coefficients (default 1).
+    refresh_interval : float, "auto" or AutoRefresh
+        Langevin time between two measurements of the coefficients (default 1); ``"auto"``
+        (or an :class:`AutoRefresh`): chosen at every refresh from the measured rates.
     exchange : bool
         Swap the basis pairs of adjacent levels that would cross before the next refresh
         (off by default; see docs/theory-network.md).
@@ -113,7 +184,22 @@ class NetworkModel(DriftModel):
         Learning rate eps: adds the order-eps drift (experimental, off by default).
     flip_horizon : float
         A level the drift would bring to s = 0 within this Langevin time has its u_i flipped
-        (default 10; ``inf`` never flips).
+        (default 10; ``inf`` never flips). Not used with ``rotate=True``.
+    rotate : bool
+        Carry the singular frame along (:mod:`dysonsgd.langevin.rotating`): the reduction of
+        the matrix SDE of SGD to singular values and vectors. Default False: today's fixed
+        basis, unchanged.
+    noise_set : {"probe", "train"}, optional
+        Samples of Vt, C (and of the frame noise): the probe set (default of the fixed
+        basis, as the paper measures them) or the training set (default with
+        ``rotate=True``: SGD's noise covariance).
+    temperature : float, optional
+        T = eps / |B|; required with ``rotate=True`` (the frame noise). :func:`integrate`
+        refuses another temperature.
+    seed : int, Generator, SeedSequence or None
+        Base of the frame noise's per-system streams (``rotate=True``; default 0).
+    n_precond : int
+        Drift samples of the stiff Gauss-Newton block of the frame step (default 500).
 
     Attributes
     ----------
@@ -141,35 +227,56 @@ class NetworkModel(DriftModel):
         self,
         instances: Instance | Sequence[Instance],
         *,
-        basis: str = "teacher",
-        n_drift: int | None = DEFAULT_N_DRIFT,
+        basis: str | None = None,
+        n_drift: int | None | str = "default",
         n_probe: int | None = None,
-        refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
+        refresh_interval: float | str | AutoRefresh = DEFAULT_REFRESH_INTERVAL,
         exchange: bool = False,
         slope: str = "secant",
         lr: float | None = None,
         flip_horizon: float = DEFAULT_FLIP_HORIZON,
+        rotate: bool = False,
+        noise_set: str | None = None,
+        temperature: float | None = None,
+        seed: int | np.random.Generator | np.random.SeedSequence | None = 0,
+        n_precond: int = DEFAULT_N_PRECOND,
     ) -> None:
         if isinstance(instances, Instance):
             instances = [instances]
         instances = list(instances)
         if not instances or not all(isinstance(i, Instance) for i in instances):
             raise ValueError("instances must be a non-empty sequence of dysonsgd.Instance")
+        self.rotate = bool(rotate)
+        if basis is None:
+            basis = "student" if self.rotate else "teacher"
         if basis not in BASES:
             raise ValueError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
+        if self.rotate and basis != "student":
+            raise ValueError(
+                "rotate=True starts the frame at the student's own SVD: use basis='student' "
+                f"(or leave it unset), got basis={basis!r}"
+            )
         cfg = instances[0].config
         if any(i.config != cfg for i in instances):
             raise ValueError("all instances must share one NetworkConfig")
-        try:
-            refresh = float(refresh_interval)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"refresh_interval must be a positive number, got {refresh_interval!r}"
-            ) from None
-        if not refresh > 0 or math.isnan(refresh):
-            raise ValueError(f"refresh_interval must be positive, got {refresh_interval!r}")
-        self.refresh_interval = refresh
+        self.auto_refresh = _auto_refresh(refresh_interval)
+        if self.auto_refresh is not None:
+            self.refresh_interval = "auto"
+        else:
+            try:
+                refresh = float(refresh_interval)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"refresh_interval must be a positive number or 'auto', got "
+                    f"{refresh_interval!r}"
+                ) from None
+            if not refresh > 0 or math.isnan(refresh):
+                raise ValueError(f"refresh_interval must be positive, got {refresh_interval!r}")
+            self.refresh_interval = refresh
+        self._interval = math.nan  # the interval chosen at the last refresh ("auto")
         self.exchange = bool(exchange)
+        if self.exchange and self.auto_refresh is not None:
+            raise ValueError("exchange=True needs a fixed refresh_interval (it looks one ahead)")
         fh = float(flip_horizon)
         if not fh > 0:
             raise ValueError(
@@ -180,10 +287,30 @@ class NetworkModel(DriftModel):
             raise ValueError(f"slope must be one of {', '.join(SLOPES)}, got {slope!r}")
         self.slope = slope
         self.lr = None if lr is None else positive_float("lr", lr)
-        if n_drift is not None and n_drift == DEFAULT_N_DRIFT:
-            n_drift = min(n_drift, cfg.n_samples)
+        if self.rotate and (self.exchange or slope != "secant" or self.lr is not None):
+            raise ValueError(
+                "rotate=True takes the drift as the secant of its implicit frame step: "
+                "exchange, slope='hessian' and lr are for the fixed basis only"
+            )
+        if noise_set is None:
+            noise_set = "train" if self.rotate else "probe"
+        if noise_set not in NOISE_SETS:
+            raise ValueError(f"noise_set must be one of {', '.join(NOISE_SETS)}, got {noise_set!r}")
+        self.noise_set = noise_set
+        if isinstance(n_drift, str):
+            if n_drift != "default":
+                raise ValueError(f"n_drift must be a positive integer or None, got {n_drift!r}")
+            n_drift = None if self.rotate else min(DEFAULT_N_DRIFT, cfg.n_samples)
         self.n_drift = self._count("n_drift", n_drift, cfg.n_samples)
         self.n_probe = self._count("n_probe", n_probe, cfg.n_test)
+        self.temperature = (
+            None if temperature is None else positive_float("temperature", temperature)
+        )
+        if self.rotate and self.temperature is None:
+            raise ValueError(
+                "rotate=True needs the temperature (T = eps / |B|) of the frame noise: pass "
+                "temperature=T, the one integrate() runs at"
+            )
         self.basis = basis
         self.config = cfg
         self.instances = instances
@@ -195,7 +322,12 @@ class NetworkModel(DriftModel):
             _, s_0, _ = _svd(inst.W0)
             U, V = (U_t, V_t) if basis == "teacher" else _svd(inst.W0)[::2]
             a_d = np.ascontiguousarray(inst.a_train[: self.n_drift])
-            a_p = np.ascontiguousarray(inst.a_probe[: self.n_probe])
+            if noise_set == "probe":
+                a_p = np.ascontiguousarray(inst.a_probe[: self.n_probe])
+                y_p = np.ascontiguousarray(inst.y_probe[: self.n_probe])
+            else:
+                a_p = np.ascontiguousarray(inst.a_train)
+                y_p = np.ascontiguousarray(inst.y_train)
             self._systems.append(
                 dict(
                     U0=U,
@@ -203,13 +335,18 @@ class NetworkModel(DriftModel):
                     Z=np.ascontiguousarray(inst.Z),
                     b_drift0=np.ascontiguousarray(a_d @ V),
                     y_drift=np.ascontiguousarray(inst.y_train[: self.n_drift]),
-                    a_probe=a_p,
-                    b_probe0=np.ascontiguousarray(a_p @ V),
-                    y_probe=np.ascontiguousarray(inst.y_probe[: self.n_probe]),
+                    a_noise=a_p,
+                    b_noise0=np.ascontiguousarray(a_p @ V),
+                    y_noise=y_p,
                 )
             )
             x0.append(s_0**2)
             xt.append(s_t**2)
+        self._frame = None
+        if self.rotate:
+            from dysonsgd.langevin.rotating import RotatingFrame
+
+            self._frame = RotatingFrame(self, seed=seed, n_precond=n_precond)
         self.reset()
         self.x0 = np.ascontiguousarray(np.array(x0))
         self.teacher_eigenvalues = np.ascontiguousarray(np.array(xt))
@@ -270,10 +407,36 @@ class NetworkModel(DriftModel):
         )
 
     def reset(self) -> None:
-        """Attach level i to basis pair i again and undo every sign flip and exchange."""
+        """Attach level i to basis pair i again and undo every sign flip and exchange; with
+        ``rotate=True``, put the frame back at the student's SVD and restart its noise."""
+        self._interval = math.nan
         for m in range(len(self._systems)):
             self._systems[m]["sign"] = np.ones(self.config.K)
             self._set_assignment(m, np.arange(self.config.K))
+        if self._frame is not None:
+            self._frame.reset()
+
+    def block_increments(self, t: float, h: np.ndarray, m: np.ndarray) -> np.ndarray | None:
+        """With ``rotate=True``, the levels' Brownian increments up to the next refresh: their
+        sum over the block is the diagonal of the matrix noise that moves the frame
+        (:meth:`dysonsgd.langevin.rotating.RotatingFrame.block_increments`); otherwise None
+        (the integrator's own streams)."""
+        if self._frame is None:
+            return None
+        return self._frame.block_increments(t, h, m)
+
+    def next_refresh_interval(self, t: float) -> float:
+        """Langevin time from the refresh at t to the next one (``refresh_interval="auto"``).
+
+        Chosen at the refresh at t from the measured rates (:class:`AutoRefresh`): the
+        fixed basis from the relative drift ``max_i |Kt_ii| / x_i``, the rotating frame also
+        from the frame's rotation rate (:class:`dysonsgd.langevin.rotating.RotatingFrame`).
+        """
+        if self.auto_refresh is None:
+            return float(self.refresh_interval)
+        if not math.isfinite(self._interval):
+            raise RuntimeError("next_refresh_interval(t) is asked after coefficients(x, t)")
+        return self._interval
 
     @property
     def assignment(self) -> np.ndarray:
@@ -286,7 +449,7 @@ class NetworkModel(DriftModel):
         sys["U"] = np.ascontiguousarray(sys["U0"][:, perm] * sys["sign"][perm])
         sys["V"] = np.ascontiguousarray(sys["V0"][:, perm])
         sys["b_drift"] = np.ascontiguousarray(sys["b_drift0"][:, perm])
-        sys["b_probe"] = np.ascontiguousarray(sys["b_probe0"][:, perm])
+        sys["b_noise"] = np.ascontiguousarray(sys["b_noise0"][:, perm])
 
     def _flip(self, x: np.ndarray, Kt: np.ndarray) -> bool:
         """Pass levels through zero: flip u_i of a level that would reach s_i = 0 in time.
@@ -475,9 +638,9 @@ class NetworkModel(DriftModel):
             _kn.network_noise(
                 s,
                 sys["U"],
-                sys["b_probe"],
-                sys["a_probe"],
-                sys["y_probe"],
+                sys["b_noise"],
+                sys["a_noise"],
+                sys["y_noise"],
                 sys["Z"],
                 self._code,
                 Vt[m],
@@ -522,6 +685,8 @@ class NetworkModel(DriftModel):
         measured Vt off the diagonal and ``4 (a_iso + a_diag_i) x_i`` on it
         (:func:`isotropic_split`); C the measured second-order term.
         """
+        if self._frame is not None:
+            return self._frame.coefficients(np.asarray(x, dtype=np.float64), t)
         if t == 0:
             self.reset()
         hess = self.slope == "hessian"
@@ -543,6 +708,9 @@ class NetworkModel(DriftModel):
             kt0, slope = np.zeros_like(Kt), Kt / x
         if self.lr is not None:  # the drift is -Kt: order-eps growth enters with a minus
             kt0 = kt0 - self.lr * self.order_eps_drift(x)
+        if self.auto_refresh is not None:
+            rate = float(np.max(np.abs(Kt) / x))
+            self._interval = self.auto_refresh.choose(rate, self._interval)
         return Coefficients(
             kt0=np.ascontiguousarray(kt0),
             kappa=np.ascontiguousarray(slope),
