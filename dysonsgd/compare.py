@@ -1,23 +1,25 @@
-"""Theory against SGD: the reduced Langevin model beside the SGD ensemble it describes.
+"""Theory against SGD: a ladder of models from SGD down to Dyson Brownian motion.
 
 Two entry points:
 
-1. :func:`compare` trains an SGD ensemble and integrates the ``network`` Langevin model
-   (:class:`dysonsgd.langevin.network.NetworkModel`) from the same seeds -- the same networks,
-   data and initial matrices, so both ensembles start from identical spectra -- over the same
-   span, Langevin time ``t = eps * steps``, with save points at SGD's save epochs. It reports,
-   per save point and at the end, the mean and spread of each eigenvalue of ``X = W W^T``, the
-   two-sample Kolmogorov-Smirnov and 1-Wasserstein distances between the two ensembles'
-   eigenvalue distributions, the level statistics of each (spacing ratios against the GOE
-   surmise, unfolded spacings against the Wigner surmise, a Brody fit) and the phase each is
-   in (:func:`dysonsgd.phases.classify`).
+1. :func:`compare` runs the ladder (:data:`RUNGS`) from the same seeds -- the same networks,
+   data and initial matrices, so every rung starts from identical spectra -- over the same
+   span, Langevin time ``t = eps * steps``, with save points at SGD's save epochs: SGD, full-
+   batch gradient descent at the same step, the matrix SDE of SGD, Dyson Brownian motion of
+   the singular values with rotating singular vectors, and the same with frozen singular
+   vectors. Each rung is one approximation further from SGD (:data:`APPROXIMATIONS`). It
+   reports, per rung, the phase (:func:`dysonsgd.phases.classify`), the mean and spread of
+   each eigenvalue of ``X = W W^T`` per save point, the level statistics of the final spectra
+   (spacing ratios against the GOE surmise, unfolded spacings, a Brody fit), and the two-sample
+   Kolmogorov-Smirnov and 1-Wasserstein distances to SGD and to the rung above, so that the
+   output says which approximation costs what.
 2. :func:`compare_measured` starts the ``measured`` model (:class:`MeasuredModel`) from an SGD
    checkpoint with the coefficients Kt, Vt, C measured there on the probe set and predicts the
    eigenvalue shifts and spreads at the next checkpoint.
 
-The comparison is between distributions over seeds: the Langevin noise is independent of
-SGD's batch noise, so a single seed's two trajectories are not expected to agree, only their
-ensembles.
+The comparison is between distributions over seeds: each rung's noise is independent of
+SGD's batch noise, so a single seed's trajectories are not expected to agree, only their
+ensembles (except ``gd``, which has no noise).
 
 References
 ----------
@@ -25,14 +27,18 @@ C. Park, B. Lucini, G. Aarts, "Phase diagram and eigenvalue dynamics of stochast
 descent in multilayer neural networks", arXiv:2509.01349 (2025), sections 4-5.
 G. Aarts, B. Lucini, C. Park, "Stochastic weight matrix dynamics during learning and Dyson
 Brownian motion", arXiv:2407.16427 (2024).
+Q. Li, C. Tai, W. E, "Stochastic modified equations for the asymptotic analysis of stochastic
+gradient algorithms", J. Mach. Learn. Res. 20 (2019) 1.
 Y. Y. Atas, E. Bogomolny, O. Giraud, G. Roux, Phys. Rev. Lett. 110, 084101 (2013).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import time as _time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,15 +49,13 @@ from dysonsgd._validate import positive_int as _positive_int
 from dysonsgd.langevin import (
     SCHEMES,
     STATUS,
-    LangevinResult,
     MeasuredModel,
-    OverflowGuard,
     integrate,
 )
 from dysonsgd.langevin.coefficients import measure_coefficients
 from dysonsgd.model import NetworkConfig, check_sigma_w
 from dysonsgd.observables import eigenvalues_of_X
-from dysonsgd.phases import PhaseClassification, classify_sgd, vote
+from dysonsgd.phases import PhaseClassification, classify, classify_sgd, vote
 from dysonsgd.sgd import SGDResult, learning_rate, train
 from dysonsgd.sgd.api import PAPER_SAVE_POINTS
 
@@ -61,6 +65,10 @@ __all__ = [
     "EnsembleSummary",
     "LevelStatistics",
     "MeasuredComparison",
+    "RUNGS",
+    "APPROXIMATIONS",
+    "RungDistance",
+    "parse_rungs",
     "compare",
     "compare_measured",
     "default_save_points",
@@ -74,8 +82,23 @@ MAX_SAVE_POINTS: int = PAPER_SAVE_POINTS
 N_BOOTSTRAP: int = 200
 #: Degree of the per-spectrum polynomial unfolding (the :func:`dysonsgd.spectra.unfold` default).
 UNFOLD_DEGREE: int = 5
-#: Langevin time between coefficient refreshes of the network model (its default).
-REFRESH_INTERVAL: float = 1.0
+#: Refresh of the DBM rungs' coefficients: chosen from the dynamics at every refresh
+#: (:class:`dysonsgd.langevin.network.AutoRefresh`), not a fixed absolute interval.
+REFRESH_INTERVAL: float | str = "auto"
+#: A system whose top eigenvalue passes this many times max(x*_1, x_1(0)) has run away: it is
+#: stopped and labelled high-temperature (the phase rule's runaway threshold is 18).
+RUNAWAY_FACTOR: float = 1e3
+
+#: The ladder, from SGD down: each rung is one approximation further from SGD.
+RUNGS: tuple[str, ...] = ("sgd", "gd", "sde", "dbm_rotating", "dbm_frozen")
+#: What each rung changes relative to the one above it.
+APPROXIMATIONS: dict[str, str] = {
+    "gd": "no batch noise (full-batch gradient descent at SGD's step eps)",
+    "sde": "continuous time, and the batch noise as a Gaussian of SGD's covariance",
+    "dbm_rotating": "reduction to singular values (Dyson Brownian motion) and rotating "
+    "singular vectors, coefficients held between refreshes",
+    "dbm_frozen": "singular vectors frozen",
+}
 
 
 # --------------------------------------------------------------------------- results
@@ -176,11 +199,12 @@ def level_statistics(eigenvalues: np.ndarray) -> LevelStatistics:
 
 @dataclass(frozen=True)
 class EnsembleSummary:
-    """One ensemble's eigenvalue flow and its statistics.
+    """One rung's eigenvalue flow and its statistics.
 
     Attributes
     ----------
-    name : {"sgd", "langevin"}
+    name : str
+        The rung, one of :data:`RUNGS`.
     eigenvalues : ndarray of float64, shape (n_seeds, n_saves, K)
         Eigenvalues of ``X = W W^T`` at the save points, descending.
     mean, std : ndarray of float64, shape (n_saves, K)
@@ -188,9 +212,9 @@ class EnsembleSummary:
         the seeds in ``used``.
     classification : PhaseClassification
         :func:`dysonsgd.phases.classify` of the flow against the teacher's eigenvalues, with
-        the training loss at the start and end and the divergence flags: a diverged SGD seed
-        (batch loss above the guard) or a Langevin system that overflowed (its state, or its
-        coefficients: it is then frozen from that refresh on) is ``high-temperature``.
+        the training loss at the start and end and the divergence flags: a diverged seed
+        (loss above the guard), a system that ran away (stopped, see ``status``) or one
+        whose coefficients overflowed is ``high-temperature``.
     phases : tuple of str
         Per seed: the classification's label, except that a Langevin system the integrator
         could not advance (step limit or budget exhausted) is ``stopped``: its frozen record
@@ -198,13 +222,16 @@ class EnsembleSummary:
     statistics : LevelStatistics
         Of the final spectra of the seeds in ``used``.
     used : ndarray of bool, shape (n_seeds,)
-        Seeds entering the means, statistics and distances: all but the ``stopped`` ones
-        (a system the integrator could not advance holds a frozen state, not a prediction).
+        Seeds entering the means, statistics and distances: all but the ``stopped`` ones.
     stopped : ndarray of bool, shape (n_seeds,)
-        SGD: diverged (batch loss above the guard); Langevin: stopped early or frozen after
-        its coefficients overflowed (see ``status``).
+        Seeds whose run ended early: diverged, ran away, overflowed or could not be advanced
+        (see ``status``).
     status : tuple of str
-        Per seed: ``ok``, ``diverged`` (SGD) or the integrator's status message.
+        Per seed: ``ok``, ``diverged``, ``runaway at t = ...`` or the integrator's status.
+    settings : dict
+        How the rung was run (step, refresh, scheme, ...).
+    seconds : float
+        Wall time of the rung (its share of :func:`compare`'s run).
     """
 
     name: str
@@ -217,6 +244,8 @@ class EnsembleSummary:
     used: np.ndarray
     stopped: np.ndarray
     status: tuple[str, ...]
+    settings: dict = field(default_factory=dict)
+    seconds: float = math.nan
 
     @property
     def phase(self) -> str:
@@ -229,11 +258,44 @@ class EnsembleSummary:
         """Final eigenvalues, shape (n_seeds, K)."""
         return self.eigenvalues[:, -1]
 
+    def to_dict(self) -> dict:
+        """JSON-ready summary (arrays left as arrays): ``name``, ``phase``, per-seed
+        ``phases`` and ``final_eigenvalues`` (seeds x K), per-save ``mean`` and ``std``,
+        ``mean_spacing_ratio`` and its ``mean_spacing_ratio_error``, ``level_statistics``,
+        the classification's ``growth``/``progress``/``moved``, ``stopped``, ``used``,
+        ``status``, ``settings`` and ``seconds``."""
+        c = self.classification
+        st = self.statistics
+        return {
+            "name": self.name,
+            "phase": self.phase,
+            "phases": list(self.phases),
+            "flow_phases": list(c.phases),
+            "final_eigenvalues": self.final,
+            "initial_eigenvalues": self.eigenvalues[:, 0],
+            "mean": self.mean,
+            "std": self.std,
+            "final_mean": self.mean[-1],
+            "final_std": self.std[-1],
+            "mean_spacing_ratio": st.mean_ratio,
+            "mean_spacing_ratio_error": st.mean_ratio_stderr,
+            "level_statistics": st.to_dict(),
+            "growth": c.growth,
+            "progress": c.progress,
+            "moved": c.moved,
+            "stopped": self.stopped,
+            "used": self.used,
+            "status": list(self.status),
+            "settings": self.settings,
+            "seconds": self.seconds,
+        }
 
-def _summary(name, x, pc, stopped, status, unresolved) -> EnsembleSummary:
+
+def _summary(name, x, pc, stopped, status, unresolved, settings, seconds) -> EnsembleSummary:
     n = x.shape[0]
+    unresolved = np.asarray(unresolved, dtype=bool)
     phases = tuple("stopped" if unresolved[m] else pc.phases[m] for m in range(n))
-    used = x[~np.asarray(unresolved, dtype=bool)]
+    used = x[~unresolved]
     with np.errstate(invalid="ignore", over="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # no system left
         mean = used.mean(axis=0)
@@ -246,15 +308,69 @@ def _summary(name, x, pc, stopped, status, unresolved) -> EnsembleSummary:
         classification=pc,
         phases=phases,
         statistics=level_statistics(used[:, -1]),
-        used=np.asarray(~np.asarray(unresolved, dtype=bool)),
+        used=~unresolved,
         stopped=np.asarray(stopped, dtype=bool),
         status=tuple(status),
+        settings=dict(settings),
+        seconds=float(seconds),
     )
 
 
 @dataclass(frozen=True)
+class RungDistance:
+    """How far one rung is from another: its final eigenvalues and spacing ratios.
+
+    Attributes
+    ----------
+    rung, reference : str
+        The two rungs (``reference`` is ``sgd`` for :attr:`Comparison.distances_to_sgd`, the
+        rung above for :attr:`Comparison.steps`).
+    eigenvalues : Distance
+        Between the pooled final eigenvalues (n_seeds K values each, ``used`` seeds only).
+    spacing_ratios : Distance
+        Between the pooled final spacing ratios.
+    per_save_point : tuple of Distance
+        Between the pooled eigenvalues at every save (empty for :attr:`Comparison.steps`).
+    approximation : str
+        What ``rung`` drops or changes relative to ``reference`` (:data:`APPROXIMATIONS`).
+    """
+
+    rung: str
+    reference: str
+    eigenvalues: Distance
+    spacing_ratios: Distance
+    per_save_point: tuple[Distance, ...] = field(default=(), repr=False)
+    approximation: str = ""
+
+    def to_dict(self) -> dict:
+        """``ks_statistic``, ``ks_pvalue``, ``wasserstein`` (+ stderr, n, m) of the final
+        eigenvalues at the top level; ``spacing_ratios``; ``per_save_point`` lists."""
+        per = self.per_save_point
+        out = {
+            "rung": self.rung,
+            "reference": self.reference,
+            "approximation": self.approximation,
+            **self.eigenvalues.to_dict(),
+            "spacing_ratios": self.spacing_ratios.to_dict(),
+        }
+        if per:
+            out["per_save_point"] = {
+                "ks_statistic": [d.ks_statistic for d in per],
+                "ks_pvalue": [d.ks_pvalue for d in per],
+                "wasserstein": [d.wasserstein for d in per],
+                "wasserstein_stderr": [d.wasserstein_stderr for d in per],
+            }
+        return out
+
+
+@dataclass(frozen=True)
 class Comparison:
-    """SGD and the Langevin network model from the same seeds, over the same span.
+    """The ladder of models from SGD down to Dyson Brownian motion, from the same seeds.
+
+    Every rung starts from the same networks, data and initial matrices (identical initial
+    spectra), runs over the same Langevin time ``t = eps * steps`` and is saved at SGD's save
+    epochs; every rung is labelled by the one phase rule and measured by the one level
+    statistics. See docs/tutorial-theory-vs-sgd.md.
 
     Attributes
     ----------
@@ -263,23 +379,21 @@ class Comparison:
         ``T = lr / |B|``.
     epochs : int
     seed : int
-        Base entropy shared by both ensembles (networks, data, initial matrices).
+        Base entropy shared by every rung.
+    sampling : str
+        How SGD drew its batches (``fixed``, ``shuffle`` or ``iid``).
     save_epochs : ndarray of int64, shape (n_saves,)
     times : ndarray of float64, shape (n_saves,)
         Langevin times of the saves, ``lr * n_batches * save_epochs``.
     teacher_eigenvalues : ndarray of float64, shape (n_seeds, K)
-    sgd, langevin : EnsembleSummary
-    eigenvalue_distances : tuple of Distance, length n_saves
-        Between the two ensembles' pooled eigenvalues (n_seeds K values each; Langevin
-        systems the integrator stopped are left out) at each save. At save 0 both hold the
-        same initial spectra (distance 0 up to rounding).
-    ratio_distance, spacing_distance : Distance
-        Between the final pooled spacing ratios, and unfolded spacings.
-    langevin_settings : dict
-        ``dt``, ``refresh_interval``, ``scheme``, ``basis``, ``order_eps``, ``exchange``,
-        step counts.
-    sgd_result : SGDResult
-    langevin_result : LangevinResult
+    rungs : tuple of EnsembleSummary
+        In ladder order (:data:`RUNGS`), ``sgd`` first.
+    distances_to_sgd : tuple of RungDistance
+        One per rung other than ``sgd``.
+    steps : tuple of RungDistance
+        Between consecutive rungs of :attr:`rungs`: what each approximation costs.
+    results : dict
+        The raw results per rung (``SGDResult``, ``ContinuousResult``, ``LangevinResult``).
     """
 
     config: NetworkConfig
@@ -288,61 +402,60 @@ class Comparison:
     lr: float
     epochs: int
     seed: int
+    sampling: str
     save_epochs: np.ndarray
     times: np.ndarray
     teacher_eigenvalues: np.ndarray = field(repr=False)
-    sgd: EnsembleSummary
-    langevin: EnsembleSummary
-    eigenvalue_distances: tuple[Distance, ...] = field(repr=False)
-    ratio_distance: Distance
-    spacing_distance: Distance
-    langevin_settings: dict
-    sgd_result: SGDResult = field(repr=False)
-    langevin_result: LangevinResult = field(repr=False)
+    rungs: tuple[EnsembleSummary, ...]
+    distances_to_sgd: tuple[RungDistance, ...]
+    steps: tuple[RungDistance, ...]
+    results: dict = field(repr=False, default_factory=dict)
 
     @property
     def n_seeds(self) -> int:
         """Ensemble size."""
-        return self.sgd.eigenvalues.shape[0]
+        return self.rungs[0].eigenvalues.shape[0]
 
     @property
-    def final_distance(self) -> Distance:
-        """Distance between the final eigenvalue distributions."""
-        return self.eigenvalue_distances[-1]
+    def rung_names(self) -> tuple[str, ...]:
+        """Names of the rungs run, in ladder order."""
+        return tuple(r.name for r in self.rungs)
+
+    def rung(self, name: str) -> EnsembleSummary:
+        """The summary of rung ``name`` (KeyError naming the rungs run if absent)."""
+        for r in self.rungs:
+            if r.name == name:
+                return r
+        raise KeyError(f"rung {name!r} was not run; this comparison has {self.rung_names}")
+
+    def distance_to_sgd(self, name: str) -> RungDistance:
+        """The distance of rung ``name`` to SGD."""
+        for d in self.distances_to_sgd:
+            if d.rung == name:
+                return d
+        raise KeyError(f"no distance to SGD for {name!r}; rungs run: {self.rung_names}")
+
+    @property
+    def sgd(self) -> EnsembleSummary:
+        """The SGD rung (always run: it is the reference)."""
+        return self.rungs[0]
 
     def to_dict(self) -> dict:
         """A JSON-ready summary (numpy arrays left as arrays; see ``cli._common.to_jsonable``).
 
-        Keys: the run's parameters; ``sgd`` and ``langevin`` (each with
-        ``final_eigenvalues`` per seed, ``phase``, ``phases``, per-save ``mean`` and ``std``,
-        ``level_statistics``); ``distance`` with ``eigenvalues``, ``spacing_ratios``,
-        ``spacings`` and ``per_save_point`` sub-objects, and the final eigenvalue distance's
-        ``ks_statistic``, ``ks_pvalue``, ``wasserstein`` also at its top level.
+        Keys: the run's parameters; ``rungs``, a list with one object per rung in ladder
+        order (:meth:`EnsembleSummary.to_dict`, plus ``distance_to_sgd`` for every rung but
+        ``sgd``: :meth:`RungDistance.to_dict`, whose top level holds ``ks_statistic``,
+        ``ks_pvalue`` and ``wasserstein`` of the final eigenvalues); ``steps``, the distances
+        between consecutive rungs.
         """
-
-        def ens(e: EnsembleSummary) -> dict:
-            c = e.classification
-            return {
-                "final_eigenvalues": e.final,
-                "initial_eigenvalues": e.eigenvalues[:, 0],
-                "phase": e.phase,
-                "phases": list(e.phases),
-                "flow_phases": list(c.phases),
-                "growth": c.growth,
-                "progress": c.progress,
-                "moved": c.moved,
-                "mean": e.mean,
-                "std": e.std,
-                "final_mean": e.mean[-1],
-                "final_std": e.std[-1],
-                "level_statistics": e.statistics.to_dict(),
-                "stopped": e.stopped,
-                "used": e.used,
-                "status": list(e.status),
-            }
-
-        fd = self.final_distance.to_dict()
-        per = self.eigenvalue_distances
+        to_sgd = {d.rung: d.to_dict() for d in self.distances_to_sgd}
+        rungs = []
+        for r in self.rungs:
+            d = r.to_dict()
+            if r.name in to_sgd:
+                d["distance_to_sgd"] = to_sgd[r.name]
+            rungs.append(d)
         return {
             "T": self.temperature,
             "sigma": self.sigma_w,
@@ -352,28 +465,15 @@ class Comparison:
             "epochs": self.epochs,
             "seeds": self.n_seeds,
             "seed": self.seed,
+            "sampling": self.sampling,
             "K": self.config.K,
             "L": self.config.L,
+            "time": float(self.times[-1]),
             "save_epochs": self.save_epochs,
             "times": self.times,
             "teacher_eigenvalues": self.teacher_eigenvalues,
-            "langevin_settings": self.langevin_settings,
-            "sgd": ens(self.sgd),
-            "langevin": ens(self.langevin),
-            "distance": {
-                "ks_statistic": fd["ks_statistic"],
-                "ks_pvalue": fd["ks_pvalue"],
-                "wasserstein": fd["wasserstein"],
-                "eigenvalues": fd,
-                "spacing_ratios": self.ratio_distance.to_dict(),
-                "spacings": self.spacing_distance.to_dict(),
-                "per_save_point": {
-                    "ks_statistic": [d.ks_statistic for d in per],
-                    "ks_pvalue": [d.ks_pvalue for d in per],
-                    "wasserstein": [d.wasserstein for d in per],
-                    "wasserstein_stderr": [d.wasserstein_stderr for d in per],
-                },
-            },
+            "rungs": rungs,
+            "steps": [s.to_dict() for s in self.steps],
         }
 
 
@@ -394,6 +494,163 @@ def default_save_points(epochs: int, maximum: int = MAX_SAVE_POINTS) -> int:
     return 2
 
 
+def parse_rungs(rungs: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The rungs to run, in ladder order, ``sgd`` always first (it is the reference).
+
+    Parameters
+    ----------
+    rungs : str, sequence of str or None
+        Names from :data:`RUNGS`, as a sequence or one comma-separated string
+        (``"gd,dbm_rotating"``); ``None`` or ``"all"``: every rung.
+
+    Raises
+    ------
+    ValueError
+        An unknown or repeated name.
+    """
+    if rungs is None:
+        return RUNGS
+    if isinstance(rungs, str):
+        if rungs.strip() == "all":
+            return RUNGS
+        names = [r.strip() for r in rungs.split(",") if r.strip()]
+    else:
+        names = [str(r) for r in rungs]
+    if not names:
+        raise ValueError(f"rungs is empty; choose from {', '.join(RUNGS)}")
+    unknown = [r for r in names if r not in RUNGS]
+    if unknown:
+        raise ValueError(f"unknown rung {unknown[0]!r}; choose from {', '.join(RUNGS)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"rungs names a rung twice ({', '.join(names)}); list each once")
+    return tuple(r for r in RUNGS if r == "sgd" or r in names)
+
+
+# --------------------------------------------------------------------------- the rungs
+
+
+@dataclass
+class _Setup:
+    """What every rung shares: the cell, the instances, the span and the saves."""
+
+    config: NetworkConfig
+    temperature: float
+    lr: float
+    sigma_w: float
+    time: float
+    times: np.ndarray
+    seed: int
+    instances: list
+    teacher: np.ndarray
+    options: dict
+    progress: Callable[[str, float, float], None] | None
+
+    def hook(self, name: str):
+        if self.progress is None:
+            return None
+        return lambda done, total: self.progress(name, float(done), float(total))
+
+
+def _stop_status(diverged, runaway, stop_time) -> list[str]:
+    out = []
+    for d, r, t in zip(diverged, runaway, stop_time, strict=True):
+        if d:
+            out.append(f"diverged at t = {t:g}")
+        elif r:
+            out.append(f"runaway at t = {t:g} (stopped)")
+        else:
+            out.append("ok")
+    return out
+
+
+def _run_continuous(name: str, s: _Setup):
+    from dysonsgd.ladder import continuous
+
+    o = s.options
+    kw = dict(time=s.time, save_times=s.times, runaway_factor=o["runaway_factor"],
+              on_progress=s.hook(name))  # fmt: skip
+    if name == "gd":
+        res = continuous.run_gd(s.instances, lr=s.lr, **kw)
+    else:
+        res = continuous.run_sde(
+            s.instances, temperature=s.temperature, lr=s.lr, dt=o["sde_dt"], seed=s.seed,
+            order_eps=o["order_eps"], **kw,
+        )  # fmt: skip
+    x = eigenvalues_of_X(res.W)
+    hot = np.asarray(res.diverged) | np.asarray(res.runaway)
+    pc = classify(x, s.teacher, diverged=hot, loss=res.loss)
+    status = _stop_status(res.diverged, res.runaway, res.stop_time)
+    settings = {"dt": res.dt, "steps": int(res.steps), **res.settings}
+    return x, pc, hot, status, np.zeros(len(status), dtype=bool), settings, res
+
+
+def _run_dbm(name: str, s: _Setup):
+    from dysonsgd.langevin.integrate import RunawayGuard
+    from dysonsgd.langevin.network import NetworkModel
+
+    o = s.options
+    rotate = name == "dbm_rotating"
+    model = NetworkModel(
+        s.instances,
+        basis="student" if rotate else o["basis"],
+        n_drift=o["n_drift"],
+        refresh_interval=o["refresh_interval"],
+        lr=s.lr if o["order_eps"] else None,
+        exchange=o["exchange"],
+        rotate=rotate,
+        temperature=s.temperature,
+        seed=s.seed,
+    )
+    # RunawayGuard stops a system whose x_1 passed runaway_factor x max(x*_1, x_1(0)), so
+    # that a hot run does not integrate 10^6 time units; like OverflowGuard it also freezes
+    # a system whose coefficients overflow (x ~ 1e153 with the identity activation) before
+    # its state reaches the integrator's blow-up bound.
+    guard = RunawayGuard(o["runaway_factor"], reference=s.teacher[:, 0])
+    loss0 = model.training_loss(model.x0)
+    hook = s.hook(name)
+    lang = integrate(
+        model, model.x0, s.time, temperature=s.temperature, dt=o["dt"], scheme=o["scheme"],
+        save_points=len(s.times), seed=s.seed, guard=guard, progress=hook,
+    )  # fmt: skip
+    overflowed = np.isfinite(guard.overflow_time)
+    ran_away = np.isfinite(guard.runaway_time)
+    status = []
+    for m, code in enumerate(lang.status):
+        if overflowed[m]:
+            status.append(
+                f"coefficients overflowed at t = {guard.overflow_time[m]:g} (frozen from there)"
+            )
+        elif ran_away[m]:
+            status.append(f"runaway at t = {guard.runaway_time[m]:g} (stopped)")
+        else:
+            status.append(STATUS.get(int(code), f"code {int(code)}"))
+    hot = lang.blown_up | overflowed | ran_away
+    pc = model.classify(lang.x, loss0, diverged=hot)
+    settings = {
+        "model": "network",
+        "rotate": rotate,
+        "basis": model.basis,
+        "scheme": o["scheme"],
+        "dt": lang.dt,
+        "refresh_interval": model.refresh_interval if not rotate else o["refresh_interval"],
+        "order_eps": bool(o["order_eps"]),
+        "exchange": bool(o["exchange"]),
+        "n_drift": model.n_drift,
+        "steps": lang.steps,
+        "rejected_steps": lang.rejected_steps,
+        "fallback_steps": lang.fallback_steps,
+    }
+    return lang.x, pc, lang.stopped | hot, status, lang.stopped & ~hot, settings, lang
+
+
+_RUNNERS: dict[str, Callable] = {
+    "gd": _run_continuous,
+    "sde": _run_continuous,
+    "dbm_rotating": _run_dbm,
+    "dbm_frozen": _run_dbm,
+}
+
+
 # --------------------------------------------------------------------------- compare
 
 
@@ -406,25 +663,38 @@ def compare(
     n_seeds: int = 4,
     seed: int | np.random.Generator | None = 0,
     save_points: int | None = None,
-    shuffle: bool = False,
+    rungs: str | Sequence[str] | None = None,
+    sampling: str = "fixed",
+    shuffle: bool | None = None,
     basis: str = "teacher",
-    refresh_interval: float = REFRESH_INTERVAL,
+    refresh_interval: float | str = REFRESH_INTERVAL,
     dt: float | None = None,
+    sde_dt: float | None = None,
     scheme: str = "semi_implicit",
     order_eps: bool = False,
     exchange: bool = False,
     n_drift: int | None = None,
+    runaway_factor: float = RUNAWAY_FACTOR,
     n_bootstrap: int = N_BOOTSTRAP,
-    on_epoch: Callable[[], None] | None = None,
-    on_refresh: Callable[[], None] | None = None,
+    on_progress: Callable[[str, float, float], None] | None = None,
 ) -> Comparison:
-    """Run SGD and the Langevin network model from the same seeds and compare their spectra.
+    """Run the ladder of models from SGD down to Dyson Brownian motion from the same seeds.
 
-    SGD: :func:`dysonsgd.sgd.train` with the numba engine. Langevin:
-    :func:`dysonsgd.langevin.integrate` of
-    :class:`~dysonsgd.langevin.network.NetworkModel` on the same instances (so the initial
-    spectra are identical), over ``t = lr * n_batches * epochs`` with saves at
-    ``lr * n_batches * save_epochs``.
+    The rungs (:data:`RUNGS`), each one approximation further from SGD:
+
+    - ``sgd``: :func:`dysonsgd.sgd.train` (numba engine) with the chosen ``sampling``;
+    - ``gd``: full-batch gradient descent at SGD's step eps (no batch noise);
+    - ``sde``: the matrix SDE of SGD, ``dW = -gbar dt + sqrt(T Sigma) dB`` with Sigma the
+      per-sample gradient covariance over the training set (Euler-Maruyama);
+    - ``dbm_rotating``: its reduction to the singular values (Dyson Brownian motion: drift,
+      Coulomb repulsion, noise) with the singular vectors carried along by the off-diagonal
+      drift and noise (docs/theory-network.md);
+    - ``dbm_frozen``: the same with the singular vectors frozen (the ``network`` model).
+
+    All start from the same instances (so from identical spectra), run over the same Langevin
+    time ``t = lr * n_batches * epochs`` and are saved at SGD's save epochs; each is labelled
+    by :func:`dysonsgd.phases.classify`, measured by :func:`level_statistics` and compared
+    with SGD and with the rung above it (KS and 1-Wasserstein distances).
 
     Parameters
     ----------
@@ -437,34 +707,45 @@ def compare(
     epochs : int
         SGD epochs, >= 1.
     n_seeds : int
-        Ensemble size (the same seeds for both).
+        Ensemble size (the same seeds for every rung).
     seed : int, Generator or None
         Base seed.
     save_points : int, optional
         Evenly spaced saves including 0 and the end; ``save_points - 1`` must divide
         ``epochs``. Default :func:`default_save_points`.
-    shuffle : bool
-        Reshuffle SGD's batches every epoch (the paper does not).
+    rungs : str or sequence of str, optional
+        Rungs to run (:func:`parse_rungs`; default all). ``sgd`` always runs.
+    sampling : {"fixed", "shuffle", "iid"}
+        SGD's batches: the paper's fixed order, reshuffled every epoch, or drawn i.i.d. with
+        replacement (the process the ``sde`` rung describes).
+    shuffle : bool, optional
+        Alias: ``True`` is ``sampling="shuffle"``.
     basis : {"teacher", "student"}
-        Fixed singular basis of the network model.
-    refresh_interval : float
-        Langevin time between coefficient measurements (default 1).
+        Frozen singular basis of ``dbm_frozen`` (``dbm_rotating`` starts in the student's).
+    refresh_interval : float or "auto"
+        Langevin time between coefficient measurements of the DBM rungs; ``"auto"``
+        (default): chosen at every refresh from the measured rates
+        (:class:`~dysonsgd.langevin.network.AutoRefresh`).
     dt : float, optional
-        Largest Langevin step; default ``min(refresh_interval / 2, t / 1000)``.
+        Largest Langevin step of the DBM rungs; default ``min(refresh / 2, t / 1000)`` with
+        the longest refresh interval for ``"auto"``.
+    sde_dt : float, optional
+        Euler-Maruyama step of ``sde``, at most ``lr`` (default ``lr``).
     scheme : {"semi_implicit", "euler"}
+        Integrator of the DBM rungs.
     order_eps : bool
-        Add the order-eps drift terms (``lr`` times the network model's
-        ``order_eps_drift``) to the leading equation.
+        Add the order-eps drift to ``sde`` and the DBM rungs (experimental).
     exchange : bool
-        Let adjacent levels of the network model exchange basis pairs when the drift would
-        make them cross before the next refresh (``NetworkModel(exchange=True)``); without
-        it a fast level jams against a slower one above it.
+        ``NetworkModel(exchange=True)`` for the DBM rungs.
     n_drift : int, optional
-        Training samples used for the model's drift (default: all, the loss SGD descends).
+        Training samples used for the DBM rungs' drift (default: all, the loss SGD descends).
+    runaway_factor : float
+        A ``gd``, ``sde`` or DBM system whose x_1 passes ``runaway_factor`` times
+        ``max(x*_1, x_1(0))`` is stopped and labelled high-temperature (default 1e3).
     n_bootstrap : int
         Bootstrap resamples of every Wasserstein distance.
-    on_epoch, on_refresh : callable, optional
-        Progress hooks: once per SGD seed-epoch, once per coefficient refresh.
+    on_progress : callable, optional
+        ``on_progress(rung, done, total)``, called a bounded number of times per rung.
 
     Returns
     -------
@@ -477,9 +758,10 @@ def compare(
 
     References
     ----------
-    Park, Lucini & Aarts, arXiv:2509.01349 (2025), sections 4-5 (Langevin equation, phases).
+    Park, Lucini & Aarts, arXiv:2509.01349 (2025), sections 4-5 (Langevin equation, phases);
+    Li, Tai & E, J. Mach. Learn. Res. 20 (2019) 1 (stochastic modified equations).
     """
-    from dysonsgd.langevin.network import BASES, NetworkModel
+    from dysonsgd.langevin.network import BASES, AutoRefresh
 
     config = NetworkConfig() if config is None else config
     if not isinstance(config, NetworkConfig):
@@ -488,6 +770,7 @@ def compare(
     lr, T = learning_rate(temperature, None, config.batch_size)
     epochs = _positive_int("epochs", epochs)
     n_seeds = _positive_int("n_seeds", n_seeds)
+    names = parse_rungs(rungs)
     if save_points is None:
         save_points = default_save_points(epochs)
     save_points = _positive_int("save_points", save_points)
@@ -503,87 +786,77 @@ def compare(
         raise ValueError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
-    refresh = _positive_float("refresh_interval", refresh_interval)
     time = lr * config.n_batches * epochs
-    dt = min(refresh / 2.0, time / 1000.0) if dt is None else _positive_float("dt", dt)
-    if dt >= time:
-        raise ValueError(f"dt={dt:g} must be smaller than the Langevin time {time:g}")
+    if isinstance(refresh_interval, str) and refresh_interval == "auto":
+        longest = AutoRefresh().max_interval
+    else:
+        refresh_interval = longest = _positive_float("refresh_interval", refresh_interval)
+    if dt is None:
+        dt = min(longest / 2.0, time / 1000.0)
+    else:
+        dt = _positive_float("dt", dt)
+        if dt >= time:
+            raise ValueError(f"dt={dt:g} must be smaller than the Langevin time {time:g}")
+    if sde_dt is not None:
+        sde_dt = _positive_float("sde_dt", sde_dt)
+        if sde_dt > lr:
+            raise ValueError(f"sde_dt={sde_dt:g} must be at most the step eps = {lr:g}")
+    runaway_factor = _positive_float("runaway_factor", runaway_factor)
     n_bootstrap = _positive_int("n_bootstrap", n_bootstrap)
     if n_bootstrap < 2:
         raise ValueError(f"n_bootstrap must be at least 2, got {n_bootstrap}")
 
+    clock = _time.perf_counter()
     sgd = train(
-        config,
-        sigma_w=sigma_w,
-        temperature=T,
-        epochs=epochs,
-        n_seeds=n_seeds,
-        seed=seed,
-        engine="numba",
-        save_points=save_points,
-        shuffle=shuffle,
-        on_epoch=on_epoch,
-    )
-    model = NetworkModel(
-        sgd.instances(),
-        basis=basis,
-        n_drift=n_drift,
-        refresh_interval=refresh,
-        lr=lr if order_eps else None,
-        exchange=exchange,
-    )
-    # A system that runs away far enough overflows its coefficients (x ~ 1e153 with the
-    # identity activation: Vt ~ x^2) before its state reaches the integrator's blow-up
-    # bound; the integrator would reject the whole ensemble. OverflowGuard freezes such a
-    # system (zero coefficients) from that refresh on; it is reported as overflowed:
-    # high-temperature.
-    guard = OverflowGuard()
-    loss0 = model.training_loss(model.x0)
-
-    def progress(t, end):
-        if t < end:  # once per coefficient refresh, not at the end
-            on_refresh()
-
-    lang = integrate(
-        model, model.x0, time, temperature=T, dt=dt, scheme=scheme,
-        save_points=save_points, seed=sgd.seed, guard=guard,
-        progress=None if on_refresh is None else progress,
+        config, sigma_w=sigma_w, temperature=T, epochs=epochs, n_seeds=n_seeds, seed=seed,
+        engine="numba", save_points=save_points, sampling=sampling, shuffle=shuffle,
+        on_epoch=_epoch_hook(on_progress, n_seeds * epochs),
     )  # fmt: skip
-    overflow_time = guard.overflow_time
-
-    teacher = model.teacher_eigenvalues
     x_sgd = eigenvalues_of_X(sgd.W)
-    sgd_status = ["diverged" if d else "ok" for d in sgd.diverged]
-    overflowed = np.isfinite(overflow_time)
-    lang_status = [
-        f"coefficients overflowed at t = {overflow_time[m]:g} (frozen from there)"
-        if overflowed[m] else STATUS.get(int(s), f"code {int(s)}")
-        for m, s in enumerate(lang.status)
+    teacher = eigenvalues_of_X(sgd.W_teacher)
+    summaries = [
+        _summary(
+            "sgd", x_sgd, classify_sgd(sgd), sgd.diverged,
+            ["diverged" if d else "ok" for d in sgd.diverged], np.zeros(n_seeds, dtype=bool),
+            {"engine": "numba", "sampling": sgd.sampling, "lr": lr,
+             "steps": epochs * config.n_batches},
+            _time.perf_counter() - clock,
+        )
     ]  # fmt: skip
-    hot = lang.blown_up | overflowed
-    s_sum = _summary("sgd", x_sgd, classify_sgd(sgd), sgd.diverged, sgd_status,
-                     np.zeros(n_seeds, dtype=bool))  # fmt: skip
-    l_pc = model.classify(lang.x, loss0, diverged=hot)
-    l_sum = _summary("langevin", lang.x, l_pc, lang.stopped | overflowed, lang_status,
-                     lang.stopped & ~hot)  # fmt: skip
-    per = tuple(
-        distance(x_sgd[:, k], lang.x[l_sum.used, k], n_bootstrap=n_bootstrap, seed=k)
-        for k in range(save_points)
-    )
-    settings = {
-        "model": "network",
-        "basis": basis,
-        "scheme": scheme,
-        "dt": dt,
-        "refresh_interval": refresh,
-        "order_eps": bool(order_eps),
-        "exchange": bool(exchange),
-        "n_drift": model.n_drift,
-        "time": time,
-        "steps": lang.steps,
-        "rejected_steps": lang.rejected_steps,
-        "fallback_steps": lang.fallback_steps,
-    }
+    results: dict = {"sgd": sgd}
+    times = lr * config.n_batches * sgd.save_epochs.astype(np.float64)
+    setup = _Setup(
+        config=config, temperature=T, lr=lr, sigma_w=sigma_w, time=time, times=times,
+        seed=sgd.seed, instances=sgd.instances(), teacher=teacher,
+        options=dict(basis=basis, refresh_interval=refresh_interval, dt=dt, sde_dt=sde_dt,
+                     scheme=scheme, order_eps=bool(order_eps), exchange=bool(exchange),
+                     n_drift=n_drift, runaway_factor=runaway_factor),
+        progress=on_progress,
+    )  # fmt: skip
+    for name in names[1:]:
+        clock = _time.perf_counter()
+        x, pc, stopped, status, unresolved, settings, raw = _RUNNERS[name](name, setup)
+        seconds = _time.perf_counter() - clock
+        summaries.append(_summary(name, x, pc, stopped, status, unresolved, settings, seconds))
+        results[name] = raw
+
+    def dist(a: EnsembleSummary, b: EnsembleSummary, per_save: bool) -> RungDistance:
+        per = ()
+        if per_save:
+            per = tuple(
+                distance(b.eigenvalues[b.used, k], a.eigenvalues[a.used, k],
+                         n_bootstrap=n_bootstrap, seed=k)
+                for k in range(save_points)
+            )  # fmt: skip
+        final = distance(b.final[b.used], a.final[a.used], n_bootstrap=n_bootstrap)
+        ratios = distance(
+            b.statistics.spacing_ratios, a.statistics.spacing_ratios, n_bootstrap=n_bootstrap
+        )
+        i, j = RUNGS.index(b.name), RUNGS.index(a.name)
+        what = "; ".join(APPROXIMATIONS[r] for r in RUNGS[i + 1 : j + 1])
+        return RungDistance(a.name, b.name, final, ratios, per, what)
+
+    s_sum = summaries[0]
     return Comparison(
         config=config,
         temperature=T,
@@ -591,24 +864,27 @@ def compare(
         lr=lr,
         epochs=epochs,
         seed=sgd.seed,
+        sampling=sgd.sampling,
         save_epochs=sgd.save_epochs,
-        times=lang.times,
+        times=times,
         teacher_eigenvalues=teacher,
-        sgd=s_sum,
-        langevin=l_sum,
-        eigenvalue_distances=per,
-        ratio_distance=distance(
-            s_sum.statistics.spacing_ratios,
-            l_sum.statistics.spacing_ratios,
-            n_bootstrap=n_bootstrap,
-        ),  # fmt: skip
-        spacing_distance=distance(
-            s_sum.statistics.spacings, l_sum.statistics.spacings, n_bootstrap=n_bootstrap
-        ),
-        langevin_settings=settings,
-        sgd_result=sgd,
-        langevin_result=lang,
+        rungs=tuple(summaries),
+        distances_to_sgd=tuple(dist(r, s_sum, True) for r in summaries[1:]),
+        steps=tuple(dist(b, a, False) for a, b in itertools.pairwise(summaries)),
+        results=results,
     )
+
+
+def _epoch_hook(on_progress, total: int):
+    if on_progress is None:
+        return None
+    done = [0]
+
+    def hook():
+        done[0] += 1
+        on_progress("sgd", done[0], total)
+
+    return hook
 
 
 # --------------------------------------------------------------------------- measured

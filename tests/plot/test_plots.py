@@ -145,13 +145,18 @@ def test_comparison_figure(caught):
     plot_compare.comparison_figure(comp, "unused.png")
     (fig,) = caught
     axes = [a for a in fig.axes if a.get_label() != "<colorbar>"]
-    assert len(axes) == 5
-    ax_sgd, ax_lang = axes[:2]
-    assert ax_sgd.get_title().startswith("SGD: ")
-    assert ax_lang.get_title().startswith("Langevin model: ")
-    legend = _legend_texts(ax_sgd)
+    # one flow panel per rung, then <x_1>(t), W1 to SGD, final spectra, spacing ratios
+    assert len(axes) == len(comp.rungs) + 4 == 9
+    flows = axes[: len(comp.rungs)]
+    assert flows[0].get_title().startswith("SGD\n")
+    assert flows[-1].get_title().startswith("DBM, frozen vectors\n")
+    for ax, r in zip(flows, comp.rungs, strict=True):
+        assert r.phase in ax.get_title()
+        assert ax.get_shared_y_axes().joined(ax, flows[0])  # shared axes: flows comparable
+    legend = _legend_texts(flows[0])
     assert any("student" in t for t in legend) and any("teacher" in t for t in legend)
     assert any("other seeds (2)" in t for t in legend)
+    assert len(_legend_texts(axes[len(comp.rungs)])) == len(comp.rungs) + 1  # + the teacher
     assert _colorbar_labels(fig) == ["level index $i$ (1 = largest)"]
     assert all(ax.get_xlabel() for ax in axes)
     assert "$1/\\sigma_W$ = 8" in fig._suptitle.get_text()

@@ -221,14 +221,15 @@ def _non_finite(d, path=""):
 
 
 def test_compare_in_the_jammed_phase():
-    """compare() at sigma_W = 1e8 (every gradient exactly 0): SGD and the network model both
-    frozen, both called disordered, every number of the report finite. (The hot counterpart,
+    """compare() at sigma_W = 1e8 (every gradient exactly 0): every rung of the ladder frozen,
+    every one called disordered, every number of the report finite. (The hot counterpart,
     T = 64, is equally clean but takes ~35 s: docs/reliability.md.)"""
     from dysonsgd.compare import compare
 
     c = compare(NetworkConfig(K=8, L=16, n_batches=20), temperature=2**-5, sigma_w=1e8,
                 epochs=4, n_seeds=3, save_points=3, n_bootstrap=50)  # fmt: skip
-    assert c.sgd.phase == "disordered" and c.langevin.phase == "disordered"
+    assert c.rung_names == ("sgd", "gd", "sde", "dbm_rotating", "dbm_frozen")
+    assert {r.name: r.phase for r in c.rungs} == dict.fromkeys(c.rung_names, "disordered")
     assert _non_finite(c.to_dict()) == []
 
 
