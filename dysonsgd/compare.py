@@ -86,8 +86,11 @@ UNFOLD_DEGREE: int = 5
 #: (:class:`dysonsgd.langevin.network.AutoRefresh`), not a fixed absolute interval.
 REFRESH_INTERVAL: float | str = "auto"
 #: A system whose top eigenvalue passes this many times max(x*_1, x_1(0)) has run away: it is
-#: stopped and labelled high-temperature (the phase rule's runaway threshold is 18).
-RUNAWAY_FACTOR: float = 1e3
+#: stopped and labelled high-temperature. The phase rule calls a growth past
+#: ``GROWTH_FACTOR`` = 18 times that scale high-temperature already, so a stop at 100 (over
+#: five times further) changes no label and spares the rungs that run away slowly (the DBM
+#: rungs at T = 4 take 10^4 time units to pass 1e3, docs/theory-network.md) most of their run.
+RUNAWAY_FACTOR: float = 100.0
 
 #: The ladder, from SGD down: each rung is one approximation further from SGD.
 RUNGS: tuple[str, ...] = ("sgd", "gd", "sde", "dbm_rotating", "dbm_frozen")
@@ -741,7 +744,7 @@ def compare(
         Training samples used for the DBM rungs' drift (default: all, the loss SGD descends).
     runaway_factor : float
         A ``gd``, ``sde`` or DBM system whose x_1 passes ``runaway_factor`` times
-        ``max(x*_1, x_1(0))`` is stopped and labelled high-temperature (default 1e3).
+        ``max(x*_1, x_1(0))`` is stopped and labelled high-temperature (default 100).
     n_bootstrap : int
         Bootstrap resamples of every Wasserstein distance.
     on_progress : callable, optional

@@ -670,3 +670,12 @@ def test_ladder_at_the_ordered_point_gd_and_sde_follow_sgd(ladder):
         assert r.phase == c.sgd.phase == "ordered"
         assert d.eigenvalues.ks_pvalue > 0.01, name
         assert abs(r.mean[-1, 0] - x1) < 0.15 * x1, name
+
+
+def test_runaway_stop_never_changes_a_label():
+    # A stopped system has x_1 > RUNAWAY_FACTOR top, so x_1 - x_1(0) > (RUNAWAY_FACTOR - 1) top,
+    # past the phase rule's runaway threshold: the rule would call it high-temperature too.
+    from dysonsgd.compare import RUNAWAY_FACTOR
+    from dysonsgd.phases import GROWTH_FACTOR
+
+    assert RUNAWAY_FACTOR - 1 > GROWTH_FACTOR
