@@ -29,6 +29,7 @@ from dysonsgd.bench._tables import Table, load_average, load_text
 #: benchmark NAME -> module of this package, in the order they run. One line per benchmark.
 BENCHMARKS: dict[str, str] = {
     "checks": "checks",
+    "ladder": "ladder",
     "langevin": "langevin",
     "sgd": "sgd",
     "spectra": "spectra",
