@@ -388,7 +388,7 @@ def test_the_same_run_gets_the_same_labels_from_every_command(tmp_path):
     # Issue 15 / the analysis-layer issue: train, compare and phase-diagram label the same SGD
     # run (same seeds, same epochs) through one classifier, so their labels must be equal
     # seed by seed. T = 2^-2 at 1/sigma_W = 1 is the crossover cell of issue 15, where the old
-    # per-command amendments disagreed; a small training set keeps the Langevin side cheap.
+    # per-command amendments disagreed; compare runs its SGD rung alone (the rung the others label).
     import json
 
     import xarray as xr
@@ -402,7 +402,7 @@ def test_the_same_run_gets_the_same_labels_from_every_command(tmp_path):
     run = CliRunner().invoke
     train_out = run(cli, ["train", *common, "--json"])
     assert train_out.exit_code == 0, train_out.output
-    compare_out = run(cli, ["compare", *common, "--json"])
+    compare_out = run(cli, ["compare", *common, "--rungs", "sgd", "--json"])
     assert compare_out.exit_code == 0, compare_out.output
     store = tmp_path / "cell.zarr"
     sweep_out = run(cli, ["phase-diagram", "--T-values", "0.25", "--sigma-values", "1",
@@ -410,7 +410,9 @@ def test_the_same_run_gets_the_same_labels_from_every_command(tmp_path):
                           "--scheduler", "inprocess", "--store", str(store), "--json"])  # fmt: skip
     assert sweep_out.exit_code == 0, sweep_out.output
     by_train = json.loads(train_out.stdout)["phases"]
-    by_compare = json.loads(compare_out.stdout)["sgd"]["phases"]
+    (sgd_rung,) = json.loads(compare_out.stdout)["rungs"]
+    assert sgd_rung["name"] == "sgd"
+    by_compare = sgd_rung["phases"]
     with xr.open_zarr(store) as ds:
         by_sweep = boundaries.seed_phases(ds.isel(T=0, sigma_w=0))
     cell = json.loads(sweep_out.stdout)["phases"][0]["phase"]
