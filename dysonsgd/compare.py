@@ -641,7 +641,7 @@ def _run_dbm(name: str, s: _Setup):
         "basis": model.basis,
         "scheme": o["scheme"],
         "dt": lang.dt,
-        "refresh_interval": model.refresh_interval if not rotate else o["refresh_interval"],
+        "refresh_interval": o["refresh_interval"],
         "order_eps": bool(o["order_eps"]),
         "exchange": bool(o["exchange"]),
         "n_drift": model.n_drift,
