@@ -453,14 +453,56 @@ def open_store(path: str | os.PathLike, config: SweepConfig) -> Path:
         full = exc.errno in _DISK_FULL and _disk_full(
             p, exc, "creating it", "nothing was left behind"
         )  # measured before the clean-up frees the space
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_partial(tmp)
         if full:
             raise full from None
         raise
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_partial(tmp)
         raise
     return p
+
+
+def _remove_partial(tmp: Path, timeout: float = 10.0) -> None:
+    """Remove a store that was being created, after Zarr's writes into it have stopped.
+
+    An interrupt (Ctrl-C) stops the main thread's wait, not the writes Zarr 3 has already
+    handed to its I/O event loop: they go on, and a write recreates the directories a plain
+    ``rmtree`` had just removed. So first wait (up to ``timeout``) for the loop's tasks, then
+    remove the directory until it stays gone.
+    """
+    _drain_zarr_io(timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        shutil.rmtree(tmp, ignore_errors=True)
+        time.sleep(0.05)  # a write the loop's executor had already started
+        if not tmp.exists() or time.monotonic() > deadline:
+            return
+
+
+def _drain_zarr_io(timeout: float) -> None:
+    # Zarr 3 runs its I/O on one event loop in a thread of its own (zarr.core.sync); with
+    # Zarr 2 or no loop yet there is nothing to wait for.
+    try:
+        import asyncio
+
+        from zarr.core import sync as zsync
+    except ImportError:
+        return
+    loop = zsync.loop[0] if isinstance(getattr(zsync, "loop", None), list) else None
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+
+    async def others():
+        me = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not me]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
+    try:
+        asyncio.run_coroutine_threadsafe(others(), loop).result(timeout + 1.0)
+    except Exception:  # noqa: BLE001 - best effort: the removal loop still runs
+        pass
 
 
 def _checksum(arrays: dict) -> float:
