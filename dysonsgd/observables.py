@@ -200,6 +200,42 @@ def spacing_growth_rate(flow: np.ndarray, epochs: np.ndarray) -> float:
         return float(np.log(ubar[-1] / ubar[0]) / t_f)
 
 
+def sharpness(result, *, tol: float = 1e-6) -> np.ndarray:
+    """Top eigenvalue of the Hessian of the full training loss in W at every save point.
+
+    Gradient descent at learning rate eps is stable near a minimum only while this
+    ``lambda_max < 2 / eps`` (the edge of stability); SGD at the same eps may sit above it.
+    Computed by Lanczos on exact Hessian-vector products
+    (:func:`dysonsgd.ladder.top_hessian_eigenvalue`), the Hessian never formed.
+
+    Parameters
+    ----------
+    result : SGDResult
+        From :func:`dysonsgd.sgd.train` (any engine).
+    tol : float
+        Relative accuracy of each eigenvalue (ARPACK's ``tol``).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_seeds, n_saves)
+        NaN where W is not finite (a diverged seed's overflowed matrix).
+
+    References
+    ----------
+    J. Cohen et al., "Gradient descent on neural networks typically occurs at the edge of
+    stability", ICLR 2021; Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 2.
+    """
+    from dysonsgd.ladder import top_hessian_eigenvalue
+
+    W = result.W
+    out = np.full(W.shape[:2], np.nan)
+    for k, inst in enumerate(result.instances()):
+        for s in range(W.shape[1]):
+            if np.all(np.isfinite(W[k, s])):
+                out[k, s] = top_hessian_eigenvalue(W[k, s], inst, tol=tol)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Observables(FieldsAsMapping):
     """Every observable of docs/model.md (paper Figs 2-9) of an SGD ensemble.

@@ -89,3 +89,28 @@ def test_summarize_returns_observables_read_by_field_or_key():
         s["nope"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.test_loss = None
+
+
+def test_sharpness_is_the_top_hessian_eigenvalue_at_every_save():
+    """sharpness(result)[k, s] is the largest eigenvalue of the dense Hessian (built column by
+    column from exact Hessian-vector products) of seed k's training loss at save s, and NaN
+    where W is not finite."""
+    from dysonsgd.ladder import hessian_vector_product
+    from dysonsgd.sgd import train
+
+    cfg = NetworkConfig(K=3, L=4, n_batches=5, batch_size=2, n_test=8)
+    r = train(cfg, sigma_w=0.5, temperature=0.25, epochs=2, n_seeds=2, seed=3)
+    lam = obs.sharpness(r, tol=1e-12)
+    assert lam.shape == (2, 3)
+    for k, inst in enumerate(r.instances()):
+        for s in range(3):
+            W = r.W[k, s]
+            n = W.size
+            H = np.column_stack(
+                [hessian_vector_product(W, inst, e.reshape(W.shape)).ravel() for e in np.eye(n)]
+            )
+            exact = np.linalg.eigvalsh(0.5 * (H + H.T))[-1]
+            assert lam[k, s] == pytest.approx(exact, rel=1e-9)
+    r.records.W[1, 2] = np.inf
+    lam = obs.sharpness(r, tol=1e-12)
+    assert np.isnan(lam[1, 2]) and np.all(np.isfinite(lam[0]))
