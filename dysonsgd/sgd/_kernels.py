@@ -250,6 +250,46 @@ def _batch_backward(
                 Wt[l, k] += step * grow[k]
 
 
+#: Samples per block of a full-training-set pass (:func:`_full_gradient`): the buffers of
+#: 64 samples (3 x 8 KB at K = 16) stay in L1.
+_CHUNK = 64
+
+
+@njit(cache=True, error_model="numpy")
+def _full_gradient(
+    act: int,
+    a: np.ndarray,
+    y: np.ndarray,
+    Z: np.ndarray,
+    Wt: np.ndarray,
+    zb: np.ndarray,
+    fb: np.ndarray,
+    db: np.ndarray,
+    idx: np.ndarray,
+    grow: np.ndarray,
+    gfull: np.ndarray,
+) -> float:
+    """``gfull = sum_n delta_n a_n^T`` (transposed, (L, K)) over the whole training set at
+    ``Wt``; return ``sum_n |e_n|^2``.
+
+    Samples ``0 .. n-1`` in blocks of :data:`_CHUNK` through :func:`_batch_forward` and
+    :func:`_batch_backward` (no update); ``zb``, ``fb``, ``db`` hold at least _CHUNK*K,
+    ``idx`` _CHUNK. The epoch-0 record (:func:`initial_items`) and every step of full-batch
+    gradient descent (:func:`_train_item` with ``full_batch``) are this pass, so GD's first
+    step uses exactly the epoch-0 gradient.
+    """
+    n = a.shape[0]
+    gfull[:, :] = 0.0
+    sq = 0.0
+    for start in range(0, n, _CHUNK):
+        m = min(_CHUNK, n - start)
+        for t in range(m):
+            idx[t] = start + t
+        sq += _batch_forward(act, a, idx, m, y, Z, Wt, zb, fb, db)
+        _batch_backward(a, idx, m, db, grow, gfull, Wt, 0.0, False)
+    return sq
+
+
 @njit(cache=True, error_model="numpy")
 def _train_item(
     a: np.ndarray,
@@ -260,6 +300,7 @@ def _train_item(
     thr: float,
     n_batches: int,
     batch_size: int,
+    full_batch: bool,
     epoch_start: int,
     epoch_stop: int,
     perms: np.ndarray,
@@ -277,6 +318,11 @@ def _train_item(
     ----------
     a : (n_samples, L) first-layer features; y : (n_samples, d_out) targets;
     Z : (d_out, K) read-out.
+    full_batch : False for SGD (a step is a batch of ``batch_size`` samples); True for
+        full-batch gradient descent: every step is the gradient over all n_samples
+        (:func:`_full_gradient`), ``W <- W + (lr/n) sum_n delta_n a_n^T``, still
+        ``n_batches`` steps per epoch (perms must then be empty). Records, divergence and
+        blocks mean the same in both.
     perms : int32 (n_block, n_samples) per-epoch sample indices (batch b of epoch t is
         ``perms[t, b*B:(b+1)*B]``: a permutation when shuffling, draws with replacement for
         iid sampling; see dysonsgd/sgd/sampling.py), or shape (0, 0) for the fixed order.
@@ -291,7 +337,8 @@ def _train_item(
         ``epochs`` is, which is what keeps Ctrl-C responsive (see the engine).
     """
     L, K = Wt.shape
-    B = batch_size
+    # Samples per step: a batch, or the whole training set (full-batch GD).
+    B = a.shape[0] if full_batch else batch_size
     drawn = perms.shape[0] > 0  # indices drawn per epoch (shuffle, iid), else fixed order
     inv_b = 1.0 / B
     step = lr * inv_b  # W <- W + (lr/B) sum_n delta_n a_n^T
@@ -306,29 +353,45 @@ def _train_item(
     s = 0
     while s < n_saves and save_epochs[s] < epoch_start:
         s += 1
-    zb = np.empty(B * K)
-    fb = np.empty(B * K)
-    db = np.empty(B * K)
-    idx = np.empty(B, dtype=np.int64)
+    nbuf = _CHUNK if full_batch else B  # samples held in the buffers at once
+    zb = np.empty(nbuf * K)
+    fb = np.empty(nbuf * K)
+    db = np.empty(nbuf * K)
+    idx = np.empty(nbuf, dtype=np.int64)
     grow = np.empty(K)
     gsum = np.empty((L, K))  # running sum over the epoch of sum_n delta_n a_n^T
+    gfull = np.empty((L, K) if full_batch else (0, 0))  # a GD step's sum_n delta_n a_n^T
     for epoch in range(epoch_start, epoch_stop):
         gsum[:, :] = 0.0
         loss_sum = 0.0
         n_done = n_batches
         diverged = False
         for b in range(n_batches):
-            for n in range(B):
-                if drawn:
-                    idx[n] = perms[epoch - epoch_start, b * B + n]
-                else:
-                    idx[n] = b * B + n
-            sq = _batch_forward(act, a, idx, B, y, Z, Wt, zb, fb, db)
+            if full_batch:
+                sq = _full_gradient(act, a, y, Z, Wt, zb, fb, db, idx, grow, gfull)
+            else:
+                for n in range(B):
+                    if drawn:
+                        idx[n] = perms[epoch - epoch_start, b * B + n]
+                    else:
+                        idx[n] = b * B + n
+                sq = _batch_forward(act, a, idx, B, y, Z, Wt, zb, fb, db)
             loss = 0.5 * sq * inv_b
             loss_sum += loss
             diverged = not loss <= thr  # also catches NaN
             # The offending batch's gradient enters the epoch mean; W is not updated.
-            _batch_backward(a, idx, B, db, grow, gsum, Wt, step, not diverged)
+            if full_batch:
+                # W moves only once the whole gradient is formed (SGD's update is fused
+                # into the backward pass: a batch's gradient depends only on W before it).
+                for l in range(L):
+                    for k in range(K):
+                        gsum[l, k] += gfull[l, k]
+                if not diverged:
+                    for l in range(L):
+                        for k in range(K):
+                            Wt[l, k] += step * gfull[l, k]
+            else:
+                _batch_backward(a, idx, B, db, grow, gsum, Wt, step, not diverged)
             if diverged:
                 div[0] = 1
                 div[1] = (epoch - 1) * n_batches + b
@@ -369,6 +432,7 @@ def train_items(
     thr: float,
     n_batches: int,
     batch_size: int,
+    full_batch: bool,
     epoch_start: int,
     epoch_stop: int,
     perms: np.ndarray,
@@ -385,7 +449,8 @@ def train_items(
     Item j uses data ``data_index[j]`` of ``a`` (n_data, n_samples, L), ``y`` (n_data,
     n_samples, d_out), ``Z`` (n_data, d_out, K), learning rate ``lr[j]``, state ``Wt[j]``
     (L, K), sample indices ``perms[j]`` (int32 (n_block, n_samples), or n_block = 0), the
-    save epochs ``save_epochs`` (n_saves,) shared by all items, and writes ``W_rec[j]``,
+    save epochs ``save_epochs`` (n_saves,) shared by all items (``full_batch``: SGD or
+    full-batch gradient descent, as in :func:`_train_item`), and writes ``W_rec[j]``,
     ``grad_rec[j]`` (n_saves, K, L), ``loss_rec[j]`` (n_saves,), ``epoch_loss[j]`` (epochs
     + 1,), ``div[j]`` (2,). Items are independent, so the result is the same for any
     number of threads; it does not depend on how the epochs are cut into blocks either.
@@ -402,6 +467,7 @@ def train_items(
             thr,
             n_batches,
             batch_size,
+            full_batch,
             epoch_start,
             epoch_stop,
             perms[j],
@@ -413,10 +479,6 @@ def train_items(
             epoch_loss[j],
             div[j],
         )
-
-
-#: Samples per block in the full-training-set pass of :func:`initial_items`.
-_CHUNK = 64
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -445,14 +507,8 @@ def initial_items(
         db = np.empty(_CHUNK * K)
         idx = np.empty(_CHUNK, dtype=np.int64)
         grow = np.empty(K)
-        gsum = np.zeros((L, K))
-        sq = 0.0
-        for start in range(0, n, _CHUNK):
-            m = min(_CHUNK, n - start)
-            for t in range(m):
-                idx[t] = start + t
-            sq += _batch_forward(act, aj, idx, m, yj, Zj, W, zb, fb, db)
-            _batch_backward(aj, idx, m, db, grow, gsum, W, 0.0, False)
+        gsum = np.empty((L, K))
+        sq = _full_gradient(act, aj, yj, Zj, W, zb, fb, db, idx, grow, gsum)
         loss0[j] = 0.5 * sq / n
         for l in range(L):
             for k in range(K):

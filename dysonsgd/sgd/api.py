@@ -18,7 +18,12 @@ from dysonsgd.model import Instance, NetworkConfig, check_sigma_w, make_instance
 from dysonsgd.sgd.reference import Records
 from dysonsgd.sgd.sampling import check_sampling, sample_streams
 
-ENGINES: tuple[str, ...] = ("numpy", "numba")
+#: ``numpy`` (the reference SGD), ``numba`` (the compiled SGD, same records) and ``gd``
+#: (full-batch gradient descent at the same step, same records; :func:`train`).
+ENGINES: tuple[str, ...] = ("numpy", "numba", "gd")
+
+#: Engines that write and resume checkpoints (:func:`train`'s ``checkpoint``).
+CHECKPOINT_ENGINES: tuple[str, ...] = ("numba", "gd")
 
 
 #: Save points of the paper's records: epoch 0 and every epochs/20 (arXiv:2509.01349, sec. 2).
@@ -141,7 +146,9 @@ class SGDResult:
     epochs : int
     seed : int
         Base entropy: seed k's network and sample indices come from it and k alone.
-    engine : str
+    engine : {"numpy", "numba", "gd"}
+        ``gd``: full-batch gradient descent at step ``lr`` (:func:`train`); ``temperature``
+        is then the nominal ``lr / batch_size`` of the SGD run it is compared with.
     sampling : {"fixed", "shuffle", "iid"}
         Which samples each batch sees (:mod:`dysonsgd.sgd.sampling`); ``shuffle`` is
         the property ``sampling == "shuffle"``.
@@ -395,8 +402,21 @@ def train(
         Independent seeds (1 to 2**31 - 1); seed k is the same whatever ``n_seeds`` is.
     seed : int, Generator or None
         Base seed of the run.
-    engine : {"numpy", "numba"}
+    engine : {"numpy", "numba", "gd"}
         ``numpy``: the readable reference; ``numba``: the compiled engine (same records).
+        ``gd``: full-batch gradient descent instead of SGD, on the same instances (network,
+        teacher, training and probe sets) for the same seed and config, at the same step
+        ``eps = lr = T * batch_size``, but every step uses the gradient of the loss over
+        the whole training set (all ``n_batches * batch_size`` samples): no noise. One
+        epoch is ``n_batches`` such steps, so epoch e of GD and of SGD are at the same
+        Langevin time ``e * n_batches * eps``. The records have SGD's layout and meaning
+        (epoch 0: full-training-set loss and gradient at W0, the same numbers as SGD's;
+        later: epoch means of the step losses and gradients; a step loss not ``<=
+        divergence_threshold`` stops the seed, ``diverged_step`` counting GD steps), so
+        every analysis takes them unchanged. Needs ``sampling="fixed"``; supports
+        ``checkpoint`` as ``numba`` does. An epoch costs about ``n_batches`` SGD epochs
+        (docs/model.md, "Full-batch gradient descent";
+        :func:`dysonsgd.sgd.engine.run_full_batch`).
     save_points : int, optional
         Evenly spaced save epochs including 0 and ``epochs`` (2 to ``epochs + 1``). Default
         :func:`default_save_points`: the paper's 21, or every epoch when ``epochs < 20``.
@@ -415,7 +435,7 @@ def train(
         at any epoch boundary is a function of (seed, epochs done):
         :func:`dysonsgd.sgd.sampling.sample_streams` rebuilds it there (in O(1) for
         ``iid``), and a run resumed at that boundary from the network saved there repeats
-        the uninterrupted run exactly.
+        the uninterrupted run exactly. ``engine="gd"`` takes only ``fixed``.
     shuffle : bool, optional
         The flag from before sampling modes: ``True`` is ``sampling="shuffle"``; ``False``
         just says "not shuffled". A contradiction (``shuffle=True`` with
@@ -423,9 +443,11 @@ def train(
     on_epoch : callable, optional
         Called once per seed and epoch (progress reporting).
     threads : int, optional
-        Threads of the numba engine (default: numba's setting); ignored by ``numpy``.
+        Threads of the numba and gd engines (default: numba's setting); ignored by
+        ``numpy``.
     checkpoint : path, optional
-        A checkpoint file (numba engine only; docs/phase-diagram.md, "Checkpoints"). If it
+        A checkpoint file (engines ``numba`` and ``gd``; docs/phase-diagram.md,
+        "Checkpoints"). If it
         holds a checkpoint of this run, training continues from its epoch; after every save
         epoch > 0 and after the last epoch the run's state is written there atomically
         (:func:`dysonsgd.sgd.engine.write_checkpoint`). The result equals that of the
@@ -447,10 +469,11 @@ def train(
     Raises
     ------
     ValueError
-        A bad argument; the message names the value and the allowed range.
-        :class:`~dysonsgd.sgd.engine.CheckpointError` (a ``ValueError``): ``checkpoint``
-        holds a checkpoint of another run, or a file that is not a checkpoint (it is not
-        overwritten).
+        A bad argument; the message names the value and the allowed range (also
+        ``engine="gd"`` with a ``sampling`` other than ``fixed``, and ``checkpoint`` with
+        the numpy engine). :class:`~dysonsgd.sgd.engine.CheckpointError` (a
+        ``ValueError``): ``checkpoint`` holds a checkpoint of another run, or a file that
+        is not a checkpoint (it is not overwritten).
     MemoryError
         The records cannot be allocated (raised before any network is built).
 
@@ -467,8 +490,14 @@ def train(
     n_seeds = _positive_int("n_seeds", n_seeds, MAX_COUNT)
     save_epochs = _schedule(epochs, save_points, save_schedule)
     sampling = check_sampling(sampling, shuffle)
-    if engine not in ENGINES:
+    if not isinstance(engine, str) or engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "gd" and sampling != "fixed":
+        raise ValueError(
+            f"engine='gd' (full-batch gradient descent) uses every training sample at every "
+            f"step, so sampling={sampling!r} has no meaning; use sampling='fixed' (the "
+            "default) or an SGD engine"
+        )
     entropy = _seeding.base_entropy(seed)
     # Fail fast: the records are the largest arrays of a run. np.zeros maps them lazily,
     # so this probe costs nothing when they fit, and raises MemoryError at once when they
@@ -477,9 +506,10 @@ def train(
 
     key = start = None
     if checkpoint is not None:
-        if engine != "numba":
+        if engine not in CHECKPOINT_ENGINES:
             raise ValueError(
-                f"checkpoint needs the numba engine (engine='numba'), got engine={engine!r}"
+                f"checkpoint needs the numba engine (engine='numba'; or 'gd' for gradient "
+                f"descent), got engine={engine!r}"
             )
         if isinstance(checkpoint_interval, bool) or not (
             isinstance(checkpoint_interval, (int, float)) and checkpoint_interval >= 0
@@ -487,16 +517,34 @@ def train(
             raise ValueError(
                 f"checkpoint_interval must be a number of seconds >= 0, got {checkpoint_interval!r}"
             )
-        key = checkpoint_key(config, sigma_w, lr, epochs, n_seeds, entropy, sampling, save_epochs)
+        key = checkpoint_key(
+            config, sigma_w, lr, epochs, n_seeds, entropy, sampling, save_epochs, engine=engine
+        )
         start = _read_checkpoint(checkpoint, key)
 
     instances = make_instances(config, sigma_w, n_seeds, entropy)
     rngs = sample_streams(entropy, n_seeds, sampling, config.n_samples)
+    on_save = None
+    if checkpoint is not None:
+        on_save = _CheckpointWriter(checkpoint, key, checkpoint_interval)
     if engine == "numpy":
         from dysonsgd.sgd import reference
 
         records = reference.run(
             instances, lr, epochs, save_epochs, rngs, on_epoch=on_epoch, sampling=sampling
+        )
+    elif engine == "gd":
+        from dysonsgd.sgd import engine as numba_engine
+
+        records = numba_engine.run_full_batch(
+            instances,
+            lr,
+            epochs,
+            save_epochs,
+            on_epoch=on_epoch,
+            threads=threads,
+            start=start,
+            on_save=on_save,
         )
     else:
         from dysonsgd.sgd import engine as numba_engine
@@ -511,11 +559,7 @@ def train(
             threads=threads,
             sampling=sampling,
             start=start,
-            on_save=(
-                None
-                if checkpoint is None
-                else _CheckpointWriter(checkpoint, key, checkpoint_interval)
-            ),
+            on_save=on_save,
         )
     return SGDResult(
         config=config,
@@ -550,13 +594,23 @@ def checkpoint_key(
     seed: int,
     sampling: str,
     save_epochs: np.ndarray,
+    *,
+    engine: str = "numba",
 ) -> dict:
     """The identity of a run in its checkpoint: everything that determines its numbers.
 
     A checkpoint is continued only by a run with the same key (:func:`train`'s
     ``checkpoint``). ``seed`` is the base entropy (:func:`dysonsgd._seeding.base_entropy`).
+    ``engine``: ``"numba"`` (SGD; the key has no engine entry, as before engines were
+    recorded, so older checkpoints stay valid) or ``"gd"`` (the key says ``engine: "gd"``,
+    so an SGD checkpoint is never continued by GD nor the reverse).
     """
-    return {
+    if engine not in CHECKPOINT_ENGINES:
+        raise ValueError(
+            f"checkpoints are written by the engines {', '.join(CHECKPOINT_ENGINES)}, "
+            f"got engine={engine!r}"
+        )
+    key = {
         "config": config.to_dict(),
         "sigma_w": float(sigma_w),
         "lr": float(lr),
@@ -566,6 +620,9 @@ def checkpoint_key(
         "sampling": str(sampling),
         "save_epochs": [int(e) for e in save_epochs],
     }
+    if engine != "numba":
+        key["engine"] = engine
+    return key
 
 
 def _read_checkpoint(path: str | os.PathLike, key: dict):

@@ -3,8 +3,10 @@
 :func:`run` has exactly the signature of :func:`dysonsgd.sgd.reference.run` and returns the
 same :class:`~dysonsgd.sgd.reference.Records` (``train(engine="numba")`` dispatches here).
 :func:`run_cells` runs many (learning rate, sigma_w) cells x seeds in one call for sweeps,
-flattening (cell, seed) into one parallel axis. The reference simulator is the definition
-of the records; ``tests/sgd/test_sgd_engine.py`` ties the two together.
+flattening (cell, seed) into one parallel axis. The reference simulator is the definition of
+the records; ``tests/sgd/test_sgd_engine.py`` ties the two together. :func:`run_full_batch`
+is full-batch gradient descent with the same epochs and records (``train(engine="gd")``;
+``tests/sgd/test_gd_engine.py`` ties it to a numpy loop).
 
 Long runs are resumable: :func:`run` hands the run's :class:`EngineState` to ``on_save``
 after every save epoch, :func:`write_checkpoint` / :func:`read_checkpoint` store it
@@ -48,18 +50,19 @@ _STEPS_PER_BLOCK = 200_000
 _PERM_ENTRIES = 4_000_000
 
 _FALLBACK = "use the numpy reference instead (engine='numpy', or --engine numpy on the CLI)"
+_FALLBACK_GD = "full-batch gradient descent has no numpy engine: install numba"
 
 
 class EngineUnavailable(RuntimeError):
     """numba is missing or its kernels fail to compile; the message names the fallback."""
 
 
-def _kernels():
+def _kernels(fallback: str = _FALLBACK):
     """Import the kernels, turning a missing numba into a message naming the fallback."""
     try:
         from dysonsgd.sgd import _kernels
     except ImportError as exc:  # numba (or llvmlite) missing or broken
-        raise EngineUnavailable(f"the numba engine cannot be loaded ({exc}); {_FALLBACK}") from exc
+        raise EngineUnavailable(f"the numba engine cannot be loaded ({exc}); {fallback}") from exc
     return _kernels
 
 
@@ -412,14 +415,23 @@ def _run_items(
     sampling: str | None,
     start: EngineState | None = None,
     on_save: Callable[[EngineState], None] | None = None,
+    full_batch: bool = False,
 ) -> Records:
     """Train a flat list of items (instance, lr), all with the same config, in parallel.
 
     ``dedupe``: store training data shared by several items once (found by content hash).
     ``start``: continue from this state (:class:`EngineState`) instead of epoch 0;
     ``on_save``: called with the state after every save epoch > 0 and after the last epoch.
+    ``full_batch``: every step uses the gradient over the whole training set (full-batch
+    gradient descent, :func:`run_full_batch`); needs the fixed order (no sample streams).
     """
     sampling = engine_sampling(sampling, sample_rngs is not None)
+    if full_batch and sampling != "fixed":
+        raise ValueError(
+            f"full-batch gradient descent sees every sample at every step, so sampling="
+            f"{sampling!r} has no meaning; use sampling='fixed' (no sample streams)"
+        )
+    fallback = _FALLBACK_GD if full_batch else _FALLBACK
     if len(instances) == 0:
         raise ValueError("instances must hold at least one Instance")
     if not all(isinstance(i, Instance) for i in instances):
@@ -438,7 +450,8 @@ def _run_items(
             f"sample_rngs must hold one Generator per seed ({len(instances)}), "
             f"got {len(sample_rngs)}"
         )
-    kern = _kernels()  # first: a missing numba is reported before anything else
+    # First: a missing numba is reported before anything else.
+    kern = _kernels(fallback) if full_batch else _kernels()
     threads = _check_threads(threads)
 
     n_items, K, L = len(instances), c.K, c.L
@@ -518,7 +531,9 @@ def _run_items(
     # Epochs per kernel call: bounded by the steps of all items together (Ctrl-C latency,
     # progress) and, when sampling at random, by the sample indices drawn ahead. Nothing
     # here or in a call is O(epochs), so a Ctrl-C lands within one block at any moment.
-    block = max(1, _STEPS_PER_BLOCK // (n_items * nb))
+    # A full-batch step costs n_samples / batch_size = n_batches SGD steps.
+    step_cost = nb if full_batch else 1
+    block = max(1, _STEPS_PER_BLOCK // (n_items * nb * step_cost))
     if sample_rngs is not None:
         block = min(block, max(1, _PERM_ENTRIES // (n_items * n_samples)))
     block = min(block, epochs)
@@ -538,7 +553,7 @@ def _run_items(
                 kern.initial_items(a, y, Z, data_index, c.activation_code, Wt, grad0, loss0)
             except numba.core.errors.NumbaError as exc:
                 raise EngineUnavailable(
-                    f"the numba SGD kernel failed to compile ({type(exc).__name__}); {_FALLBACK}"
+                    f"the numba SGD kernel failed to compile ({type(exc).__name__}); {fallback}"
                 ) from exc
             out.epoch_loss[:, 0] = loss0
             if save_epochs[0] == 0:
@@ -572,6 +587,7 @@ def _run_items(
                         float(c.divergence_threshold),
                         nb,
                         c.batch_size,
+                        bool(full_batch),
                         lo,
                         hi,
                         perms,
@@ -585,8 +601,7 @@ def _run_items(
                     )
                 except numba.core.errors.NumbaError as exc:
                     raise EngineUnavailable(
-                        f"the numba SGD kernel failed to compile ({type(exc).__name__}); "
-                        f"{_FALLBACK}"
+                        f"the numba SGD kernel failed to compile ({type(exc).__name__}); {fallback}"
                     ) from exc
                 if on_epoch is not None:
                     for _ in range(n_items * (hi - lo)):
@@ -681,6 +696,88 @@ def run(
         sampling=sampling,
         start=start,
         on_save=on_save,
+    )
+
+
+def run_full_batch(
+    instances: Sequence[Instance],
+    lr: float,
+    epochs: int,
+    save_epochs: np.ndarray,
+    on_epoch: Callable[[], None] | None = None,
+    *,
+    threads: int | None = None,
+    start: EngineState | None = None,
+    on_save: Callable[[EngineState], None] | None = None,
+) -> Records:
+    """Full-batch gradient descent on an ensemble of seeds, with SGD's epochs and records.
+
+    Every step is ``W <- W - lr * gbar(W)``, ``gbar`` the mean per-sample gradient over the
+    whole training set (all ``n_batches * batch_size`` samples), with no noise; one epoch
+    is ``n_batches`` such steps, so that epoch e of GD and of SGD at the same lr end at the
+    same Langevin time ``t = e * n_batches * lr``. The records have the layout and meaning
+    of :func:`run`'s: epoch 0 is the full-training-set loss and gradient at W0 (the same
+    numbers as SGD's for the same instances); a later record is the epoch mean of the step
+    losses and step gradients (each step's loss and gradient taken at the W before it); a
+    step whose loss is not ``<= divergence_threshold`` stops the seed before its update
+    (``diverged_step`` counts GD steps), and every later record repeats the state.
+
+    The step is :func:`dysonsgd.ladder.run_gd`'s map (same W at the same step, up to
+    summation order); this one keeps SGD's records so that observables, phases and sweeps
+    take it unchanged, and is resumable like :func:`run`.
+
+    Parameters
+    ----------
+    instances : sequence of Instance, length n_seeds
+        The seeds' networks and data, all with the same config.
+    lr : float
+        The step eps (``T * batch_size`` for a nominal SGD temperature T).
+    epochs : int
+    save_epochs : ndarray of int64, shape (n_saves,)
+        Strictly increasing epochs in [0, epochs] at which W, grad, loss are recorded.
+    on_epoch : callable, optional
+        Called once per seed and epoch in total, in bursts after each block of epochs.
+    threads : int, optional
+        numba threads for this call; the records do not depend on it.
+    start : EngineState, optional
+        Continue from this state (as in :func:`run`; ``sample_states`` is None).
+    on_save : callable(EngineState), optional
+        As in :func:`run`: called after every save epoch > 0 and after the last epoch.
+
+    Returns
+    -------
+    Records
+
+    Raises
+    ------
+    ValueError
+        Bad arguments (the message names the value and the fix).
+    EngineUnavailable
+        numba is missing or fails to compile (there is no numpy engine for GD).
+
+    Notes
+    -----
+    A step is one pass over the training set, so an epoch costs about ``n_batches`` times
+    an SGD epoch (docs/model.md, "Full-batch gradient descent").
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349, section 2 (the network, loss and time).
+    """
+    lr = positive_float("lr", lr)
+    return _run_items(
+        instances,
+        [lr] * len(instances),
+        epochs,
+        save_epochs,
+        None,
+        on_epoch,
+        threads,
+        dedupe=False,
+        sampling="fixed",
+        start=start,
+        on_save=on_save,
+        full_batch=True,
     )
 
 
