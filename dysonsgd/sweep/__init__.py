@@ -10,7 +10,7 @@ The pieces:
 - :class:`SweepConfig` -- the grid, the network, epochs, seeds: everything that determines
   the numbers. It is written into the store and a store made with another configuration is
   refused.
-- :func:`compute_cell` -- the task: one cell's seeds, trained with the numba engine, and
+- :func:`compute_cell` -- the task: one cell's seeds, trained with the configured engine, and
   their observables. Pure: the same configuration and cell give bit-identical arrays on any
   worker.
 - :func:`open_store` / :func:`check_store` / :func:`pending_cells` -- the store, laid out by
@@ -25,6 +25,12 @@ The pieces:
   marked are complete and kept); cells whose task failed (an exception, or workers killed
   while running it) are reported together by :class:`CellsFailedError` after every other
   cell is written.
+- :func:`batch_stores` -- a sweep with ``SweepConfig(batch_sizes=(1, 4, 16, ...))`` runs the
+  same grid at every batch size |B| on the same training set (``n_samples / |B|`` batches,
+  learning rate ``T |B|``) into one store: a Zarr group recording the whole configuration,
+  holding one ordinary store per batch size, ``b<|B|>/``. ``open_store``, ``check_store``,
+  ``pending_cells``, ``completed_cells`` and ``run_sweep`` take the parent; every other
+  function takes a child.
 - :mod:`~dysonsgd.sweep.checkpoint` -- while a cell trains, its seeds' state is written
   after every save point beside the store (``<store>.checkpoints/cell-<i>-<j>.npz``,
   atomically, verified when read), so a sweep killed at any moment continues each cell
@@ -44,12 +50,13 @@ descent in multilayer neural networks", arXiv:2509.01349 (2025), Figs 1-9.
 
 from dysonsgd.sweep.checkpoint import checkpoint_dir
 from dysonsgd.sweep.cluster import CLUSTER_EXTRA, CLUSTERS, connect, make_cluster
-from dysonsgd.sweep.config import ESTIMATORS, GRIDS, SAVE_POINTS, SweepConfig
+from dysonsgd.sweep.config import ENGINES, ESTIMATORS, GRIDS, SAVE_POINTS, SweepConfig
 from dysonsgd.sweep.errors import CellsFailedError, StoreError, StoreFullError
 from dysonsgd.sweep.run import SweepReport, compute_cell, run_sweep
 from dysonsgd.sweep.store import (
     _CELL_VARS,  # noqa: F401  (tests/sweep/test_sweep.py reads it)
     SEED_VARS,
+    batch_stores,
     check_store,
     check_store_path,
     completed_cells,
@@ -64,6 +71,7 @@ from dysonsgd.sweep.store import (
 __all__ = [
     "CLUSTERS",
     "CLUSTER_EXTRA",
+    "ENGINES",
     "ESTIMATORS",
     "GRIDS",
     "SAVE_POINTS",
@@ -73,6 +81,7 @@ __all__ = [
     "StoreFullError",
     "SweepConfig",
     "SweepReport",
+    "batch_stores",
     "check_store",
     "check_store_path",
     "checkpoint_dir",

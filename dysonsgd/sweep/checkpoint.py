@@ -10,7 +10,8 @@ driver removes a cell's file once the cell's data and mark are in the store.
 
 Layout: beside the store ``PATH.zarr`` a directory ``PATH.zarr.checkpoints/`` holding
 ``cell-<i>-<j>.npz`` for the cells (i, j) in progress (``i`` indexes T, ``j`` sigma_W); it is
-removed when empty at the end of a sweep. Outside the store, so that the store stays a
+removed when empty at the end of a sweep. A store over batch sizes keeps its children's
+checkpoints in ``PATH.zarr.checkpoints/b<|B|>/``. Outside the store, so that the store stays a
 plain Zarr hierarchy (Zarr warns about foreign entries in a group's directory). Deleting
 the directory only costs the work since the cells' starts. docs/phase-diagram.md,
 "Checkpoints".
@@ -25,12 +26,29 @@ from pathlib import Path
 from dysonsgd.sweep.config import SweepConfig
 
 _NAME = re.compile(r"cell-(\d+)-(\d+)\.npz")
+_CHILD = re.compile(r"b\d+")
 
 
 def checkpoint_dir(store: str | os.PathLike) -> Path:
-    """The directory of a store's cell checkpoints, ``<store>.checkpoints`` beside it."""
+    """The directory of a store's cell checkpoints, ``<store>.checkpoints`` beside it.
+
+    For the store of one batch size in a store over batch sizes, ``PATH.zarr/b<|B|>``
+    (:func:`dysonsgd.sweep.batch_stores`): ``PATH.zarr.checkpoints/b<|B|>``, beside the
+    parent, so that the parent stays a plain Zarr hierarchy too.
+    """
     p = Path(os.path.abspath(store))
+    if _CHILD.fullmatch(p.name) and _in_batch_store(p):
+        return checkpoint_dir(p.parent) / p.name
     return p.parent / f"{p.name}.checkpoints"
+
+
+def _in_batch_store(p: Path) -> bool:
+    """True if ``p`` is the store of one of the batch sizes of the store over batch sizes
+    that holds it."""
+    from dysonsgd.sweep.store import _batch_config, _child_name
+
+    parent = _batch_config(p.parent)
+    return parent is not None and p.name in {_child_name(b) for b in parent.batch_sizes}
 
 
 def cell_checkpoint(store: str | os.PathLike, i: int, j: int) -> Path:
@@ -52,6 +70,7 @@ def cell_key(config: SweepConfig, i: int, j: int) -> dict:
         config.seed,
         config.sampling,
         config.save_epochs,
+        engine=config.engine,
     )
 
 
@@ -82,7 +101,7 @@ def prepare(
     from dysonsgd.sgd.engine import CheckpointError, read_checkpoint
 
     d = checkpoint_dir(store)
-    d.mkdir(exist_ok=True)
+    d.mkdir(parents=True, exist_ok=True)
     want = set(pending)
     resumed: dict[tuple[int, int], int] = {}
     for entry in os.listdir(d):
@@ -109,10 +128,16 @@ def remove(store: str | os.PathLike, i: int, j: int) -> None:
 
 def remove_dir_if_empty(store: str | os.PathLike) -> None:
     """Remove the checkpoint directory if nothing is left in it."""
+    d = checkpoint_dir(store)
     try:
-        checkpoint_dir(store).rmdir()
+        d.rmdir()
     except OSError:  # missing, or checkpoints of failed cells (kept for the rerun)
-        pass
+        return
+    if d.name != f"{Path(os.path.abspath(store)).name}.checkpoints":  # a batch size's
+        try:
+            d.parent.rmdir()  # the parent's directory, once its last batch size's is gone
+        except OSError:
+            pass
 
 
 def _unlink(p: Path) -> None:

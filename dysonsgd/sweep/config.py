@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -42,6 +42,34 @@ SAVE_POINTS = 21
 
 #: Estimators of the criterion's fluctuation matrix (docs/theory-network.md).
 ESTIMATORS: tuple[str, ...] = ("exact", "paper")
+
+#: Training engines a sweep can name (:func:`dysonsgd.sgd.train`'s ``engine``): SGD with the
+#: compiled engine or the numpy reference, or full-batch gradient descent at the same step
+#: ``eps = T |B|`` (``gd``, where :data:`dysonsgd.sgd.ENGINES` offers it).
+ENGINES: tuple[str, ...] = ("numba", "numpy", "gd")
+
+
+def _batch_sizes(values, n_samples: int) -> tuple[int, ...]:
+    """Batch sizes as a sorted tuple of distinct positive ints, each dividing ``n_samples``."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"batch_sizes must be a list of positive integers, got {values!r}")
+    out = []
+    for b in values:
+        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1:
+            raise ValueError(f"batch sizes must be positive integers, got {b!r}")
+        out.append(int(b))
+    if not out:
+        raise ValueError("batch_sizes is empty; give at least one batch size (or None)")
+    if len(set(out)) != len(out):
+        raise ValueError(f"batch sizes hold a value twice ({out}); list each batch size once")
+    bad = [b for b in out if n_samples % b]
+    if bad:
+        raise ValueError(
+            f"batch size {bad[0]} does not divide the training set of {n_samples} samples "
+            f"(n_batches x batch_size of the network); the same training set must be cut into "
+            f"whole batches at every batch size: use divisors of {n_samples}"
+        )
+    return tuple(sorted(out))
 
 
 def _positive_values(name: str, values) -> tuple[float, ...]:
@@ -82,8 +110,11 @@ class SweepConfig:
     save_points : int, optional
         Evenly spaced records from epoch 0 to ``epochs``. Default: the paper's 21, or every
         epoch for runs shorter than 20 epochs (:func:`dysonsgd.sgd.api.default_save_points`).
-    engine : {"numba", "numpy"}
-        SGD backend; both follow the reference protocol.
+    engine : {"numba", "numpy", "gd"}
+        Training engine (:data:`ENGINES`): ``numba`` and ``numpy`` run SGD, both following
+        the reference protocol; ``gd`` runs full-batch gradient descent at the same learning
+        rate ``eps = T |B|`` (where :func:`dysonsgd.sgd.train` offers it; cells then run
+        without checkpoints).
     sampling : {"fixed", "shuffle", "iid"}
         Which samples each batch sees (:func:`dysonsgd.sgd.train`, docs/model.md):
         ``fixed`` (the paper's, the default), ``shuffle`` or ``iid``. Stores written before
@@ -95,6 +126,13 @@ class SweepConfig:
         epoch 0 and after epoch ``(k-1) epochs/(save_points-1) + 1`` (``epochs`` a multiple
         of ``save_points - 1``). Stores written before this field existed record none; they
         read as ``even``, which is what they ran.
+    batch_sizes : tuple of int, optional
+        Run the same (T, sigma_W) grid at each of these batch sizes |B| (sorted ascending,
+        distinct, each dividing ``network.n_samples``), on the same training set of
+        ``network.n_samples`` inputs: |B| = b runs ``n_samples / b`` batches per epoch at the
+        learning rate ``eps = T b`` (:meth:`batch_size_configs`). ``None`` (the default): the
+        network's own batch size, one ordinary store. Stores written before this field
+        existed record none and read as ``None``.
     """
 
     T_values: tuple[float, ...]
@@ -110,6 +148,8 @@ class SweepConfig:
     sampling: str = "fixed"
     # As sampling: a plain default, which older pickles and stores take.
     save_schedule: str = "even"
+    # As sampling: a plain default (None, one batch size), which older pickles and stores take.
+    batch_sizes: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.save_points is None:
@@ -134,8 +174,8 @@ class SweepConfig:
         object.__setattr__(self, "seed", _seeding.base_entropy(self.seed))
         if not isinstance(self.network, NetworkConfig):
             raise ValueError(f"network must be a NetworkConfig, got {type(self.network).__name__}")
-        if self.engine not in ("numba", "numpy"):
-            raise ValueError(f"engine must be 'numba' or 'numpy', got {self.engine!r}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         from dysonsgd.sgd.sampling import check_sampling
 
         check_sampling(self.sampling)
@@ -143,6 +183,10 @@ class SweepConfig:
 
         # an unknown schedule, or a paper schedule whose epochs are not a multiple of the gaps
         save_schedule(self.epochs, self.save_points, self.save_schedule)
+        if self.batch_sizes is not None:
+            object.__setattr__(
+                self, "batch_sizes", _batch_sizes(self.batch_sizes, self.network.n_samples)
+            )
 
     @classmethod
     def from_grid(cls, grid: str, **kwargs) -> SweepConfig:
@@ -171,8 +215,36 @@ class SweepConfig:
 
     @property
     def sgd_steps(self) -> int:
-        """SGD steps of the whole sweep (cells x seeds x epochs x batches)."""
-        return self.n_cells * self.n_seeds * self.epochs * self.network.n_batches
+        """SGD steps of the whole sweep (cells x seeds x epochs x batches), summed over the
+        batch sizes."""
+        return sum(
+            c.n_cells * c.n_seeds * c.epochs * c.network.n_batches
+            for c in self.batch_size_configs().values()
+        )
+
+    def batch_size_configs(self) -> dict[int, SweepConfig]:
+        """The ordinary sweep of each batch size: ``{|B|: SweepConfig}``.
+
+        Each is this configuration with ``batch_sizes=None`` and the network cut into
+        ``n_samples / |B|`` batches of ``|B|`` (the same training set of
+        ``network.n_samples`` inputs; the learning rate of row i is ``T_i |B|``). Without
+        ``batch_sizes``: ``{network.batch_size: self}``.
+
+        Returns
+        -------
+        dict of int to SweepConfig, in ascending |B|
+        """
+        if self.batch_sizes is None:
+            return {self.network.batch_size: self}
+        n = self.network.n_samples
+        return {
+            b: replace(
+                self,
+                network=self.network.replace(batch_size=b, n_batches=n // b),
+                batch_sizes=None,
+            )
+            for b in self.batch_sizes
+        }
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (what the store records and compares)."""
@@ -187,18 +259,24 @@ class SweepConfig:
             "engine": self.engine,
             "sampling": self.sampling,
             "save_schedule": self.save_schedule,
+            # absent for one batch size: the records (and store names) of such sweeps stay
+            # those from before the field existed
+            **({} if self.batch_sizes is None else {"batch_sizes": list(self.batch_sizes)}),
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> SweepConfig:
         """Inverse of :meth:`to_dict`; a dict without ``sampling`` (older stores) is ``fixed``,
-        one without ``save_schedule`` is ``even``."""
+        one without ``save_schedule`` is ``even``, one without ``batch_sizes`` is ``None``."""
         d = dict(d)
         d["network"] = NetworkConfig(**d["network"])
+        if d.get("batch_sizes") is not None:
+            d["batch_sizes"] = tuple(d["batch_sizes"])
         return cls(**d)
 
     def default_store_name(self) -> str:
-        """A store name derived from the grid: ``sweep-<grid>-e<epochs>-s<seeds>-<hash>.zarr``."""
+        """A store name derived from the grid: ``sweep-<grid>-e<epochs>-s<seeds>-<hash>.zarr``,
+        with ``-b<B1>-<B2>...`` before the hash for a sweep over batch sizes."""
         for name, (tv, sv) in GRIDS.items():
             if self.T_values == tv and self.sigma_values == sv:
                 grid = name
@@ -212,4 +290,5 @@ class SweepConfig:
         if d["save_schedule"] == "even":
             del d["save_schedule"]
         h = hashlib.blake2b(json.dumps(d, sort_keys=True).encode(), digest_size=4)
-        return f"sweep-{grid}-e{self.epochs}-s{self.n_seeds}-{h.hexdigest()}.zarr"
+        b = "" if self.batch_sizes is None else "-b" + "-".join(map(str, self.batch_sizes))
+        return f"sweep-{grid}-e{self.epochs}-s{self.n_seeds}{b}-{h.hexdigest()}.zarr"

@@ -43,19 +43,23 @@ class CellsFailedError(RuntimeError):
     """Some cells' tasks failed (an exception in the task, or workers killed while running it).
 
     Raised by :func:`run_sweep` after every other cell has been written. ``failures`` maps
-    each failed cell (i, j) to its exception. The failed cells stay pending: running the
+    each failed cell (i, j) -- (batch_size, i, j) in a sweep over batch sizes -- to its
+    exception. The failed cells stay pending: running the
     sweep again retries them.
     """
 
     def __init__(self, store: Path, failures: dict, n_done: int, n_cells: int, config) -> None:
         self.store = store
         self.failures = failures
-        (i, j), exc = next(iter(failures.items()))
+        cell, exc = next(iter(failures.items()))
+        # (i, j), or (batch_size, i, j) in a sweep over batch sizes
+        where = f"|B|={cell[0]}, " if len(cell) == 3 else ""
+        i, j = cell[-2:]
         first = str(exc).splitlines()[0].rstrip(".") if str(exc) else ""
         n = len(failures)
         super().__init__(
             f"{n} cell{'s' if n > 1 else ''} of the sweep in {store} failed, first "
-            f"T={config.T_values[i]:g}, sigma_W={config.sigma_values[j]:g}: "
+            f"{where}T={config.T_values[i]:g}, sigma_W={config.sigma_values[j]:g}: "
             f"{type(exc).__name__}: {first}; {n_done} of {n_cells} cells are complete and "
             "kept; run the sweep again to retry the failed cells"
         )

@@ -1,6 +1,6 @@
 """The sweep's cell task and its driver.
 
-- :func:`compute_cell` -- one cell's seeds, trained with the numba engine, and their
+- :func:`compute_cell` -- one cell's seeds, trained with the configured engine, and their
   observables. Pure: the same configuration and cell give bit-identical arrays on any worker,
   whether the cell ran in one go or was continued from its checkpoints
   (:mod:`dysonsgd.sweep.checkpoint`).
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dysonsgd.sgd.api import CHECKPOINT_INTERVAL
+from dysonsgd.sgd.api import CHECKPOINT_ENGINES, CHECKPOINT_INTERVAL
 from dysonsgd.sweep import checkpoint as _checkpoint
 from dysonsgd.sweep.checkpoint import cell_lr
 from dysonsgd.sweep.cluster import connect
@@ -39,6 +39,7 @@ from dysonsgd.sweep.config import ESTIMATORS, SweepConfig
 from dysonsgd.sweep.errors import _DISK_FULL, CellsFailedError, _disk_full
 from dysonsgd.sweep.store import (
     CELL_DATA,
+    _children,
     check_store_path,
     open_store,
     pending_cells,
@@ -67,8 +68,8 @@ def compute_cell(
     threads : int, optional
         numba threads for the engine (1 on Dask workers that run one cell each).
     checkpoint : path, optional
-        The cell's checkpoint file (:mod:`dysonsgd.sweep.checkpoint`; numba engine only,
-        ignored with ``engine="numpy"``): continued from if it holds this cell's state,
+        The cell's checkpoint file (:mod:`dysonsgd.sweep.checkpoint`; engines ``numba``
+        and ``gd``, ignored with ``engine="numpy"``): continued from if it holds this cell's state,
         written after save points (at most every ``checkpoint_interval`` s). The result is
         the same, bit for bit, whether the cell ran in one go or was killed and continued
         any number of times. The file is left in place (the driver removes it once the
@@ -129,7 +130,7 @@ def compute_cell(
         sampling=config.sampling,
         threads=threads,
         on_epoch=on_epoch,
-        checkpoint=checkpoint if config.engine == "numba" else None,
+        checkpoint=checkpoint if config.engine in CHECKPOINT_ENGINES else None,
         checkpoint_interval=checkpoint_interval,
     )
     if progress is not None and seed_epochs:
@@ -151,6 +152,17 @@ def compute_cell(
     out: dict = {v.name: np.array(v.take(parts), dtype=v.dtype, order="C") for v in CELL_DATA}
     out["compute_seconds"] = time.perf_counter() - t0
     return out
+
+
+def _check_engine(engine: str) -> None:
+    """Refuse, before any store is made, an engine :func:`dysonsgd.sgd.train` does not offer."""
+    from dysonsgd.sgd import ENGINES as TRAIN_ENGINES
+
+    if engine not in TRAIN_ENGINES:
+        raise ValueError(
+            f"engine {engine!r} is not offered by dysonsgd.sgd.train in this version "
+            f"(it offers {', '.join(TRAIN_ENGINES)}); choose one of those"
+        )
 
 
 def _cell_task() -> Callable:
@@ -190,11 +202,12 @@ class SweepReport:
     ----------
     store : Path
     n_cells : int
-        Cells of the grid.
+        Cells of the grid (of every batch size, for a sweep over batch sizes).
     already_done : int
         Cells found complete (verified) at the start.
-    computed : list of (i, j)
-        Cells computed by this call, in completion order.
+    computed : list of (i, j), or of (batch_size, i, j)
+        Cells computed by this call, in completion order; ``(batch_size, i, j)`` for a sweep
+        over batch sizes.
     seconds : float
         Wall time of the call.
     compute_seconds : float
@@ -204,7 +217,7 @@ class SweepReport:
     store: Path
     n_cells: int
     already_done: int
-    computed: list[tuple[int, int]]
+    computed: list[tuple[int, ...]]
     seconds: float
     compute_seconds: float
 
@@ -235,6 +248,10 @@ def run_sweep(
     Parameters
     ----------
     config : SweepConfig
+        With ``batch_sizes`` set, the sweep of every batch size into one store over batch
+        sizes (:func:`~dysonsgd.sweep.batch_stores`): the cells of all batch sizes are
+        scheduled together (one progress count, one step count), and a rerun computes the
+        missing cells of every batch size.
     store : path
         Zarr store directory; created if missing, continued if it holds the same
         configuration, refused otherwise.
@@ -245,18 +262,20 @@ def run_sweep(
     progress : callable(done, total), optional
         Called after each written cell (and once at the start) with the number of done cells.
     on_cell : callable(i, j, result), optional
-        Called after cell (i, j) is written and marked.
+        Called after cell (i, j) is written and marked; over batch sizes,
+        ``result["batch_size"]`` says of which batch size.
     threads : int, optional
         numba threads per cell with ``client="inprocess"`` (default: all); Dask workers
         always run one thread per cell.
     on_steps : callable(done, total), optional
-        Progress over the whole sweep in SGD steps (``total = config.sgd_steps``): called at
+        Progress over the whole sweep in SGD steps (``total = config.sgd_steps``, every batch
+        size's): called at
         the start, with the steps of the cells already in the store and of the pending
         cells' checkpoints counted as done, then as the cells train (about once per epoch
         with ``client="inprocess"``, once per cell on Dask).
     checkpoints : bool
-        Checkpoint every cell at its save points (:mod:`dysonsgd.sweep.checkpoint`; numba
-        engine only), so that a killed sweep continues each unfinished cell from its last
+        Checkpoint every cell at its save points (:mod:`dysonsgd.sweep.checkpoint`; engines
+        ``numba`` and ``gd``), so that a killed sweep continues each unfinished cell from its last
         save point, to a store equal, bit for bit, to that of an uninterrupted run.
     checkpoint_interval : float
         Least wall seconds between two checkpoint writes of a cell (default 5 s: a save
@@ -266,6 +285,12 @@ def run_sweep(
     -------
     SweepReport
 
+    Raises
+    ------
+    ValueError
+        A store of another configuration, a bad path, or an engine that
+        :func:`dysonsgd.sgd.train` does not offer (before anything is written).
+
     References
     ----------
     Park, Lucini & Aarts, arXiv:2509.01349, Fig 1 (the grid).
@@ -273,6 +298,7 @@ def run_sweep(
     t0 = time.perf_counter()
     task = _cell_task()
     path = check_store_path(store)
+    _check_engine(config.engine)
     close = None
     if client is None:
         client, close = connect(
@@ -280,141 +306,176 @@ def run_sweep(
         )
     try:
         path = open_store(path, config)
-        todo = pending_cells(path)
-        n_done = config.n_cells - len(todo)
+        # One part per batch size (the store itself for one): (key, store, config). Cells are
+        # keyed (i, j) for one batch size, (|B|, i, j) over several, and scheduled together.
+        many = config.batch_sizes is not None
+        parts = {
+            b: (batch_path, config.batch_size_configs()[b])
+            for b, batch_path in _children(path, config).items()
+        }
+
+        def cell_key(b, i, j):
+            return (b, i, j) if many else (i, j)
+
+        todo = [(b, i, j) for b, (p, _) in parts.items() for i, j in pending_cells(p)]
+        n_cells = sum(cfg.n_cells for _, cfg in parts.values())
+        n_done = n_cells - len(todo)
         if progress is not None:
-            progress(n_done, config.n_cells)
-        resumed: dict[tuple[int, int], int] = {}
-        use_checkpoints = checkpoints and config.engine == "numba" and bool(todo)
+            progress(n_done, n_cells)
+        resumed: dict[tuple, int] = {}
+        use_checkpoints = checkpoints and config.engine in CHECKPOINT_ENGINES and bool(todo)
         if use_checkpoints:
             try:
-                resumed = _checkpoint.prepare(path, config, todo)
+                for b, (p, cfg) in parts.items():
+                    mine = [(i, j) for bb, i, j in todo if bb == b]
+                    got = _checkpoint.prepare(p, cfg, mine)  # also tidies a finished part's
+                    resumed.update({(b, *c): e for c, e in got.items()})
             except OSError as exc:
                 import warnings
 
                 from dysonsgd.sgd.engine import CheckpointWarning
 
                 use_checkpoints = False
+                resumed = {}
                 warnings.warn(
-                    f"cannot use checkpoint directory {_checkpoint.checkpoint_dir(path)} "
+                    f"cannot use checkpoint directory {_checkpoint.checkpoint_dir(p)} "
                     f"({exc.strerror or exc}); the cells run without checkpoints",
                     CheckpointWarning,
                     stacklevel=2,
                 )
+
         # Progress in SGD steps: per cell, the steps counted so far (checkpoints as done).
-        cell_steps = config.n_seeds * config.epochs * config.network.n_batches
-        counted = {c: e * config.n_seeds * config.network.n_batches for c, e in resumed.items()}
-        steps_done = n_done * cell_steps + sum(counted.values())
+        def cell_steps(b):
+            cfg = parts[b][1]
+            return cfg.n_seeds * cfg.epochs * cfg.network.n_batches
+
+        total_steps = config.sgd_steps
+        counted = {
+            c: e * parts[c[0]][1].n_seeds * parts[c[0]][1].network.n_batches
+            for c, e in resumed.items()
+        }
+        steps_done = sum(
+            (cfg.n_cells - sum(1 for bb, _, _ in todo if bb == b)) * cell_steps(b)
+            for b, (_, cfg) in parts.items()
+        ) + sum(counted.values())
         if on_steps is not None:
-            on_steps(steps_done, config.sgd_steps)
+            on_steps(steps_done, total_steps)
 
         def advance(cell, steps):
             nonlocal steps_done
-            steps = min(steps, cell_steps - counted.get(cell, 0))
+            steps = min(steps, cell_steps(cell[0]) - counted.get(cell, 0))
             counted[cell] = counted.get(cell, 0) + steps
             steps_done += steps
             if on_steps is not None and steps:
-                on_steps(steps_done, config.sgd_steps)
+                on_steps(steps_done, total_steps)
 
-        def options(i, j, in_process):
+        def options(b, i, j, in_process):
             opts = {}
             if use_checkpoints:
-                opts["checkpoint"] = str(_checkpoint.cell_checkpoint(path, i, j))
+                opts["checkpoint"] = str(_checkpoint.cell_checkpoint(parts[b][0], i, j))
                 opts["checkpoint_interval"] = checkpoint_interval
             if in_process and on_steps is not None:
-                opts["progress"] = lambda steps: advance((i, j), steps)
+                opts["progress"] = lambda steps: advance((b, i, j), steps)
             return _task_options(task, **opts)
 
-        computed: list[tuple[int, int]] = []
-        failures: dict[tuple[int, int], BaseException] = {}
+        computed: list[tuple] = []
+        failures: dict[tuple, BaseException] = {}
         compute_seconds = 0.0
 
-        def finish(i, j, result):
+        def finish(b, i, j, result):
             nonlocal n_done, compute_seconds
+            p, cfg = parts[b]
             try:
-                write_cell(path, config, i, j, result)
+                write_cell(p, cfg, i, j, result)
             except OSError as exc:
                 if exc.errno not in _DISK_FULL:
                     raise
+                where = f"|B|={b}, " if many else ""
                 raise _disk_full(
                     path,
                     exc,
-                    f"writing cell T={config.T_values[i]:g}, sigma_W={config.sigma_values[j]:g}",
-                    f"the {n_done} of {config.n_cells} cells marked complete are whole and "
+                    f"writing cell {where}T={cfg.T_values[i]:g}, sigma_W={cfg.sigma_values[j]:g}",
+                    f"the {n_done} of {n_cells} cells marked complete are whole and "
                     "kept; free space and run the sweep again (dysonsgd phase-diagram --resume "
-                    f"--store {path}) to compute the other {config.n_cells - n_done}",
+                    f"--store {path}) to compute the other {n_cells - n_done}",
                 ) from None
             if use_checkpoints:
-                _checkpoint.remove(path, i, j)  # after the mark: the cell is safe
-            computed.append((i, j))
+                _checkpoint.remove(p, i, j)  # after the mark: the cell is safe
+            computed.append(cell_key(b, i, j))
             compute_seconds += float(result["compute_seconds"])
             n_done += 1
-            advance((i, j), cell_steps)  # the rest of the cell (all of it, on Dask)
+            advance((b, i, j), cell_steps(b))  # the rest of the cell (all of it, on Dask)
             if on_cell is not None:
+                if many:
+                    result["batch_size"] = b
                 on_cell(i, j, result)
             if progress is not None:
-                progress(n_done, config.n_cells)
+                progress(n_done, n_cells)
 
         if isinstance(client, str):
             if client != "inprocess":
                 raise ValueError(
                     f"client must be a distributed.Client or 'inprocess', got {client!r}"
                 )
-            for i, j in todo:
+            for b, i, j in todo:
                 try:
-                    result = task(config, i, j, threads, **options(i, j, True))
+                    result = task(parts[b][1], i, j, threads, **options(b, i, j, True))
                 except Exception as exc:  # the other cells still run; reported at the end
-                    failures[(i, j)] = exc
+                    failures[cell_key(b, i, j)] = exc
                     continue
-                finish(i, j, result)
+                finish(b, i, j, result)
         elif todo:
             from distributed import as_completed
 
-            token = hashlib.blake2b(
-                json.dumps(config.to_dict(), sort_keys=True).encode(), digest_size=6
-            ).hexdigest()
+            tokens = {
+                b: hashlib.blake2b(
+                    json.dumps(cfg.to_dict(), sort_keys=True).encode(), digest_size=6
+                ).hexdigest()
+                for b, (_, cfg) in parts.items()
+            }
             cells, futures = {}, []
-            for i, j in todo:
+            for b, i, j in todo:
                 fut = client.submit(
                     task,
-                    config,
+                    parts[b][1],
                     i,
                     j,
                     1,
-                    key=f"cell-{token}-{i}-{j}",
+                    key=f"cell-{tokens[b]}-{i}-{j}",
                     pure=False,
-                    **options(i, j, False),
+                    **options(b, i, j, False),
                 )
-                cells[fut.key] = (i, j)
+                cells[fut.key] = (b, i, j)
                 futures.append(fut)
             try:
                 for fut in as_completed(futures):
-                    i, j = cells[fut.key]
+                    b, i, j = cells[fut.key]
                     try:
                         # an exception of the task, or KilledWorker: the workers running it
                         # died (allowed-failures times) -- a crash or memory exhausted
                         result = fut.result()
                     except Exception as exc:
-                        failures[(i, j)] = exc
+                        failures[cell_key(b, i, j)] = exc
                         continue
                     finally:
                         fut.release()
-                    finish(i, j, result)
+                    finish(b, i, j, result)
             except BaseException:
                 client.cancel(futures)  # the client may be the caller's: leave it idle
                 raise
         if use_checkpoints:
-            _checkpoint.remove_dir_if_empty(path)
+            for p, _ in parts.values():
+                _checkpoint.remove_dir_if_empty(p)
         if failures:
             first = next(iter(failures.values()))
-            raise CellsFailedError(path, failures, n_done, config.n_cells, config) from first
+            raise CellsFailedError(path, failures, n_done, n_cells, config) from first
     finally:
         if close is not None:
             close()
     return SweepReport(
         store=path,
-        n_cells=config.n_cells,
-        already_done=config.n_cells - len(todo),
+        n_cells=n_cells,
+        already_done=n_cells - len(todo),
         computed=computed,
         seconds=time.perf_counter() - t0,
         compute_seconds=compute_seconds,

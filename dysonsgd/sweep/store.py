@@ -343,7 +343,9 @@ def check_store(path: str | os.PathLike, config: SweepConfig | None = None) -> S
 
     Every array of the store's configuration must be present, with readable metadata, the
     right shape and dtype; the cells' data are not read (:func:`pending_cells` verifies them
-    against their checksums, and a bad cell is recomputed, not refused).
+    against their checksums, and a bad cell is recomputed, not refused). A store over batch
+    sizes (:func:`batch_stores`) is checked child by child, each against its batch size's
+    configuration.
 
     Parameters
     ----------
@@ -371,12 +373,20 @@ def check_store(path: str | os.PathLike, config: SweepConfig | None = None) -> S
         a, b = stored.to_dict(), config.to_dict()
         a = {**{k: v for k, v in a.items() if k != "network"}, **a["network"]}
         b = {**{k: v for k, v in b.items() if k != "network"}, **b["network"]}
-        diffs = [f"{k}: {a[k]!r} in the store, {b[k]!r} requested" for k in a if a[k] != b[k]]
+        keys = [*a, *(k for k in b if k not in a)]  # batch_sizes is recorded only when set
+        diffs = [
+            f"{k}: {a.get(k)!r} in the store, {b.get(k)!r} requested"
+            for k in keys
+            if a.get(k) != b.get(k)
+        ]
         raise StoreError(
             f"store {p} was made with a different configuration ("
             + "; ".join(diffs)
             + "); use another --store, or --resume to continue it with its own settings"
         )
+    if stored.batch_sizes is not None:
+        _check_children(p, stored)
+        return stored
     want, _ = _template(stored)
     problems = []
     try:
@@ -428,26 +438,37 @@ def open_store(path: str | os.PathLike, config: SweepConfig) -> Path:
         The path is a file or unwritable.
     StoreFullError
         The disk filled up while the store was created (nothing is left behind).
+
+    Notes
+    -----
+    With ``config.batch_sizes`` set, the store is a Zarr group recording ``config`` whose
+    children ``b<|B|>/`` are ordinary stores, one per batch size, each of
+    ``config.batch_size_configs()[|B|]`` (:func:`batch_stores`); the parent and all its
+    children are created together, whole or not at all.
     """
     p = check_store_path(path)
     if p.is_dir() and os.listdir(p):
         check_store(p, config)
-        if not _is_consolidated(p):  # a store made before its metadata were consolidated
-            try:
-                _consolidate(p)
-            except OSError as exc:
-                if exc.errno not in _DISK_FULL:
-                    raise
-                raise _disk_full(
-                    p, exc, "consolidating its metadata", "the store is unchanged"
-                ) from None
+        for child in _children(p, config).values():
+            if not _is_consolidated(child):  # a store made before its metadata were consolidated
+                try:
+                    _consolidate(child)
+                except OSError as exc:
+                    if exc.errno not in _DISK_FULL:
+                        raise
+                    raise _disk_full(
+                        p, exc, "consolidating its metadata", "the store is unchanged"
+                    ) from None
         return p
-    ds, encoding = _template(config)
     tmp = p.parent / f".{p.name}.creating-{uuid.uuid4().hex[:12]}"
     try:
         tmp.mkdir()
-        ds.to_zarr(tmp, mode="w", compute=False, encoding=encoding, consolidated=False)
-        _consolidate(tmp)
+        if config.batch_sizes is None:
+            _create(tmp, config)
+        else:  # the parent group, then one ordinary store per batch size inside it
+            _create_parent(tmp, config)
+            for b, child in config.batch_size_configs().items():
+                _create(tmp / _child_name(b), child)
         os.replace(tmp, p)  # onto a missing or an empty directory: atomic
     except OSError as exc:
         full = exc.errno in _DISK_FULL and _disk_full(
@@ -461,6 +482,110 @@ def open_store(path: str | os.PathLike, config: SweepConfig) -> Path:
         _remove_partial(tmp)
         raise
     return p
+
+
+def _create(path: Path, config: SweepConfig) -> None:
+    """Write an ordinary store's arrays (not yet computed: NaN) and metadata at ``path``."""
+    ds, encoding = _template(config)
+    ds.to_zarr(path, mode="w", compute=False, encoding=encoding, consolidated=False)
+    _consolidate(path)
+
+
+# --------------------------------------------------------------------------- batch sizes
+
+
+def _child_name(batch_size: int) -> str:
+    """Name of the child store of batch size ``batch_size`` in a store over batch sizes."""
+    return f"b{int(batch_size)}"
+
+
+def _children(path: Path, config: SweepConfig) -> dict[int, Path]:
+    """``{|B|: path}`` of the ordinary stores of ``config`` at ``path`` (itself, for one |B|)."""
+    if config.batch_sizes is None:
+        return {config.network.batch_size: Path(path)}
+    return {b: Path(path) / _child_name(b) for b in config.batch_sizes}
+
+
+def _create_parent(path: Path, config: SweepConfig) -> None:
+    """The group of a store over batch sizes: its attributes record the whole configuration."""
+    import zarr
+
+    from dysonsgd import __version__
+
+    group = zarr.open_group(str(path), mode="w")
+    group.attrs.update(
+        {
+            _ATTR: json.dumps(config.to_dict(), sort_keys=True),
+            "dysonsgd_format": _FORMAT,
+            "dysonsgd_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "batch_sizes": list(config.batch_sizes),
+            "children": {str(b): _child_name(b) for b in config.batch_sizes},
+            "description": "one sweep store per batch size |B| (children b<|B|>), the same "
+            "training set of n_samples inputs cut into n_samples/|B| batches, lr = T |B|",
+            "references": "Park, Lucini & Aarts, arXiv:2509.01349 (2025)",
+        }
+    )
+
+
+def _check_children(p: Path, config: SweepConfig) -> None:
+    """Check every child of a store over batch sizes against its batch size's configuration."""
+    for b, child in config.batch_size_configs().items():
+        c = p / _child_name(b)
+        if not c.is_dir():
+            raise StoreError(
+                f"{p} is a damaged sweep store (its store {c.name} of batch size {b} is "
+                "missing); move it away and rerun the sweep"
+            )
+        try:
+            check_store(c, child)
+        except StoreError as exc:
+            raise StoreError(
+                f"{p} is a damaged sweep store (batch size {b}: {exc}); move it away and "
+                "rerun the sweep"
+            ) from None
+
+
+def _batch_config(path) -> SweepConfig | None:
+    """The configuration of the store over batch sizes at ``path``; None for anything else."""
+    try:
+        group = _open_group(path, "r")
+        d = json.loads(group.attrs[_ATTR])
+        if d.get("batch_sizes") is None:
+            return None
+        return SweepConfig.from_dict(d)
+    except Exception:  # no store, an ordinary one, or damaged: the callers' own checks say
+        return None
+
+
+def batch_stores(path: str | os.PathLike) -> dict[int, Path]:
+    """The ordinary sweep store of every batch size of a store over batch sizes.
+
+    A sweep with :attr:`SweepConfig.batch_sizes` writes one Zarr group at ``path`` that
+    records the whole configuration and holds one ordinary sweep store per batch size,
+    ``path/b<|B|>`` (made with ``config.batch_size_configs()[|B|]``). Every function of
+    this package that takes a store (:func:`load`, :func:`completed_cells`,
+    :func:`write_cell`, ...) works on a child as on any store, and ``xarray.open_zarr`` opens
+    it without dysonsgd.
+
+    Parameters
+    ----------
+    path : path
+        A store over batch sizes, or an ordinary store.
+
+    Returns
+    -------
+    dict of int to Path
+        ``{|B|: child store}`` in ascending |B|; for an ordinary store ``{batch_size: path}``
+        (the network's batch size), so callers can iterate over both kinds alike.
+
+    Raises
+    ------
+    StoreError
+        No sweep store at ``path``, or a damaged one.
+    """
+    p = Path(path)
+    return _children(p, read_store_config(p))
 
 
 def _remove_partial(tmp: Path, timeout: float = 10.0) -> None:
@@ -596,7 +721,14 @@ def _cell_ok(group, i: int, j: int) -> bool:
 
 
 def completed_cells(path: str | os.PathLike) -> np.ndarray:
-    """Boolean map (n_T, n_sigma) of the cells whose data are complete and verified."""
+    """Boolean map (n_T, n_sigma) of the cells whose data are complete and verified.
+
+    For a store over batch sizes (:func:`batch_stores`): shape (n_batch_sizes, n_T,
+    n_sigma), the maps of its children in ascending |B|.
+    """
+    parent = _batch_config(path)
+    if parent is not None:
+        return np.stack([completed_cells(c) for c in _children(Path(path), parent).values()])
     group = _open_group(path, "r")
     try:
         done = np.asarray(group["cell_done"][...])
@@ -608,8 +740,17 @@ def completed_cells(path: str | os.PathLike) -> np.ndarray:
     return out
 
 
-def pending_cells(path: str | os.PathLike) -> list[tuple[int, int]]:
-    """Cells (i, j) still to compute: no mark, or data that fail verification."""
+def pending_cells(path: str | os.PathLike) -> list[tuple[int, int]] | list[tuple[int, int, int]]:
+    """Cells (i, j) still to compute: no mark, or data that fail verification.
+
+    For a store over batch sizes (:func:`batch_stores`): ``(batch_size, i, j)`` of every
+    child's pending cells, in ascending |B|.
+    """
+    parent = _batch_config(path)
+    if parent is not None:
+        return [
+            (b, i, j) for b, c in _children(Path(path), parent).items() for i, j in pending_cells(c)
+        ]
     done = completed_cells(path)
     return [(int(i), int(j)) for i, j in zip(*np.nonzero(~done), strict=True)]
 
@@ -620,9 +761,17 @@ def load(path: str | os.PathLike):
     Raises
     ------
     ValueError
-        If ``path`` is not a dysonsgd sweep store.
+        If ``path`` is not a dysonsgd sweep store, or is a store over batch sizes (load
+        each of its :func:`batch_stores`).
     """
     import xarray as xr
 
-    read_store_config(path)
+    config = read_store_config(path)
+    if config.batch_sizes is not None:
+        raise StoreError(
+            f"{path} is a sweep over batch sizes {', '.join(map(str, config.batch_sizes))}: "
+            "open each batch size's store, "
+            + ", ".join(str(c) for c in _children(Path(path), config).values())
+            + " (dysonsgd.sweep.batch_stores)"
+        )
     return xr.open_zarr(path, consolidated=False, chunks=None).load()
