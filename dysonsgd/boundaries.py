@@ -10,7 +10,9 @@ Reads a Dataset from :func:`dysonsgd.sweep.load` and gives
   falls through 0.68, 0.95, 0.997 (the contours of paper Fig 8), interpolated in log2 T;
 - :func:`disorder_lines` -- the disorder boundary 1/sigma_W = sqrt 2 (paper) and the line
   where the actual pre-activation width ``sigma_W rms(a)`` equals ``sigma_c = 1/sqrt 2``;
-- :func:`summary` -- all of it as a :class:`SweepSummary` (``phase-diagram --json``).
+- :func:`summary` -- all of it as a :class:`SweepSummary` (``phase-diagram --json``);
+- :func:`onset_temperatures` -- per 1/sigma_W, the lowest grid temperature whose cell is
+  high-temperature (compared across batch sizes by ``phase-diagram --batch-sizes``).
 
 References
 ----------
@@ -353,6 +355,51 @@ def summary(ds) -> SweepSummary:
         boundary_T_seeds=n_seeds,
         boundary_T_resolution=level_resolution(n_seeds),
     )
+
+
+def onset_temperatures(phases, label: str = "high-temperature") -> np.ndarray:
+    """Per 1/sigma_W, the lowest grid temperature at which the cell's phase is ``label``.
+
+    The onset of the high-temperature phase along each column of a phase map. Comparing it
+    between sweeps at several batch sizes |B| (``phase-diagram --batch-sizes``) asks whether
+    the onset sits at a fixed temperature ``T = eps / |B|`` (the noise) or at a fixed step
+    ``eps``. Cells not done (label ``""``) count as not ``label``: the onset of a partial
+    map is the lowest *computed* temperature with that phase.
+
+    Parameters
+    ----------
+    phases : xarray.DataArray of str, dims (T, sigma_w)
+        Phase labels per cell with coordinate ``T``, as :func:`cell_phases` returns.
+    label : str
+        The phase whose onset is wanted, one of :data:`dysonsgd.phases.LABELS`.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_sigma,)
+        In the order of the ``sigma_w`` dimension; NaN for a column with no cell of that
+        phase (``None`` in JSON).
+
+    Raises
+    ------
+    ValueError
+        ``label`` is not a phase label, or ``phases`` lacks the (T, sigma_w) dimensions.
+
+    References
+    ----------
+    Park, Lucini & Aarts, arXiv:2509.01349 (2025), section 4, Fig 9 (the phase map).
+    """
+    from dysonsgd.phases import LABELS
+
+    if label not in LABELS:
+        raise ValueError(f"label must be one of {', '.join(LABELS)}, got {label!r}")
+    if set(getattr(phases, "dims", ())) != {"T", "sigma_w"}:
+        raise ValueError(
+            "phases must be a DataArray with dims (T, sigma_w), as boundaries.cell_phases "
+            f"returns; got dims {getattr(phases, 'dims', None)!r}"
+        )
+    hit = np.asarray(phases.transpose("T", "sigma_w").values == label)
+    T = np.asarray(phases["T"].values, dtype=np.float64)
+    return np.array([float(np.min(T[col])) if col.any() else math.nan for col in hit.T])
 
 
 def _ordered_temperature(Tc_sorted: np.ndarray, level: float) -> float:
