@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -35,8 +36,22 @@ from dysonsgd.boundaries import _crossing
 LEVEL: float = 0.68
 #: Bootstrap resamples of the seeds behind every tc68 error.
 N_BOOTSTRAP: int = 2000
+#: The temperature ``dysonsgd advise`` trains its probe at (paper Fig 6's ordered point).
+PROBE_TEMPERATURE: float = 2.0**-5
 
-__all__ = ["LEVEL", "column_summary", "convergence", "main"]
+__all__ = [
+    "LEVEL",
+    "PROBE_TEMPERATURE",
+    "column_summary",
+    "batch_size_onset",
+    "convergence",
+    "gd_onset",
+    "grid_summary",
+    "main",
+    "probe_summary",
+    "sharpness_scan",
+    "write_compact",
+]
 
 
 def _column(ds, inv_sigma_w: float):
@@ -168,31 +183,382 @@ def convergence(stores, inv_sigma_w: float = 8.0, **kwargs) -> list[dict]:
         s = column_summary(ds, inv_sigma_w, **kwargs)
         keys = ("epochs", "seeds", "T", "tc68_exact", "tc68_paper", "tc68_exact_error",
                 "tc68_paper_error", "ordered_fraction_exact", "ordered_fraction_paper")  # fmt: skip
-        rows.append({k: s[k] for k in keys})
+        row = {k: s[k] for k in keys}
+        row.update(probe_summary(ds, inv_sigma_w, level=kwargs.get("level", LEVEL)))
+        rows.append(row)
     return sorted(rows, key=lambda r: r["epochs"])
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m dysonsgd.reproduction``: print (or write) the reproduction summary."""
+def probe_summary(ds, inv_sigma_w: float = 8.0, *, level: float = LEVEL) -> dict:
+    """What ``dysonsgd advise`` would predict from the store's coldest cell of a column.
+
+    ``advise`` trains its probe seeds at the reference temperature T = 2^-5 and reads the
+    criterion's ``T_c = S Delta / N`` per seed (:func:`dysonsgd.boundaries.advise`). The
+    store's cell at that temperature holds the same seeds (same base seed, network and
+    data) trained for the store's epochs, with ``Tc_exact``/``Tc_paper`` per seed; so its
+    order statistic is advise's ``T_max`` after that many epochs.
+
+    Returns
+    -------
+    dict
+        ``probe_T`` (the cell's temperature), and per estimator ``probe_Tc_median_<est>`` and
+        ``probe_T_max68_<est>`` (:func:`dysonsgd.boundaries.advise`'s ``T_max`` at
+        ``level``); ``{}`` when the column has no cell at T = 2^-5.
+    """
+    from dysonsgd.boundaries import _ordered_temperature
+
+    col = _column(ds, inv_sigma_w)
+    T = col["T"].values.astype(float)
+    hit = np.nonzero(np.isclose(T, PROBE_TEMPERATURE, rtol=1e-9))[0]
+    if len(hit) == 0 or col["cell_done"].values[hit[0]] != 1.0:
+        return {}
+    cell = col.isel(T=int(hit[0]))
+    out: dict = {"probe_T": PROBE_TEMPERATURE}
+    for est in ("exact", "paper"):
+        tc = np.sort(cell[f"Tc_{est}"].values.astype(float))
+        tc = tc[~np.isnan(tc)]
+        out[f"probe_Tc_median_{est}"] = float(np.median(tc)) if len(tc) else math.nan
+        out[f"probe_T_max68_{est}"] = _ordered_temperature(tc, level) if len(tc) else math.nan
+    return out
+
+
+def grid_summary(ds, *, level: float = LEVEL) -> dict:
+    """The whole grid's numbers (paper Figs 8 and 9): per 1/sigma_W the temperature where
+    the ordered fraction first falls below ``level`` for both estimators, and the phase of
+    every cell by the package's one phase rule (:func:`dysonsgd.boundaries.cell_phases`).
+
+    Returns
+    -------
+    dict
+        ``epochs``, ``seeds``, ``T`` (ascending), ``inv_sigma_w`` (ascending),
+        ``tc68_exact``/``tc68_paper`` (one per 1/sigma_W; ``-inf`` below the grid, ``inf``
+        above), ``phases`` (``[T][1/sigma_W]`` labels, ``""`` where not done),
+        ``phase_counts``, ``cells_done``, ``cells``.
+    """
+    from dysonsgd.boundaries import boundary_temperatures, cell_phases
+
+    inv = 1.0 / ds["sigma_w"].values.astype(float)
+    order = np.argsort(inv)
+    phases = cell_phases(ds).values[:, order]
+    out = {
+        "epochs": int(ds["epoch"].values[-1]),
+        "seeds": int(ds.sizes["seed"]),
+        "T": ds["T"].values.astype(float).tolist(),
+        "inv_sigma_w": inv[order].tolist(),
+    }
+    for est in ("exact", "paper"):
+        out[f"tc68_{est}"] = boundary_temperatures(ds, est, (level,))[level][order].tolist()
+    out["phases"] = [[str(p) for p in row] for row in phases]
+    labels, counts = np.unique(phases[phases != ""], return_counts=True)
+    out["phase_counts"] = {str(k): int(v) for k, v in zip(labels, counts, strict=True)}
+    out["cells_done"] = int(np.sum(phases != ""))
+    out["cells"] = int(phases.size)
+    return out
+
+
+def _onset(ds, inv_sigma_w: float) -> dict:
+    """Where one column of a store turns high-temperature, by the package's phase rule."""
+    from dysonsgd.boundaries import seed_phases
+
+    col = _column(ds, inv_sigma_w)
+    T = col["T"].values.astype(float)
+    lr = col["lr"].values.astype(float) if "lr" in col else T * math.nan
+    frac, votes = [], []
+    from dysonsgd.phases import vote
+
+    for i in range(len(T)):
+        if col["cell_done"].values[i] != 1.0:
+            frac.append(math.nan)
+            votes.append("")
+            continue
+        ph = seed_phases(col.isel(T=i))
+        frac.append(float(np.mean([p == "high-temperature" for p in ph])))
+        votes.append(vote(ph))
+    hot = [k for k, v in enumerate(votes) if v == "high-temperature"]
+    k = hot[0] if hot else None
+    return {
+        "T": T.tolist(),
+        "lr": lr.tolist(),
+        "phases": votes,
+        "high_temperature_fraction": frac,
+        "onset_T": float(T[k]) if k is not None else None,
+        "onset_lr": float(lr[k]) if k is not None else None,
+    }
+
+
+def batch_size_onset(store, inv_sigma_w: float = 8.0) -> list[dict]:
+    """Onset of the high-temperature phase at every batch size of a ``--batch-sizes`` store.
+
+    Returns
+    -------
+    list of dict
+        Per batch size, ascending: ``batch_size``, ``onset_T`` (the lowest grid T whose
+        cell the seed vote calls high-temperature; None if none), ``onset_lr`` (= onset_T
+        |B|), and per T the cell's ``phases`` and ``high_temperature_fraction`` of seeds.
+    """
     from dysonsgd import sweep
 
+    rows = []
+    for B, child in sorted(sweep.batch_stores(store).items()):
+        rows.append({"batch_size": int(B), **_onset(sweep.load(child), inv_sigma_w)})
+    return rows
+
+
+def gd_onset(ds, inv_sigma_w: float = 8.0) -> dict:
+    """Onset of the high-temperature signatures under full-batch gradient descent.
+
+    Returns
+    -------
+    dict
+        ``gd_onset_lr``: the smallest step eps of the store's ``engine="gd"`` column that the
+        seed vote calls high-temperature (None if none); ``gd``: the column's ``lr``,
+        ``phases`` and ``high_temperature_fraction``.
+    """
+    o = _onset(ds, inv_sigma_w)
+    return {"gd_onset_lr": o["onset_lr"], "gd": o}
+
+
+def write_compact(ds, path) -> Path:
+    """Write a sweep store's per-seed scalars, loss and eigenvalue flows (everything but the
+    final matrices ``W_final``) as one netCDF-3 file (scipy; no extra dependency), which
+    :func:`xarray.open_dataset` reads back into a Dataset the figures of
+    :func:`dysonsgd.plot.phase.plot_store` and the summaries here accept.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep store (:func:`dysonsgd.sweep.load`).
+    path : path
+        The file to write (``.nc``); its directory must exist.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    compact = ds.drop_vars([v for v in ("W_final",) if v in ds]).load()
+    compact.to_netcdf(path, engine="scipy")
+    return path
+
+
+def _finite_or_none(obj):
+    """JSON-safe copy: non-finite floats become None (JSON has no inf or NaN)."""
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def sharpness_scan(
+    T_values,
+    batch_sizes=(4,),
+    *,
+    sigma_w: float = 0.125,
+    epochs: int = 20,
+    n_seeds: int = 4,
+    seed: int = 0,
+    n_samples: int = 4000,
+    engine: str = "numba",
+    save_points: int | None = None,
+    on_run=None,
+) -> list[dict]:
+    """The top Hessian eigenvalue along training against the stability edge 2/eps.
+
+    For every batch size |B| and temperature T: train ``n_seeds`` seeds on the same
+    training set of ``n_samples`` inputs (``n_batches = n_samples / |B|``) at learning rate
+    ``eps = T |B|`` (``engine="gd"``: full-batch gradient descent at that eps), and measure
+    :func:`dysonsgd.observables.sharpness` at every save point.
+
+    Parameters
+    ----------
+    T_values : sequence of float
+    batch_sizes : sequence of int
+        Each must divide ``n_samples``.
+    sigma_w, epochs, n_seeds, seed, n_samples, engine, save_points
+        The training runs (:func:`dysonsgd.sgd.train`).
+    on_run : callable, optional
+        Called after each (|B|, T) run (progress).
+
+    Returns
+    -------
+    list of dict
+        One per (|B|, T): ``batch_size``, ``T``, ``eps``, ``engine``, ``edge`` (2/eps),
+        ``epochs`` (save epochs), ``lambda_max_median``/``_16``/``_84`` per save over seeds,
+        ``eps_lambda_max_final_median``, ``above_edge_fraction`` (fraction of seeds x saves
+        after epoch 0 with ``eps lambda_max > 2``), ``phases`` (per seed, the package's
+        phase rule) and ``final_loss_median``.
+
+    References
+    ----------
+    J. Cohen et al., ICLR 2021 (the edge of stability); Park, Lucini & Aarts,
+    arXiv:2509.01349 (2025), section 2.
+    """
+    from dysonsgd.model import NetworkConfig
+    from dysonsgd.observables import sharpness
+    from dysonsgd.phases import classify_sgd
+    from dysonsgd.sgd import train
+
+    rows = []
+    for B in batch_sizes:
+        B = int(B)
+        if B < 1 or n_samples % B:
+            raise ValueError(f"batch size {B} does not divide the {n_samples} training inputs")
+        cfg = NetworkConfig(batch_size=B, n_batches=n_samples // B)
+        for T in T_values:
+            r = train(
+                cfg,
+                sigma_w=sigma_w,
+                temperature=float(T),
+                epochs=epochs,
+                n_seeds=n_seeds,
+                seed=seed,
+                engine=engine,
+                save_points=save_points,
+            )
+            lam = sharpness(r)
+            eps = float(T) * B
+            with np.errstate(invalid="ignore"):
+                above = eps * lam[:, 1:] > 2.0
+                q = np.nanquantile(lam, [0.16, 0.5, 0.84], axis=0)
+            rows.append(
+                {
+                    "batch_size": B,
+                    "T": float(T),
+                    "eps": eps,
+                    "engine": engine,
+                    "edge": 2.0 / eps,
+                    "epochs": [int(e) for e in r.save_epochs],
+                    "lambda_max_16": q[0].tolist(),
+                    "lambda_max_median": q[1].tolist(),
+                    "lambda_max_84": q[2].tolist(),
+                    "eps_lambda_max_final_median": float(eps * q[1][-1]),
+                    "above_edge_fraction": float(np.mean(above[np.isfinite(lam[:, 1:])]))
+                    if np.any(np.isfinite(lam[:, 1:]))
+                    else math.nan,
+                    "phases": list(classify_sgd(r).phases),
+                    "final_loss_median": float(np.nanmedian(r.loss[:, -1])),
+                }
+            )
+            if on_run is not None:
+                on_run()
+    return rows
+
+
+def _summary(a) -> dict:
+    from dysonsgd import sweep
+
+    out: dict = {}
+    col = sweep.load(a.column)
+    out["column"] = column_summary(col, a.inv_sigma)
+    conv = [sweep.load(s) for s in a.convergence] + [col]
+    out["convergence"] = convergence(conv, a.inv_sigma)
+    if a.grid:
+        out["grid"] = grid_summary(sweep.load(a.grid))
+    if a.batch_store:
+        out["batch_size_onset"] = batch_size_onset(a.batch_store, a.inv_sigma)
+    if a.gd_store:
+        out.update(gd_onset(sweep.load(a.gd_store), a.inv_sigma))
+    if a.sharpness:
+        with open(a.sharpness) as f:
+            out["sharpness"] = json.load(f)
+    if a.data_dir:
+        d = Path(a.data_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        for path in [a.column, *a.convergence, a.grid, a.gd_store]:
+            if path:
+                write_compact(sweep.load(path), d / (Path(path).name.removesuffix(".zarr") + ".nc"))
+        if a.batch_store:
+            for B, child in sweep.batch_stores(a.batch_store).items():
+                name = Path(a.batch_store).name.removesuffix(".zarr") + f"-b{B}.nc"
+                write_compact(sweep.load(child), d / name)
+    return out
+
+
+def _figures(summary_path, out_dir, grid_data=None) -> list[Path]:
+    """Write the reproduction's figures from its summary (and the grid's compact data)."""
+    from dysonsgd.plot import reproduction as fig
+
+    with open(summary_path) as fh:
+        d = json.load(fh)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    fig.column_figure(d["column"], out / "reproduction-column.png")
+    fig.convergence_figure(d["convergence"], out / "reproduction-convergence.png")
+    written += [out / "reproduction-column.png", out / "reproduction-convergence.png"]
+    if d.get("batch_size_onset"):
+        fig.onset_figure(d["batch_size_onset"], out / "reproduction-onset.png",
+                         d.get("gd_onset_lr"))  # fmt: skip
+        written.append(out / "reproduction-onset.png")
+    if d.get("sharpness"):
+        fig.sharpness_figure(d["sharpness"], out / "reproduction-sharpness.png")
+        written.append(out / "reproduction-sharpness.png")
+    if grid_data:
+        import xarray as xr
+
+        from dysonsgd.plot.phase import plot_store
+
+        with xr.open_dataset(grid_data, engine="scipy") as ds:
+            written += plot_store(ds.load(), out / "grid", formats=("png",))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dysonsgd.reproduction``: the reproduction's summary, data and scans.
+
+    ``summary --column STORE [--convergence STORE ...] [--grid STORE] [--batch-store STORE]
+    [--gd-store STORE] [--sharpness JSON] [--data-dir DIR] [--out JSON]``: the numbers of
+    docs/reproduction.md. ``sharpness --T-values ... --batch-sizes ... --out JSON``: the
+    top Hessian eigenvalue along training (:func:`sharpness_scan`). ``figures --summary
+    JSON [--grid-data NC] --out DIR``: the figures, from the summary alone.
+    """
     p = argparse.ArgumentParser(
         prog="python -m dysonsgd.reproduction", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--column", required=True, help="sweep store of the full-length column")
-    p.add_argument("--convergence", nargs="*", default=[], help="stores of shorter runs")
-    p.add_argument("--inv-sigma", type=float, default=8.0)
-    p.add_argument("--out", help="write the JSON here (default: print)")
+    sub = p.add_subparsers(dest="what", required=True)
+    s = sub.add_parser("summary", help="summarise sweep stores (docs/data/reproduction.json)")
+    s.add_argument("--column", required=True, help="sweep store of the full-length column")
+    s.add_argument("--convergence", nargs="*", default=[], help="stores of shorter runs")
+    s.add_argument("--grid", help="sweep store of the whole grid")
+    s.add_argument("--batch-store", help="sweep store made with --batch-sizes")
+    s.add_argument("--gd-store", help="sweep store made with --engine gd")
+    s.add_argument("--sharpness", help="JSON written by the sharpness scan")
+    s.add_argument("--data-dir", help="write every store's compact netCDF here")
+    s.add_argument("--inv-sigma", type=float, default=8.0)
+    s.add_argument("--out", help="write the JSON here (default: print)")
+    h = sub.add_parser("sharpness", help="top Hessian eigenvalue along training vs 2/eps")
+    h.add_argument("--T-values", required=True, help="comma-separated temperatures")
+    h.add_argument("--batch-sizes", default="4", help="comma-separated batch sizes")
+    h.add_argument("--sigma", type=float, default=0.125)
+    h.add_argument("--epochs", type=int, default=20)
+    h.add_argument("--seeds", type=int, default=4)
+    h.add_argument("--seed", type=int, default=0)
+    h.add_argument("--engine", default="numba")
+    h.add_argument("--out", help="write the JSON here (default: print)")
+    f = sub.add_parser("figures", help="the figures of docs/reproduction.md from a summary")
+    f.add_argument("--summary", required=True, help="JSON written by summary")
+    f.add_argument("--grid-data", help="compact netCDF of the grid store (paper Figs 6, 8, 9)")
+    f.add_argument("--out", required=True, help="directory for the PNG files")
     a = p.parse_args(argv)
     try:
-        col = sweep.load(a.column)
-        summary = {"column": column_summary(col, a.inv_sigma)}
-        conv = [sweep.load(s) for s in a.convergence] + [col]
-        summary["convergence"] = convergence(conv, a.inv_sigma)
+        if a.what == "figures":
+            for path in _figures(a.summary, a.out, a.grid_data):
+                print(path)
+            return 0
+        if a.what == "summary":
+            result = _summary(a)
+        else:
+            T_values = [float(v) for v in a.T_values.split(",")]
+            batch_sizes = [int(v) for v in a.batch_sizes.split(",")]
+            result = sharpness_scan(T_values, batch_sizes, sigma_w=a.sigma, epochs=a.epochs,
+                                    n_seeds=a.seeds, seed=a.seed, engine=a.engine)  # fmt: skip
     except ValueError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
-    text = json.dumps(summary, indent=1, allow_nan=True)
+    text = json.dumps(_finite_or_none(result), indent=1)
     if a.out:
         with open(a.out, "w") as f:
             f.write(text + "\n")

@@ -72,3 +72,83 @@ def test_convergence_sorted_by_epochs():
     rows = convergence([a, b], 8.0, n_bootstrap=10)
     assert [r["epochs"] for r in rows] == [100, 1000]
     assert rows[0]["tc68_exact"] == -math.inf and rows[1]["tc68_exact"] == math.inf
+
+
+# --------------------------------------------------------------------------- on a real store
+
+
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory):
+    """A real sweep: 1/sigma_W = 8 at T = 2^-5 (ordered) and T = 4 (high-temperature)."""
+    from dysonsgd import sweep
+    from dysonsgd.model import NetworkConfig
+
+    cfg = sweep.SweepConfig(
+        T_values=[2.0**-5, 4.0],
+        sigma_values=[0.125, 1.0],
+        epochs=20,
+        n_seeds=3,
+        network=NetworkConfig(n_batches=50),
+    )
+    path = tmp_path_factory.mktemp("repro") / "s.zarr"
+    sweep.run_sweep(cfg, path, client="inprocess")
+    return sweep.load(path)
+
+
+def test_grid_summary_and_onset_follow_the_phase_rule(tiny_store):
+    from dysonsgd.boundaries import boundary_temperatures, cell_phases
+    from dysonsgd.reproduction import gd_onset, grid_summary
+
+    g = grid_summary(tiny_store)
+    phases = cell_phases(tiny_store).values
+    assert g["inv_sigma_w"] == [1.0, 8.0]  # ascending 1/sigma_W: columns reversed
+    assert g["phases"] == [[str(p) for p in row[::-1]] for row in phases]
+    assert g["cells_done"] == 4 == g["cells"] and sum(g["phase_counts"].values()) == 4
+    b = boundary_temperatures(tiny_store, "exact", (0.68,))[0.68]
+    assert g["tc68_exact"] == b[::-1].tolist()
+    o = gd_onset(tiny_store, 8.0)["gd"]
+    assert o["phases"] == [str(p) for p in phases[:, 0]]
+    assert o["phases"] == ["ordered", "high-temperature"]  # this fixture's two cells
+    assert o["onset_T"] == 4.0 and o["onset_lr"] == pytest.approx(16.0)  # lr = T |B|, |B| 4
+    assert o["high_temperature_fraction"][0] < 0.5 <= o["high_temperature_fraction"][1]
+
+
+def test_probe_summary_is_advise_on_the_coldest_cell(tiny_store):
+    """advise trains its probe seeds at T = 2^-5 with the same base seed, network and data
+    as the sweep's cell there: its T_c per seed, and so its T_max, are the cell's."""
+    from dysonsgd.boundaries import advise
+    from dysonsgd.reproduction import probe_summary
+
+    p = probe_summary(tiny_store, 8.0)
+    adv = advise(0.125, n_seeds=3, epochs=20, n_batches=50, levels=(0.68,))
+    assert p["probe_T_max68_exact"] == pytest.approx(adv.T_max["0.68"], rel=1e-9)
+    assert p["probe_Tc_median_exact"] == pytest.approx(adv.Tc_median, rel=1e-9)
+    assert probe_summary(tiny_store.isel(T=[1]), 8.0) == {}  # no cell at 2^-5
+
+
+def test_compact_data_round_trip_and_figures(tiny_store, tmp_path):
+    """The compact netCDF holds every variable but W_final, equal to the store, and the
+    figures of the reproduction are drawn from the summary and that file alone."""
+    import json
+
+    from dysonsgd.reproduction import _figures, column_summary, convergence, write_compact
+
+    path = write_compact(tiny_store, tmp_path / "s.nc")
+    back = xr.open_dataset(path, engine="scipy").load()
+    assert "W_final" not in back and set(back.data_vars) == set(tiny_store.data_vars) - {"W_final"}
+    for v in back.data_vars:
+        np.testing.assert_array_equal(back[v].values, tiny_store[v].values, err_msg=v)
+    summary = {
+        "column": column_summary(back, 8.0, n_bootstrap=20),
+        "convergence": convergence([back], 8.0, n_bootstrap=20),
+    }
+    (tmp_path / "s.json").write_text(json.dumps(summary))
+    written = _figures(tmp_path / "s.json", tmp_path / "fig", grid_data=path)
+    assert len(written) == 2 + 9 and all(p.stat().st_size > 1000 for p in written)
+
+
+def test_json_has_no_infinities():
+    from dysonsgd.reproduction import _finite_or_none
+
+    d = _finite_or_none({"a": [1.0, math.inf, -math.inf, math.nan], "b": {"c": math.inf}})
+    assert d == {"a": [1.0, None, None, None], "b": {"c": None}}
