@@ -15,7 +15,28 @@ from dysonsgd.cli.train import one_line_warnings
 from dysonsgd.model import NetworkConfig
 from dysonsgd.sgd import SAMPLINGS
 from dysonsgd.sgd.api import SAVE_SCHEDULES
-from dysonsgd.sweep.config import SweepConfig
+from dysonsgd.sweep.config import ENGINES, SweepConfig
+
+
+class _BatchSizes(click.ParamType):
+    """A comma-separated list of positive integers (batch sizes |B|)."""
+
+    name = "list"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (list, tuple)):
+            return tuple(value)
+        parts = [p.strip() for p in str(value).split(",")]
+        out = []
+        for p in parts:
+            try:
+                b = int(p)
+            except ValueError:
+                self.fail(f"{p!r} in {value!r} is not an integer batch size", param, ctx)
+            if b < 1:
+                self.fail(f"{p!r} in {value!r} must be a positive integer", param, ctx)
+            out.append(b)
+        return tuple(out)
 
 
 @cli.command("phase-diagram")
@@ -37,8 +58,14 @@ from dysonsgd.sweep.config import SweepConfig
               help=f"Base seed [{c.default(SweepConfig, 'seed')}].")  # fmt: skip
 @click.option("--n-batches", type=c.POSITIVE_INT, default=None,
               help=f"Batches per epoch [{c.default(NetworkConfig, 'n_batches')}].")  # fmt: skip
-@click.option("--engine", type=click.Choice(["numba", "numpy"]), default=None,
-              help=f"SGD backend [{c.default(SweepConfig, 'engine')}].")  # fmt: skip
+@click.option("--engine", type=click.Choice(ENGINES), default=None,
+              help="Training engine: numba or numpy (SGD), gd (full-batch gradient descent at "
+              f"the same step eps = T |B|) [{c.default(SweepConfig, 'engine')}].")  # fmt: skip
+@click.option("--batch-sizes", type=_BatchSizes(), default=None,
+              help="Run the grid at each of these batch sizes |B|, e.g. 1,4,16,64, on the same "
+              "training set (--n-batches x 4 samples, cut into n/|B| batches) with eps = T |B|, "
+              "into one store (a child store b<|B|>/ per batch size). Default: |B| = 4 "
+              "only.")  # fmt: skip
 @click.option("--sampling", type=click.Choice(SAMPLINGS), default=None,
               help="Which samples each batch sees: fixed (the paper's), shuffle (a permutation "
               "every epoch) or iid (drawn with replacement, the process of the SDE) "
@@ -75,9 +102,9 @@ from dysonsgd.sweep.config import SweepConfig
 @click.option("--plot", "plot_dir", type=click.Path(), help="Write the figures to this directory.")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON summary.")
 def phase_diagram_command(
-    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, sampling, save_schedule,
-    store, resume, scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime,
-    cluster_queue, cluster_account, workers, plot_dir, json_output,
+    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, batch_sizes, sampling,
+    save_schedule, store, resume, scheduler, cluster, cluster_cores, cluster_memory,
+    cluster_walltime, cluster_queue, cluster_account, workers, plot_dir, json_output,
 ):  # fmt: skip
     """Sweep a grid of temperatures T and initial widths sigma_W (paper Figs 1-9).
 
@@ -90,8 +117,8 @@ def phase_diagram_command(
 
     try:
         _phase_diagram(
-            grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, sampling,
-            save_schedule, store, resume,
+            grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, batch_sizes,
+            sampling, save_schedule, store, resume,
             scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime, cluster_queue,
             cluster_account, workers, plot_dir, json_output,
         )  # fmt: skip
@@ -101,9 +128,9 @@ def phase_diagram_command(
 
 
 def _phase_diagram(
-    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, sampling, save_schedule,
-    store, resume, scheduler, cluster, cluster_cores, cluster_memory, cluster_walltime,
-    cluster_queue, cluster_account, workers, plot_dir, json_output,
+    grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, batch_sizes, sampling,
+    save_schedule, store, resume, scheduler, cluster, cluster_cores, cluster_memory,
+    cluster_walltime, cluster_queue, cluster_account, workers, plot_dir, json_output,
 ):  # fmt: skip
     from dysonsgd import boundaries, sweep
 
@@ -123,6 +150,7 @@ def _phase_diagram(
             "--seed": seed,
             "--n-batches": n_batches,
             "--engine": engine,
+            "--batch-sizes": batch_sizes,
             "--sampling": sampling,
             "--save-schedule": save_schedule,
         }
@@ -132,7 +160,7 @@ def _phase_diagram(
             # Options given with --resume must agree with the store (checked below).
             config_req = _config_from_options(
                 grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, config,
-                sampling, save_schedule,
+                sampling, save_schedule, batch_sizes,
             )  # fmt: skip
             if config_req != config:
                 c.fail(
@@ -142,8 +170,15 @@ def _phase_diagram(
     else:
         config = _config_from_options(
             grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, None, sampling,
-            save_schedule,
+            save_schedule, batch_sizes,
         )  # fmt: skip
+    from dysonsgd.sgd import ENGINES as TRAIN_ENGINES
+
+    if config.engine not in TRAIN_ENGINES:
+        c.fail(
+            f"--engine {config.engine} is not offered by this version's dysonsgd.sgd.train "
+            f"(it offers {', '.join(TRAIN_ENGINES)})"
+        )
     net = config.network
     c.check_memory(
         config.n_seeds
@@ -187,9 +222,20 @@ def _phase_diagram(
         finally:
             bar.close()
             close()
-        ds = sweep.load(store)
-        summ = boundaries.summary(ds)
-        written = [] if plot_dir is None else _plot(ds, store, plot_dir)
+        if config.batch_sizes is None:
+            ds = sweep.load(store)
+            summ = boundaries.summary(ds)
+            written = [] if plot_dir is None else _plot(ds, store, plot_dir)
+        else:
+            per_batch, written = {}, []
+            for b, child in sweep.batch_stores(store).items():
+                ds = sweep.load(child)
+                per_batch[b] = (
+                    boundaries.summary(ds),
+                    boundaries.onset_temperatures(boundaries.cell_phases(ds)),
+                )
+                if plot_dir is not None:
+                    written += _plot(ds, store, Path(plot_dir) / child.name)
     except KeyboardInterrupt:
         bar.close()
         if finished:
@@ -206,15 +252,18 @@ def _phase_diagram(
         click.echo(message, err=True)
         c.quiet_abandoned_async_work()
         sys.exit(130)
+    run = {
+        "store": str(store),
+        "cells_computed": len(report.computed),
+        "cells_already_done": report.already_done,
+        "seconds": report.seconds,
+        "compute_seconds": report.compute_seconds,
+        "config": config.to_dict(),
+    }
+    if config.batch_sizes is not None:
+        _report_batch_sizes(run, per_batch, config, store, report, written, plot_dir, json_output)
+        return
     if json_output:
-        run = {
-            "store": str(store),
-            "cells_computed": len(report.computed),
-            "cells_already_done": report.already_done,
-            "seconds": report.seconds,
-            "compute_seconds": report.compute_seconds,
-            "config": config.to_dict(),
-        }
         c.echo_json({**run, **summ.to_dict(), "figures": [str(p) for p in written]})
         return
     click.echo(
@@ -223,6 +272,60 @@ def _phase_diagram(
         f"{report.seconds:.1f} s)"
     )
     _print_map(summ, config)
+    _print_boundary(summ)
+    _print_disorder_line(summ)
+    if written:
+        click.echo(f"figures written to {plot_dir} ({len(written)} files)")
+
+
+def _report_batch_sizes(run, per_batch, config, store, report, written, plot_dir, json_output):
+    """The summary of a sweep over batch sizes: one block (JSON object) per batch size."""
+    blocks = []
+    for b, (summ, onset) in per_batch.items():
+        blocks.append(
+            {
+                "batch_size": b,
+                "n_batches": config.batch_size_configs()[b].network.n_batches,
+                **summ.to_dict(),
+                "onset_T": onset,
+            }
+        )
+    cells = sum(s["cells"] for s, _ in per_batch.values())
+    cells_done = sum(s["cells_done"] for s, _ in per_batch.values())
+    if json_output:
+        c.echo_json(
+            {
+                **run,
+                "cells": cells,
+                "cells_done": cells_done,
+                "batch_sizes": blocks,
+                "figures": [str(p) for p in written],
+            }
+        )
+        return
+    click.echo(
+        f"phase diagram over batch sizes {', '.join(map(str, config.batch_sizes))}: "
+        f"{cells_done}/{cells} cells in {store} ({len(report.computed)} computed now, "
+        f"{report.already_done} already done; {report.seconds:.1f} s)"
+    )
+    for b, (summ, onset) in per_batch.items():
+        inv = summ["inv_sigma_values"]
+        click.echo("")
+        click.echo(
+            f"|B| = {b} (eps = {b} T): onset of the high-temperature phase at T = "
+            + ", ".join("none" if t != t else f"{t:g}" for t in onset)
+            + " for 1/sigma_W = "
+            + ", ".join(f"{v:g}" for v in inv)
+        )
+        _print_map(summ, config)
+        _print_boundary(summ)
+    click.echo("")
+    _print_disorder_line(next(iter(per_batch.values()))[0])
+    if written:
+        click.echo(f"figures written to {plot_dir}/b<|B|>/ ({len(written)} files)")
+
+
+def _print_boundary(summ) -> None:
     n = summ["boundary_T_seeds"]
     click.echo(
         f"predicted high-T boundary, Langevin criterion (exact estimator), {n} seeds per cell:"
@@ -241,6 +344,9 @@ def _phase_diagram(
                 for inv, t in zip(summ["inv_sigma_values"], b[lv], strict=True)
             )
         )
+
+
+def _print_disorder_line(summ) -> None:
     lines = summ["disorder_line_inv_sigma"]
     actual = ""
     if "actual" in lines:
@@ -252,8 +358,6 @@ def _phase_diagram(
             "seeds)"
         )
     click.echo("disorder line 1/sigma_W = sqrt 2 = 1.414 (paper)" + actual)
-    if written:
-        click.echo(f"figures written to {plot_dir} ({len(written)} files)")
 
 
 class _SweepBar:
@@ -300,7 +404,7 @@ def _plot(ds, store, plot_dir) -> list:
 
 def _config_from_options(
     grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, base, sampling=None,
-    save_schedule=None,
+    save_schedule=None, batch_sizes=None,
 ):  # fmt: skip
     """A SweepConfig from the options; unset options come from ``base`` (or the defaults)."""
     from dysonsgd import sweep
@@ -324,6 +428,7 @@ def _config_from_options(
         "engine": c.default(SweepConfig, "engine"),
         "sampling": c.default(SweepConfig, "sampling"),
         "save_schedule": c.default(SweepConfig, "save_schedule"),
+        "batch_sizes": c.default(SweepConfig, "batch_sizes"),
     }
     if base is not None:
         defaults = {
@@ -334,6 +439,7 @@ def _config_from_options(
             "engine": base.engine,
             "sampling": base.sampling,
             "save_schedule": base.save_schedule,
+            "batch_sizes": base.batch_sizes,
         }
     epochs = defaults["epochs"] if epochs is None else epochs
     save_schedule = defaults["save_schedule"] if save_schedule is None else save_schedule
@@ -350,8 +456,11 @@ def _config_from_options(
             engine=defaults["engine"] if engine is None else engine,
             sampling=defaults["sampling"] if sampling is None else sampling,
             save_schedule=save_schedule,
+            batch_sizes=defaults["batch_sizes"] if batch_sizes is None else batch_sizes,
         )
     except ValueError as exc:
+        if "batch size" in str(exc):
+            c.fail(f"Invalid value for '--batch-sizes': {exc}")
         if "save schedule" not in str(exc):
             raise
         c.fail(f"Invalid value for '--save-schedule': {exc}")
