@@ -250,9 +250,15 @@ def _batch_backward(
                 Wt[l, k] += step * grow[k]
 
 
-#: Samples per block of a full-training-set pass (:func:`_full_gradient`): the buffers of
-#: 64 samples (3 x 8 KB at K = 16) stay in L1.
+#: Samples per block of the epoch-0 full-training-set pass (:func:`initial_items`): the
+#: buffers of 64 samples (3 x 8 KB at K = 16) stay in L1.
 _CHUNK = 64
+#: Samples per block of a full-batch gradient-descent step (:func:`_train_item` with
+#: ``full_batch``): blocks of 4 take the register path of :func:`_batch_backward` (SGD's at
+#: |B| = 4), ~3x faster per sample than blocks of 64 (docs/model.md, "Full-batch gradient
+#: descent"). A different summation order from the epoch-0 pass, so GD's first step and
+#: the epoch-0 gradient agree to roundoff, not bit for bit.
+_GD_BLOCK = 4
 
 
 @njit(cache=True, error_model="numpy")
@@ -268,21 +274,22 @@ def _full_gradient(
     idx: np.ndarray,
     grow: np.ndarray,
     gfull: np.ndarray,
+    block: int,
 ) -> float:
     """``gfull = sum_n delta_n a_n^T`` (transposed, (L, K)) over the whole training set at
     ``Wt``; return ``sum_n |e_n|^2``.
 
-    Samples ``0 .. n-1`` in blocks of :data:`_CHUNK` through :func:`_batch_forward` and
-    :func:`_batch_backward` (no update); ``zb``, ``fb``, ``db`` hold at least _CHUNK*K,
-    ``idx`` _CHUNK. The epoch-0 record (:func:`initial_items`) and every step of full-batch
-    gradient descent (:func:`_train_item` with ``full_batch``) are this pass, so GD's first
-    step uses exactly the epoch-0 gradient.
+    Samples ``0 .. n-1`` in blocks of ``block`` through :func:`_batch_forward` and
+    :func:`_batch_backward` (no update); ``zb``, ``fb``, ``db`` hold at least block*K,
+    ``idx`` block. The pass of the epoch-0 record (:func:`initial_items`, blocks of
+    :data:`_CHUNK`) and of every step of full-batch gradient descent (:func:`_train_item`,
+    blocks of :data:`_GD_BLOCK`).
     """
     n = a.shape[0]
     gfull[:, :] = 0.0
     sq = 0.0
-    for start in range(0, n, _CHUNK):
-        m = min(_CHUNK, n - start)
+    for start in range(0, n, block):
+        m = min(block, n - start)
         for t in range(m):
             idx[t] = start + t
         sq += _batch_forward(act, a, idx, m, y, Z, Wt, zb, fb, db)
@@ -353,7 +360,7 @@ def _train_item(
     s = 0
     while s < n_saves and save_epochs[s] < epoch_start:
         s += 1
-    nbuf = _CHUNK if full_batch else B  # samples held in the buffers at once
+    nbuf = _GD_BLOCK if full_batch else B  # samples held in the buffers at once
     zb = np.empty(nbuf * K)
     fb = np.empty(nbuf * K)
     db = np.empty(nbuf * K)
@@ -368,7 +375,7 @@ def _train_item(
         diverged = False
         for b in range(n_batches):
             if full_batch:
-                sq = _full_gradient(act, a, y, Z, Wt, zb, fb, db, idx, grow, gfull)
+                sq = _full_gradient(act, a, y, Z, Wt, zb, fb, db, idx, grow, gfull, _GD_BLOCK)
             else:
                 for n in range(B):
                     if drawn:
@@ -508,7 +515,7 @@ def initial_items(
         idx = np.empty(_CHUNK, dtype=np.int64)
         grow = np.empty(K)
         gsum = np.empty((L, K))
-        sq = _full_gradient(act, aj, yj, Zj, W, zb, fb, db, idx, grow, gsum)
+        sq = _full_gradient(act, aj, yj, Zj, W, zb, fb, db, idx, grow, gsum, _CHUNK)
         loss0[j] = 0.5 * sq / n
         for l in range(L):
             for k in range(K):
