@@ -1,4 +1,4 @@
-"""``dysonsgd train``: SGD on the paper's teacher-student network."""
+"""``dysonsgd train``: SGD, or full-batch gradient descent, on the teacher-student network."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dysonsgd.cli import _common as c
 from dysonsgd.cli.main import cli
 from dysonsgd.phases import classify_sgd
 from dysonsgd.sgd import ENGINES, SAMPLINGS, save_schedule, train
-from dysonsgd.sgd.api import SAVE_SCHEDULES
+from dysonsgd.sgd.api import CHECKPOINT_ENGINES, SAVE_SCHEDULES
 from dysonsgd.sgd.engine import CheckpointError
 
 
@@ -36,7 +36,9 @@ from dysonsgd.sgd.engine import CheckpointError
     type=click.Choice(ENGINES),
     default="numba",
     show_default=True,
-    help="numba: compiled engine; numpy: the readable reference (same records).",
+    help="numba: compiled engine; numpy: the readable reference (same records); gd: "
+    "full-batch gradient descent at the same step eps = T * batch size, every step on the "
+    "whole training set, n-batches steps per epoch (same records; needs --sampling fixed).",
 )
 @click.option(
     "--save-points",
@@ -90,7 +92,7 @@ from dysonsgd.sgd.engine import CheckpointError
     "--checkpoint",
     type=click.Path(),
     callback=c.output_path,
-    help="A resumable state file (numba engine): written after every save point; if it "
+    help="A resumable state file (numba or gd engine): written after every save point; if it "
     "holds this run's state the run continues from there (to the same result). Removed "
     "when the command ends.",
 )
@@ -101,6 +103,9 @@ def train_command(
     shuffle, K, L, d_in, activation, n_batches, out, checkpoint, json_output, plot,
 ):  # fmt: skip
     """Train an ensemble of students with SGD (paper protocol: fixed data, batches in order).
+
+    With --engine gd: full-batch gradient descent on the same networks and data, at the same
+    step eps, every step on the whole training set (no noise), n-batches steps per epoch.
 
     Records W, the epoch-mean gradient and loss at the save points (evenly spaced, or the
     published runs' timing with --save-schedule paper), and prints the observables of the
@@ -114,6 +119,12 @@ def train_command(
         if sampling != "shuffle" and given is not click.core.ParameterSource.DEFAULT:
             c.fail(f"--shuffle (same as --sampling shuffle) conflicts with --sampling {sampling}")
         sampling = "shuffle"
+    if engine == "gd" and sampling != "fixed":
+        c.fail(
+            f"--engine gd (full-batch gradient descent) uses every training sample at every "
+            f"step, so --sampling {sampling} has no meaning; drop it (fixed) or use an SGD "
+            "engine"
+        )
     if save_points is not None and not 2 <= save_points <= epochs + 1:
         c.fail(
             f"Invalid value for '--save-points': {save_points} needs 2 <= save points <= "
@@ -137,8 +148,8 @@ def train_command(
         f"{save_points} of a {K} x {L} network)",
     )
 
-    if checkpoint is not None and engine != "numba":
-        c.fail("--checkpoint needs the numba engine (--engine numba)")
+    if checkpoint is not None and engine not in CHECKPOINT_ENGINES:
+        c.fail("--checkpoint needs the numba engine (--engine numba; or gd for gradient descent)")
     resumed = _checkpoint_epoch(checkpoint)
 
     with c.progress_bar(
@@ -190,11 +201,18 @@ def train_command(
         summary = result.summary(obs, labels, save_schedule=schedule)
         c.echo_json({**summary, "out": out, "plot": plot})
         return
-    click.echo(
-        f"SGD  T={result.temperature:g}  lr={result.lr:g}  |B|={config.batch_size}  "
-        f"sigma_W={sigma:g}  epochs={epochs}  seeds={seeds}  engine={engine}  "
-        f"sampling={result.sampling}"
-    )
+    if engine == "gd":
+        click.echo(
+            f"full-batch gradient descent at step eps={result.lr:g} (the SGD step at "
+            f"T={result.temperature:g}, |B|={config.batch_size}), {config.n_batches} steps "
+            f"per epoch  sigma_W={sigma:g}  epochs={epochs}  seeds={seeds}  engine=gd"
+        )
+    else:
+        click.echo(
+            f"SGD  T={result.temperature:g}  lr={result.lr:g}  |B|={config.batch_size}  "
+            f"sigma_W={sigma:g}  epochs={epochs}  seeds={seeds}  engine={engine}  "
+            f"sampling={result.sampling}"
+        )
     header = (
         f"{'seed':>4} {'loss(0)':>10} {'loss(end)':>10} {'test loss':>10} {'|grad|':>10} "
         f"{'G(tf,0)':>8} {'align':>7} {'x_1':>10} {'x_1*':>10} {'phase':>16}  diverged"
