@@ -203,6 +203,28 @@ def test_interrupted_sweep_resumes_only_the_missing_cells(two_store, tmp_path):
     assert sweep.run_sweep(TWO, path, client="inprocess").computed == []
 
 
+def test_a_batch_sizes_checkpoint_is_continued(two_store, tmp_path):
+    """A checkpoint in <store>.checkpoints/b4/ is read by the rerun (its steps counted as done,
+    the cell continued from it to the same data) and removed once the cell is stored."""
+    ref, *_ = two_store
+    path = tmp_path / "s.zarr"
+    sweep.open_store(path, TWO)
+    child = sweep.batch_stores(path)[4]
+    ckpt = sweep.checkpoint_dir(child) / "cell-1-0.npz"
+    assert ckpt.parent == tmp_path / "s.zarr.checkpoints" / "b4"
+    ckpt.parent.mkdir(parents=True)
+    # a cell killed after its last save point leaves its checkpoint of every epoch
+    sweep.compute_cell(TWO.batch_size_configs()[4], 1, 0, checkpoint=ckpt, checkpoint_interval=0)
+    assert ckpt.is_file()
+    steps = []
+    sweep.run_sweep(TWO, path, client="inprocess", on_steps=lambda d, t: steps.append(d))
+    b4 = TWO.batch_size_configs()[4]
+    assert steps[0] == b4.n_seeds * b4.epochs * b4.network.n_batches  # that cell, all done
+    for b in TWO.batch_sizes:
+        _equal_stores(path / f"b{b}", ref / f"b{b}")
+    assert not (tmp_path / "s.zarr.checkpoints").exists()
+
+
 def test_other_configurations_and_parent_reads_refused(two_store, tmp_path):
     path, *_ = two_store
     other = sweep.SweepConfig(**BASE, batch_sizes=(1, 2))
