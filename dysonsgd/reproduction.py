@@ -257,29 +257,28 @@ def grid_summary(ds, *, level: float = LEVEL) -> dict:
 
 
 def _onset(ds, inv_sigma_w: float) -> dict:
-    """Where one column of a store turns high-temperature, by the package's phase rule."""
-    from dysonsgd.boundaries import seed_phases
+    """Where one column of a store turns high-temperature, by the package's phase rule
+    (:func:`dysonsgd.boundaries.onset_temperatures` of :func:`~dysonsgd.boundaries.cell_phases`),
+    with the fraction of each cell's seeds labelled high-temperature."""
+    from dysonsgd.boundaries import cell_phases, onset_temperatures, seed_phases
 
     col = _column(ds, inv_sigma_w)
+    j = int(np.nonzero(ds["sigma_w"].values == col["sigma_w"].values)[0][0])
+    phases = cell_phases(ds).isel(sigma_w=[j])
     T = col["T"].values.astype(float)
     lr = col["lr"].values.astype(float) if "lr" in col else T * math.nan
-    frac, votes = [], []
-    from dysonsgd.phases import vote
-
-    for i in range(len(T)):
-        if col["cell_done"].values[i] != 1.0:
-            frac.append(math.nan)
-            votes.append("")
-            continue
-        ph = seed_phases(col.isel(T=i))
-        frac.append(float(np.mean([p == "high-temperature" for p in ph])))
-        votes.append(vote(ph))
-    hot = [k for k, v in enumerate(votes) if v == "high-temperature"]
-    k = hot[0] if hot else None
+    frac = [
+        float(np.mean([p == "high-temperature" for p in seed_phases(col.isel(T=i))]))
+        if col["cell_done"].values[i] == 1.0
+        else math.nan
+        for i in range(len(T))
+    ]
+    onset = float(onset_temperatures(phases)[0])
+    k = int(np.nonzero(T == onset)[0][0]) if math.isfinite(onset) else None
     return {
         "T": T.tolist(),
         "lr": lr.tolist(),
-        "phases": votes,
+        "phases": [str(p) for p in phases.values[:, 0]],
         "high_temperature_fraction": frac,
         "onset_T": float(T[k]) if k is not None else None,
         "onset_lr": float(lr[k]) if k is not None else None,
@@ -537,6 +536,12 @@ def main(argv: list[str] | None = None) -> int:
     h.add_argument("--seeds", type=int, default=4)
     h.add_argument("--seed", type=int, default=0)
     h.add_argument("--engine", default="numba")
+    h.add_argument(
+        "--n-samples",
+        type=int,
+        default=4000,
+        help="training inputs (4096 lets |B| = 1, 4, 16, 64 all divide it)",
+    )
     h.add_argument("--out", help="write the JSON here (default: print)")
     f = sub.add_parser("figures", help="the figures of docs/reproduction.md from a summary")
     f.add_argument("--summary", required=True, help="JSON written by summary")
@@ -554,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
             T_values = [float(v) for v in a.T_values.split(",")]
             batch_sizes = [int(v) for v in a.batch_sizes.split(",")]
             result = sharpness_scan(T_values, batch_sizes, sigma_w=a.sigma, epochs=a.epochs,
-                                    n_seeds=a.seeds, seed=a.seed, engine=a.engine)  # fmt: skip
+                                    n_seeds=a.seeds, seed=a.seed, engine=a.engine,
+                                    n_samples=a.n_samples)  # fmt: skip
     except ValueError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
