@@ -138,6 +138,7 @@ def advise_command(
         f"T = {T0:g} even where its flow there is labelled ordered."
     )
     click.echo(textwrap.fill(note, width=95))
+    click.echo(textwrap.fill(adv["convergence"]["note"] + ".", width=95))
     lines = adv["disorder_lines"]
     if adv["jammed"]:
         click.echo(

@@ -414,6 +414,74 @@ def _ordered_temperature(Tc_sorted: np.ndarray, level: float) -> float:
     return float(Tc_sorted[k])
 
 
+#: How far ``advise``'s probe is from converged, measured: ``T_max(0.68)`` of the criterion
+#: on the 10 seeds (base seed 0) of the paper's network at 1/sigma_W = 8 trained at
+#: T = 2^-5 for E epochs -- the coldest cell of ``dysonsgd phase-diagram --T-values
+#: 0.03125,...,64 --sigma-values 0.125 --epochs E --seeds 10`` (docs/reproduction.md, "How
+#: long to train"; ``convergence[].probe_T_max68_*`` in docs/data/reproduction.json).
+PROBE_CONVERGENCE: dict[str, dict[int, float]] = {
+    "exact": {100: 0.0985, 1000: 0.0423, 100000: 0.394},
+    "paper": {100: math.inf, 1000: 3.00, 100000: 9.33},
+}
+#: The 1/sigma_W and seeds of :data:`PROBE_CONVERGENCE`.
+PROBE_CONVERGENCE_AT: tuple[float, int] = (8.0, 10)
+
+
+def probe_convergence(epochs: int, estimator: str = "exact") -> dict:
+    """How far a probe of ``epochs`` epochs is from converged, from :data:`PROBE_CONVERGENCE`.
+
+    The measured run length nearest to ``epochs`` (in log epochs) and the ratio of the
+    probe's ``T_max(0.68)`` there to its value at the longest measured length.
+
+    Parameters
+    ----------
+    epochs : int
+    estimator : {"exact", "paper"}
+
+    Returns
+    -------
+    dict
+        ``epochs``, ``nearest_measured_epochs``, ``T_max68`` (there), ``reference_epochs``,
+        ``reference_T_max68``, ``ratio`` (``T_max68 / reference_T_max68``; inf if the probe
+        there had no finite value), ``inv_sigma_w`` and ``seeds`` of the measurement, and
+        ``note``: one sentence for the user.
+    """
+    if estimator not in PROBE_CONVERGENCE:
+        raise ValueError(f"estimator must be 'exact' or 'paper', got {estimator!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    table = PROBE_CONVERGENCE[estimator]
+    lengths = sorted(table)
+    ref = lengths[-1]
+    near = min(lengths, key=lambda e: abs(math.log(e / epochs)))
+    ratio = table[near] / table[ref]
+    inv, seeds = PROBE_CONVERGENCE_AT
+    there = "" if near == epochs else f" (nearest measured length to {epochs:,}: {near:,})"
+    if near == ref:
+        note = (
+            f"a probe of {epochs:,} epochs is at the longest length measured ({ref:,} epochs"
+            f" at 1/sigma_W = {inv:g}, {seeds} seeds): the reference itself"
+        )
+    else:
+        shown = "no finite T_max" if not math.isfinite(ratio) else f"{ratio:.2g} x"
+        note = (
+            f"how far from converged: at 1/sigma_W = {inv:g} ({seeds} seeds, measured) the "
+            f"probe's T_max(0.68) after {near:,} epochs{there} was {shown} its value after "
+            f"{ref:,} epochs ({table[near]:.3g} vs {table[ref]:.3g}); see docs/reproduction.md"
+        )
+    return {
+        "epochs": int(epochs),
+        "nearest_measured_epochs": near,
+        "T_max68": table[near],
+        "reference_epochs": ref,
+        "reference_T_max68": table[ref],
+        "ratio": ratio,
+        "inv_sigma_w": inv,
+        "seeds": seeds,
+        "note": note,
+    }
+
+
 @dataclass(frozen=True, eq=False)
 class Advice(FieldsAsMapping):
     """What :func:`advise` predicts; ``adv["T_max"]`` reads a field like ``adv.T_max``.
@@ -448,6 +516,9 @@ class Advice(FieldsAsMapping):
         ``1/sigma_W`` below the actual-width line of :func:`disorder_lines`.
     disorder_lines : dict
         :func:`disorder_lines` of these seeds.
+    convergence : dict
+        :func:`probe_convergence` of the probe's epochs: how far from converged a probe of
+        that length was, measured at 1/sigma_W = 8.
 
     References
     ----------
@@ -473,6 +544,7 @@ class Advice(FieldsAsMapping):
     jammed: bool
     jammed_actual_width: bool
     disorder_lines: dict
+    convergence: dict
 
 
 def advise(
@@ -625,4 +697,5 @@ def advise(
         jammed=1.0 / sigma_w < math.sqrt(2.0),
         jammed_actual_width=1.0 / sigma_w < lines["actual"],
         disorder_lines=lines,
+        convergence=probe_convergence(int(result.epochs), estimator),
     )

@@ -205,3 +205,33 @@ def test_advise_returns_an_advice_and_the_cli_prints_its_to_dict(adv):
 def test_cli_n_batches_default_is_the_network_configs():
     params = {p.name: p for p in cli.get_command(None, "advise").params}
     assert params["n_batches"].default == NetworkConfig().n_batches
+
+
+def test_probe_convergence_reads_the_nearest_measured_length(monkeypatch):
+    """By hand on a planted table: the nearest length in log epochs, the ratio to the longest
+    length's value, inf when the probe there had no finite T_max; the Advice carries it and
+    the CLI prints its note."""
+    monkeypatch.setitem(boundaries.PROBE_CONVERGENCE, "exact", {100: 0.1, 1000: 0.05, 100000: 0.4})
+    monkeypatch.setitem(boundaries.PROBE_CONVERGENCE, "paper", {100: math.inf, 100000: 2.0})
+    c = boundaries.probe_convergence(20, "exact")
+    assert c["nearest_measured_epochs"] == 100 and c["ratio"] == pytest.approx(0.25)
+    assert "0.25 x" in c["note"] and "nearest measured length to 20: 100" in c["note"]
+    # 3000 is nearer 1000 than 100000 in log epochs (log 3 < log 33)
+    assert boundaries.probe_convergence(3000)["nearest_measured_epochs"] == 1000
+    assert boundaries.probe_convergence(50000)["ratio"] == 1.0
+    p = boundaries.probe_convergence(100, "paper")
+    assert p["ratio"] == math.inf and "no finite T_max" in p["note"]
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        boundaries.probe_convergence(0)
+    with pytest.raises(ValueError, match="estimator must be"):
+        boundaries.probe_convergence(10, "other")
+
+
+def test_advice_says_how_far_its_probe_is_from_converged():
+    out = CliRunner().invoke(
+        cli, ["advise", "--sigma", "0.125", "--seeds", "2", "--epochs", "20", "--n-batches", "20"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "how far from converged" in " ".join(out.output.split())
+    adv = boundaries.advise(0.125, n_seeds=2, epochs=20, n_batches=20)
+    assert adv.convergence == boundaries.probe_convergence(20, "exact")
