@@ -25,6 +25,8 @@ def plot_command(store, out_dir, formats, json_output):
     """Write paper Figs 1-9 from a phase-diagram STORE (made by dysonsgd phase-diagram).
 
     Axes as in the paper: x = 1/sigma_W, y = T, both log2. Cells not yet computed are blank.
+    A store over batch sizes (phase-diagram --batch-sizes) gets the same figures for each
+    batch size |B|, in OUT/b<|B|>/.
     """
     from dysonsgd import sweep
     from dysonsgd.plot import phase as _plot_phase
@@ -33,9 +35,15 @@ def plot_command(store, out_dir, formats, json_output):
     if not p.exists():
         c.fail(f"no store at {p}; make one with dysonsgd phase-diagram")
     out = c.check_output_dir("--out", out_dir)
-    c.checked_store(p)
-    ds = sweep.load(p)
-    written = _plot_phase.plot_store(ds, out, formats or _plot_phase.FORMATS)
+    config = c.checked_store(p)
+    if config.batch_sizes is None:
+        targets = [(p, out)]
+    else:  # one ordinary store per batch size, b<|B|>/, each into a folder of that name
+        targets = [(child, out / child.name) for child in sweep.batch_stores(p).values()]
+    written = []
+    for child, child_out in targets:
+        ds = sweep.load(child)
+        written += _plot_phase.plot_store(ds, child_out, formats or _plot_phase.FORMATS)
     if json_output:
         c.echo_json({"store": str(p), "figures": [str(w) for w in written]})
         return
