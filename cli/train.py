@@ -8,6 +8,7 @@ import sys
 import warnings
 
 import click
+import numpy as np
 
 from dysonsgd import ACTIVATIONS, NetworkConfig, observables
 from dysonsgd.cli import _common as c
@@ -98,9 +99,16 @@ from dysonsgd.sgd.engine import CheckpointError
 )
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", type=click.Path(), callback=c.plot_path, help="Write a figure here.")
+@click.option(
+    "--sharpness",
+    is_flag=True,
+    help="After training, the top Hessian eigenvalue lambda_max of the training loss at every "
+    "save (dysonsgd.observables.sharpness) against the edge of stability eps * lambda_max = 2. "
+    "Adds ~30-60 ms per save point per seed at the paper's size.",
+)
 def train_command(
     T, lr, sigma, batch_size, epochs, seeds, seed, engine, save_points, schedule, sampling,
-    shuffle, K, L, d_in, activation, n_batches, out, checkpoint, json_output, plot,
+    shuffle, K, L, d_in, activation, n_batches, out, checkpoint, json_output, plot, sharpness,
 ):  # fmt: skip
     """Train an ensemble of students with SGD (paper protocol: fixed data, batches in order).
 
@@ -197,9 +205,12 @@ def train_command(
     if checkpoint is not None:  # the run's results are out: its state is not needed
         with contextlib.suppress(FileNotFoundError):
             os.unlink(checkpoint)
+    # after the results are written: a long run is not lost if this fails
+    lambda_max = observables.sharpness(result) if sharpness else None
     if json_output:
         summary = result.summary(obs, labels, save_schedule=schedule)
-        c.echo_json({**summary, "out": out, "plot": plot})
+        extra = {} if lambda_max is None else {"sharpness": _sharpness_json(result, lambda_max)}
+        c.echo_json({**summary, "out": out, "plot": plot, **extra})
         return
     if engine == "gd":
         click.echo(
@@ -231,9 +242,38 @@ def train_command(
     if resumed:
         click.echo(f"continued from epoch {resumed} of checkpoint {checkpoint} (now removed)")
     click.echo(f"phase: {labels.phase}")
+    if lambda_max is not None:
+        _print_sharpness(result, lambda_max)
     for what, path in (("results", out), ("figure", plot)):
         if path is not None:
             click.echo(f"{what} written to {path}")
+
+
+EDGE_OF_STABILITY = (
+    "gradient descent at this step is stable near a minimum only while eps * lambda_max < 2 "
+    "(edge of stability, Cohen et al. 2021)"
+)
+
+
+def _sharpness_json(result, lambda_max) -> dict:
+    """The ``sharpness`` key of --json: lambda_max per seed and save, the step, 2 / eps."""
+    return {"lambda_max": lambda_max, "eps": result.lr, "edge": 2.0 / result.lr}
+
+
+def _print_sharpness(result, lambda_max) -> None:
+    """Per save epoch, the median over seeds of lambda_max and of eps * lambda_max."""
+    n_seeds = lambda_max.shape[0]
+    finite = np.isfinite(lambda_max)
+    what = f"median over {n_seeds} seeds" if n_seeds > 1 else "one seed"
+    if not finite.all():
+        what += "; seeds whose W is not finite left out"
+    click.echo(f"sharpness: top Hessian eigenvalue of the training loss ({what})")
+    click.echo(f"{'epoch':>10} {'lambda_max':>12} {'eps*lambda_max':>15}")
+    for s, epoch in enumerate(result.save_epochs):
+        col = lambda_max[finite[:, s], s]
+        med = float(np.median(col)) if col.size else float("nan")
+        click.echo(f"{int(epoch):>10} {med:>12.4g} {result.lr * med:>15.4g}")
+    click.echo(EDGE_OF_STABILITY)
 
 
 @contextlib.contextmanager
