@@ -179,6 +179,11 @@ class SweepConfig:
         from dysonsgd.sgd.sampling import check_sampling
 
         check_sampling(self.sampling)
+        if self.engine == "gd" and self.sampling != "fixed":
+            raise ValueError(
+                f"engine 'gd' (full-batch gradient descent) sees every sample at every step: "
+                f"sampling={self.sampling!r} has no meaning there; drop it (or use 'fixed')"
+            )
         from dysonsgd.sgd.api import save_schedule
 
         # an unknown schedule, or a paper schedule whose epochs are not a multiple of the gaps

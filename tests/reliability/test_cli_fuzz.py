@@ -376,11 +376,6 @@ def test_damaged_store(work, good_store, tmp_path):
 
 # Values each valid on its own that are bad together, or against the training set: exit 2
 # before any work, nothing written.
-GD_SAMPLING_LATE = pytest.mark.xfail(
-    strict=True,
-    reason="phase-diagram checks --engine gd against --sampling only inside the cell task: "
-    "the store is created, the cell fails, exit 1 (SweepConfig does not refuse the pair)",
-)
 PD_GD = _with(BASE["phase-diagram"], "--engine", "gd")
 TRAIN_GD = _with(BASE["train"], "--engine", "gd")
 CONFLICTS = [
@@ -396,10 +391,9 @@ CONFLICTS = [
     pytest.param(_with(PD_GD, "--batch-sizes", "3"),
                  id="phase-diagram --engine gd --batch-sizes 3"),
     # full-batch gradient descent sees every sample at every step: no sampling mode
-    pytest.param(_with(PD_GD, "--sampling", "iid"), id="phase-diagram --engine gd --sampling iid",
-                 marks=GD_SAMPLING_LATE),
+    pytest.param(_with(PD_GD, "--sampling", "iid"), id="phase-diagram --engine gd --sampling iid"),
     pytest.param(_with(PD_GD, "--sampling", "shuffle"),
-                 id="phase-diagram --engine gd --sampling shuffle", marks=GD_SAMPLING_LATE),
+                 id="phase-diagram --engine gd --sampling shuffle"),
     pytest.param(_with(TRAIN_GD, "--sampling", "iid"), id="train --engine gd --sampling iid"),
     pytest.param(_with(TRAIN_GD, "--sampling", "shuffle"),
                  id="train --engine gd --sampling shuffle"),

@@ -382,6 +382,3 @@ def test_cli_resume_with_other_batch_sizes_refused(two_store, tmp_path):
     _one_line_error(res, "different configuration", "batch_sizes: [1, 4] in the store")
     res = _run([*CLI, "--store", str(path)])  # the plain sweep on a store over batch sizes
     _one_line_error(res, "different configuration", "batch_sizes")
-    # figures of a store over batch sizes: one line naming its children
-    res = _run(["plot", str(path), "--out", str(tmp_path / "figs")])
-    _one_line_error(res, "sweep over batch sizes 1, 4", "b1")
