@@ -622,7 +622,7 @@ def top_hessian_eigenvalue(
     J. Cohen et al., "Gradient descent on neural networks typically occurs at the edge of
     stability", ICLR 2021; ARPACK (scipy.sparse.linalg.eigsh documentation).
     """
-    from scipy.sparse.linalg import LinearOperator, eigsh
+    from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh
 
     W = _check_W(W, instance)
     iters = positive_int("iters", iters)
@@ -635,5 +635,11 @@ def top_hessian_eigenvalue(
 
     op = LinearOperator((K * L, K * L), matvec=matvec, dtype=np.float64)
     v0 = np.random.default_rng(0).standard_normal(K * L)  # fixed start: deterministic
-    vals = eigsh(op, k=1, which="LA", v0=v0, maxiter=iters, tol=tol, return_eigenvectors=False)
-    return float(vals[0])
+    try:
+        vals = eigsh(op, k=1, which="LA", v0=v0, maxiter=iters, tol=tol, return_eigenvectors=False)
+        return float(vals[0])
+    except ArpackError:
+        # A degenerate Hessian (e.g. every unit saturated, so H v0 = 0) stops ARPACK
+        # ("starting vector is zero"); form H from K L exact products instead.
+        H = np.column_stack([matvec(e) for e in np.eye(K * L)])
+        return float(np.linalg.eigvalsh(0.5 * (H + H.T))[-1])

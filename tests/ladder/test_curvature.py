@@ -76,3 +76,16 @@ def test_curvature_refuses_bad_input():
         top_hessian_eigenvalue(W, inst, iters=0)
     with pytest.raises(ValueError, match="tol must be"):
         top_hessian_eigenvalue(W, inst, tol=-1.0)
+
+
+def test_top_eigenvalue_of_a_saturated_network_is_that_of_the_dense_hessian():
+    """Every tanh unit saturated: H v0 = 0 stops ARPACK ("starting vector is zero"); the
+    dense Hessian from exact products gives the answer instead (here 0 to rounding)."""
+    inst = make_instances(SMALL, 1.0, 1, 2)[0]
+    W = 1e6 * inst.W0
+    K, L = W.shape
+    H = np.column_stack(
+        [hessian_vector_product(W, inst, e.reshape(K, L)).ravel() for e in np.eye(K * L)]
+    )
+    exact = np.linalg.eigvalsh(0.5 * (H + H.T))[-1]
+    assert top_hessian_eigenvalue(W, inst) == pytest.approx(exact, abs=1e-12)
