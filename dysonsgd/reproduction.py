@@ -115,8 +115,10 @@ def column_summary(
         ``inv_sigma_w``, ``epochs``, ``seeds``, ``T`` (ascending), per T:
         ``final_loss_median``, ``final_loss_16``, ``final_loss_84``, ``grad_norm_median``,
         ``test_loss_median``, ``diverged_fraction``, ``ordered_fraction_exact``,
-        ``ordered_fraction_paper``; and ``tc68_exact``, ``tc68_paper`` (the temperature where
-        the fraction first falls below ``level``, linear in log2 T between grid points;
+        ``ordered_fraction_paper``, ``phase`` (the seed vote of the package's phase rule) and
+        ``high_temperature_fraction`` (of seeds; these two only for a real store); and
+        ``tc68_exact``, ``tc68_paper`` (the temperature where the fraction first falls
+        below ``level``, linear in log2 T between grid points;
         ``-inf`` below the grid, ``inf`` above) with ``tc68_exact_error`` and
         ``tc68_paper_error``: the bootstrap's 16 and 84 % quantiles of log2 tc.
 
@@ -152,6 +154,10 @@ def column_summary(
     out["grad_norm_median"] = q("grad_norm", 0.5)
     out["test_loss_median"] = q("test_loss", 0.5)
     out["diverged_fraction"] = col["diverged"].values.mean(axis=1).tolist()
+    if "eigenvalues" in col:  # the phase of every cell by the one phase rule
+        onset = _onset(ds, inv_sigma_w)
+        out["phase"] = onset["phases"]
+        out["high_temperature_fraction"] = onset["high_temperature_fraction"]
     for est in ("exact", "paper"):
         ordered = np.asarray(col[f"ordered_{est}"].values == 1.0)
         out[f"ordered_fraction_{est}"] = ordered.mean(axis=1).tolist()
