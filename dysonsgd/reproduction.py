@@ -511,6 +511,126 @@ def _figures(summary_path, out_dir, grid_data=None) -> list[Path]:
     return written
 
 
+def _g(v, fmt: str = ".3g") -> str:
+    if v is None:
+        return "--"
+    if isinstance(v, float) and not math.isfinite(v):
+        return "--"
+    return format(v, fmt)
+
+
+def _tc_cell(tc, err) -> str:
+    """``tc [16 %, 84 %]`` from the summary's tc68 and its bootstrap quantiles of log2 tc."""
+    if tc is None:
+        return "outside the grid"
+    if not err:
+        return _g(tc)
+    lo, hi = err.get("log2_tc_16"), err.get("log2_tc_84")
+
+    def q(v):
+        if v is None or v <= -59:
+            return "below grid"
+        if v >= 59:
+            return "above grid"
+        return _g(2.0**v)
+
+    return f"{_g(tc)} [{q(lo)}, {q(hi)}]"
+
+
+def tables(d: dict) -> str:
+    """The Markdown tables of docs/reproduction.md from a summary (``summary`` subcommand).
+
+    Parameters
+    ----------
+    d : dict
+        The summary JSON, as :func:`main` ``summary`` writes it.
+
+    Returns
+    -------
+    str
+    """
+    out = []
+    c = d["column"]
+    out.append(f"Column 1/sigma_W = {c['inv_sigma_w']:g}, {c['epochs']:,} epochs, "
+               f"{c['seeds']} seeds\n")  # fmt: skip
+    out.append("| T | final loss (median [16 %, 84 %]) | test loss | gradient norm | "
+               "phase (hot seeds) | ordered, exact | ordered, paper |")  # fmt: skip
+    out.append("|---|---|---|---|---|---|---|")
+    for k, T in enumerate(c["T"]):
+        ph = c.get("phase", [""] * len(c["T"]))[k]
+        hot = c.get("high_temperature_fraction", [None] * len(c["T"]))[k]
+        hot_s = "" if hot is None else f" ({round(hot * c['seeds'])}/{c['seeds']})"
+        loss = (
+            f"{_g(c['final_loss_median'][k], '.2e')} [{_g(c['final_loss_16'][k], '.1e')}, "
+            f"{_g(c['final_loss_84'][k], '.1e')}]"
+        )
+        fe = _g(c["ordered_fraction_exact"][k], ".2f")
+        fp = _g(c["ordered_fraction_paper"][k], ".2f")
+        out.append(
+            f"| {T:g} | {loss} | {_g(c['test_loss_median'][k], '.2e')} | "
+            f"{_g(c['grad_norm_median'][k], '.2e')} | {ph}{hot_s} | {fe} | {fp} |"
+        )
+    out.append("")
+    out.append("| epochs | seeds | tc68, exact [16 %, 84 %] | tc68, paper [16 %, 84 %] | "
+               "advise T_max(0.68), exact | advise T_max(0.68), paper |")  # fmt: skip
+    out.append("|---|---|---|---|---|---|")
+    for r in d["convergence"]:
+        out.append(
+            f"| {r['epochs']:,} | {r['seeds']} | "
+            f"{_tc_cell(r['tc68_exact'], r.get('tc68_exact_error'))} | "
+            f"{_tc_cell(r['tc68_paper'], r.get('tc68_paper_error'))} | "
+            f"{_g(r.get('probe_T_max68_exact'))} | {_g(r.get('probe_T_max68_paper'))} |"
+        )
+    if "grid" in d:
+        g = d["grid"]
+        out.append("")
+        out.append(
+            f"Grid: {g['epochs']:,} epochs, {g['seeds']} seeds, {g['cells_done']} of "
+            f"{g['cells']} cells; phases {g['phase_counts']}\n"
+        )
+        out.append(
+            "| 1/sigma_W | tc68, exact | tc68, paper | onset of high-temperature (phase rule) |"
+        )
+        out.append("|---|---|---|---|")
+        for j, inv in enumerate(g["inv_sigma_w"]):
+            col = [row[j] for row in g["phases"]]
+            hot = [T for T, p in zip(g["T"], col, strict=True) if p == "high-temperature"]
+            out.append(f"| {inv:g} | {_g(g['tc68_exact'][j])} | {_g(g['tc68_paper'][j])} | "
+                       f"{_g(hot[0]) if hot else 'none on the grid'} |")  # fmt: skip
+    if d.get("batch_size_onset"):
+        out.append("")
+        out.append("| \\|B\\| | onset T | onset eps = T \\|B\\| | phase per T | "
+                   "high-temperature seeds per T |")  # fmt: skip
+        out.append("|---|---|---|---|---|")
+        for r in d["batch_size_onset"]:
+            ph = ", ".join(f"{T:g}: {p}" for T, p in zip(r["T"], r["phases"], strict=True))
+            fr = " ".join(_g(f, ".1f") for f in r["high_temperature_fraction"])
+            out.append(f"| {r['batch_size']} | {_g(r['onset_T'])} | {_g(r['onset_lr'])} | "
+                       f"{ph} | {fr} |")  # fmt: skip
+    if d.get("gd"):
+        g = d["gd"]
+        out.append("")
+        out.append(f"GD onset step: {_g(d.get('gd_onset_lr'))}; per eps: " + ", ".join(
+            f"{lr:g}: {p}" for lr, p in zip(g["lr"], g["phases"], strict=True)))  # fmt: skip
+    if d.get("sharpness"):
+        out.append("")
+        out.append(
+            "| engine | \\|B\\| | T | eps | eps lambda_max at W0 | eps lambda_max at the "
+            "end | saves above 2 | phases | final loss |"
+        )
+        out.append("|---|---|---|---|---|---|---|---|---|")
+        for r in d["sharpness"]:
+            lam0 = r["lambda_max_median"][0]
+            ph = ", ".join(f"{p} {r['phases'].count(p)}" for p in dict.fromkeys(r["phases"]))
+            out.append(
+                f"| {r['engine']} | {r['batch_size']} | {r['T']:g} | {r['eps']:g} | "
+                f"{_g(None if lam0 is None else r['eps'] * lam0)} | "
+                f"{_g(r['eps_lambda_max_final_median'])} | {_g(r['above_edge_fraction'], '.2f')} | "
+                f"{ph} | {_g(r['final_loss_median'], '.1e')} |"
+            )
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m dysonsgd.reproduction``: the reproduction's summary, data and scans.
 
@@ -549,12 +669,18 @@ def main(argv: list[str] | None = None) -> int:
         help="training inputs (4096 lets |B| = 1, 4, 16, 64 all divide it)",
     )
     h.add_argument("--out", help="write the JSON here (default: print)")
+    t = sub.add_parser("tables", help="the Markdown tables of docs/reproduction.md")
+    t.add_argument("--summary", required=True, help="JSON written by summary")
     f = sub.add_parser("figures", help="the figures of docs/reproduction.md from a summary")
     f.add_argument("--summary", required=True, help="JSON written by summary")
     f.add_argument("--grid-data", help="compact netCDF of the grid store (paper Figs 6, 8, 9)")
     f.add_argument("--out", required=True, help="directory for the PNG files")
     a = p.parse_args(argv)
     try:
+        if a.what == "tables":
+            with open(a.summary) as fh:
+                print(tables(json.load(fh)), end="")
+            return 0
         if a.what == "figures":
             for path in _figures(a.summary, a.out, a.grid_data):
                 print(path)

@@ -145,6 +145,13 @@ def test_compact_data_round_trip_and_figures(tiny_store, tmp_path):
     (tmp_path / "s.json").write_text(json.dumps(summary))
     written = _figures(tmp_path / "s.json", tmp_path / "fig", grid_data=path)
     assert len(written) == 2 + 9 and all(p.stat().st_size > 1000 for p in written)
+    # the doc's tables from the same summary: one row per temperature and per run length
+    from dysonsgd.reproduction import tables
+
+    text = tables(summary)
+    rows = [ln for ln in text.splitlines() if ln.startswith("| ")]
+    assert len(rows) == 2 + 2 + 1  # two headers, 2 temperatures, 1 run length
+    assert "| 0.03125 |" in text and "| 4 |" in text and "| 20 | 3 |" in text
 
 
 def test_json_has_no_infinities():
