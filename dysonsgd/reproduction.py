@@ -297,7 +297,7 @@ def batch_size_onset(store, inv_sigma_w: float = 8.0) -> list[dict]:
     Returns
     -------
     list of dict
-        Per batch size, ascending: ``batch_size``, ``onset_T`` (the lowest grid T whose
+        Per batch size, ascending: ``batch_size``, ``epochs``, ``onset_T`` (the lowest grid T whose
         cell the seed vote calls high-temperature; None if none), ``onset_lr`` (= onset_T
         |B|), and per T the cell's ``phases`` and ``high_temperature_fraction`` of seeds.
     """
@@ -305,7 +305,10 @@ def batch_size_onset(store, inv_sigma_w: float = 8.0) -> list[dict]:
 
     rows = []
     for B, child in sorted(sweep.batch_stores(store).items()):
-        rows.append({"batch_size": int(B), **_onset(sweep.load(child), inv_sigma_w)})
+        ds = sweep.load(child)
+        rows.append(
+            {"batch_size": int(B), "epochs": int(ds["epoch"].values[-1]), **_onset(ds, inv_sigma_w)}
+        )
     return rows
 
 
@@ -463,21 +466,25 @@ def _summary(a) -> dict:
     if a.grid:
         out["grid"] = grid_summary(sweep.load(a.grid))
     if a.batch_store:
-        out["batch_size_onset"] = batch_size_onset(a.batch_store, a.inv_sigma)
+        out["batch_size_onset"] = [
+            row for store in a.batch_store for row in batch_size_onset(store, a.inv_sigma)
+        ]
     if a.gd_store:
         out.update(gd_onset(sweep.load(a.gd_store), a.inv_sigma))
     if a.sharpness:
-        with open(a.sharpness) as f:
-            out["sharpness"] = json.load(f)
+        out["sharpness"] = []
+        for path in a.sharpness:
+            with open(path) as f:
+                out["sharpness"] += json.load(f)
     if a.data_dir:
         d = Path(a.data_dir)
         d.mkdir(parents=True, exist_ok=True)
         for path in [a.column, *a.convergence, a.grid, a.gd_store]:
             if path:
                 write_compact(sweep.load(path), d / (Path(path).name.removesuffix(".zarr") + ".nc"))
-        if a.batch_store:
-            for B, child in sweep.batch_stores(a.batch_store).items():
-                name = Path(a.batch_store).name.removesuffix(".zarr") + f"-b{B}.nc"
+        for store in a.batch_store:
+            for B, child in sweep.batch_stores(store).items():
+                name = Path(store).name.removesuffix(".zarr") + f"-b{B}.nc"
                 write_compact(sweep.load(child), d / name)
     return out
 
@@ -599,13 +606,14 @@ def tables(d: dict) -> str:
                        f"{_g(hot[0]) if hot else 'none on the grid'} |")  # fmt: skip
     if d.get("batch_size_onset"):
         out.append("")
-        out.append("| \\|B\\| | onset T | onset eps = T \\|B\\| | phase per T | "
+        out.append("| epochs | \\|B\\| | onset T | onset eps = T \\|B\\| | phase per T | "
                    "high-temperature seeds per T |")  # fmt: skip
-        out.append("|---|---|---|---|---|")
+        out.append("|---|---|---|---|---|---|")
         for r in d["batch_size_onset"]:
             ph = ", ".join(f"{T:g}: {p}" for T, p in zip(r["T"], r["phases"], strict=True))
             fr = " ".join(_g(f, ".1f") for f in r["high_temperature_fraction"])
-            out.append(f"| {r['batch_size']} | {_g(r['onset_T'])} | {_g(r['onset_lr'])} | "
+            out.append(f"| {r.get('epochs', '')} | {r['batch_size']} | {_g(r['onset_T'])} | "
+                       f"{_g(r['onset_lr'])} | "
                        f"{ph} | {fr} |")  # fmt: skip
     if d.get("gd"):
         g = d["gd"]
@@ -648,9 +656,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--column", required=True, help="sweep store of the full-length column")
     s.add_argument("--convergence", nargs="*", default=[], help="stores of shorter runs")
     s.add_argument("--grid", help="sweep store of the whole grid")
-    s.add_argument("--batch-store", help="sweep store made with --batch-sizes")
+    s.add_argument("--batch-store", nargs="*", default=[],
+                   help="sweep stores made with --batch-sizes")  # fmt: skip
     s.add_argument("--gd-store", help="sweep store made with --engine gd")
-    s.add_argument("--sharpness", help="JSON written by the sharpness scan")
+    s.add_argument("--sharpness", nargs="*", default=[], help="JSONs of sharpness scans")
     s.add_argument("--data-dir", help="write every store's compact netCDF here")
     s.add_argument("--inv-sigma", type=float, default=8.0)
     s.add_argument("--out", help="write the JSON here (default: print)")

@@ -133,31 +133,40 @@ def onset_figure(
     """Onset temperature of the high-temperature phase against the batch size.
 
     A noise-driven onset sits at one T for every |B| (horizontal); a step-size-driven one
-    at one eps = T |B| (slope -1). Both reference lines pass through the onset at the
-    middle batch size; GD's onset step, if given, is drawn as ``T = eps_GD / |B|``.
+    at one eps = T |B| (slope -1). The noise line passes through the onset at the smallest
+    batch size, the step line through that at the largest (of the longest run); GD's onset
+    step, if given, is drawn as ``T = eps_GD / |B|``.
 
     Parameters
     ----------
     batch_size_onset : list of dict
-        ``summary["batch_size_onset"]`` (:func:`dysonsgd.reproduction.batch_size_onset`).
+        ``summary["batch_size_onset"]`` (:func:`dysonsgd.reproduction.batch_size_onset`);
+        one line per run length (``epochs``). The reference lines go through the longest.
     path : path
     gd_onset_lr : float, optional
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.4, 4), layout="constrained")
-    B = np.array([r["batch_size"] for r in batch_size_onset], dtype=float)
-    on = _arr([r["onset_T"] for r in batch_size_onset])
     Tgrid = np.unique(np.concatenate([_arr(r["T"]) for r in batch_size_onset]))
-    ax.plot(B, on, "o-", color="C3", ms=7, label="SGD: onset (seed vote high-temperature)")
-    ok = np.isfinite(on)
-    if np.any(ok):
-        m = np.nonzero(ok)[0][len(np.nonzero(ok)[0]) // 2]
-        bb = np.geomspace(B.min(), B.max(), 50)
-        ax.plot(bb, np.full_like(bb, on[m]), "k--", lw=0.9, label="fixed T (noise)")
-        ax.plot(bb, on[m] * B[m] / bb, "k:", lw=1.1, label=r"fixed step $\epsilon$")
+    lengths = sorted({r.get("epochs") for r in batch_size_onset}, key=lambda e: e or 0)
+    for k, E in enumerate(lengths):
+        rows = [r for r in batch_size_onset if r.get("epochs") == E]
+        B = np.array([r["batch_size"] for r in rows], dtype=float)
+        on = _arr([r["onset_T"] for r in rows])
+        shift = 1.0 + 0.05 * (k - (len(lengths) - 1) / 2)  # markers side by side
+        ax.plot(B * shift, on, "o-", color=f"C{3 + k}", ms=7 - k,
+                label=f"SGD, {E:,} epochs: onset (seed vote)" if E else "SGD: onset")  # fmt: skip
+    ok = np.nonzero(np.isfinite(on))[0]
+    bb = np.geomspace(B.min(), B.max(), 50)
+    if len(ok):
+        lo, hi = ok[0], ok[-1]  # the noise line through the smallest |B|, the step line
+        ax.plot(bb, np.full_like(bb, on[lo]), "k--", lw=0.9,  # through the largest
+                label=f"fixed T (noise), through |B| = {B[lo]:g}")  # fmt: skip
+        ax.plot(bb, on[hi] * B[hi] / bb, "k:", lw=1.6, zorder=3,
+                label=f"fixed step $\\epsilon$, through |B| = {B[hi]:g}")  # fmt: skip
         if gd_onset_lr is not None and math.isfinite(gd_onset_lr):
             ax.plot(bb, gd_onset_lr / bb, "-", color="C0", lw=1.2,
-                    label=f"GD onset step $\\epsilon$ = {power_of_two(gd_onset_lr)}")  # fmt: skip
+                    label=f"GD onset: $T|B|$ = {power_of_two(gd_onset_lr)}")  # fmt: skip
     for r in batch_size_onset:
         if r["onset_T"] is None:
             ax.annotate("none on grid", (r["batch_size"], Tgrid.max()), fontsize=7)
