@@ -518,6 +518,11 @@ def _figures(summary_path, out_dir, grid_data=None) -> list[Path]:
     return written
 
 
+#: One-letter phase labels of the tables.
+_ABBREV = {"ordered": "o", "crossover": "c", "high-temperature": "h", "disordered": "d",
+           "undetermined": "u"}  # fmt: skip
+
+
 def _g(v, fmt: str = ".3g") -> str:
     if v is None:
         return "--"
@@ -606,11 +611,14 @@ def tables(d: dict) -> str:
                        f"{_g(hot[0]) if hot else 'none on the grid'} |")  # fmt: skip
     if d.get("batch_size_onset"):
         out.append("")
+        Ts = " ".join(f"{T:g}" for T in d["batch_size_onset"][0]["T"])
+        out.append(f"Phase per T = {Ts}: o ordered, c crossover, h high-temperature, "
+                   "d disordered, u undetermined\n")  # fmt: skip
         out.append("| epochs | \\|B\\| | onset T | onset eps = T \\|B\\| | phase per T | "
-                   "high-temperature seeds per T |")  # fmt: skip
+                   "high-temperature fraction of seeds per T |")  # fmt: skip
         out.append("|---|---|---|---|---|---|")
         for r in d["batch_size_onset"]:
-            ph = ", ".join(f"{T:g}: {p}" for T, p in zip(r["T"], r["phases"], strict=True))
+            ph = " ".join(_ABBREV.get(p, p or "-") for p in r["phases"])
             fr = " ".join(_g(f, ".1f") for f in r["high_temperature_fraction"])
             out.append(f"| {r.get('epochs', '')} | {r['batch_size']} | {_g(r['onset_T'])} | "
                        f"{_g(r['onset_lr'])} | "
@@ -618,8 +626,9 @@ def tables(d: dict) -> str:
     if d.get("gd"):
         g = d["gd"]
         out.append("")
-        out.append(f"GD onset step: {_g(d.get('gd_onset_lr'))}; per eps: " + ", ".join(
-            f"{lr:g}: {p}" for lr, p in zip(g["lr"], g["phases"], strict=True)))  # fmt: skip
+        out.append(f"GD onset step: {_g(d.get('gd_onset_lr'))}; phase per eps = "
+                   + " ".join(f"{lr:g}" for lr in g["lr"]) + ": "
+                   + " ".join(_ABBREV.get(p, p or "-") for p in g["phases"]))  # fmt: skip
     if d.get("sharpness"):
         out.append("")
         out.append(
