@@ -414,14 +414,19 @@ def _ordered_temperature(Tc_sorted: np.ndarray, level: float) -> float:
     return float(Tc_sorted[k])
 
 
+#: Probe epochs of ``advise``: the shortest measured length whose ``T_max(0.68)`` (exact) is
+#: within the seeds' spread of its 10^5-epoch value (:data:`PROBE_CONVERGENCE`: 0.389 after
+#: 10^4 epochs against 0.394; 0.042 after 10^3 and 0.098 after 10^2).
+PROBE_EPOCHS: int = 10_000
+
 #: How far ``advise``'s probe is from converged, measured: ``T_max(0.68)`` of the criterion
 #: on the 10 seeds (base seed 0) of the paper's network at 1/sigma_W = 8 trained at
 #: T = 2^-5 for E epochs -- the coldest cell of ``dysonsgd phase-diagram --T-values
 #: 0.03125,...,64 --sigma-values 0.125 --epochs E --seeds 10`` (docs/reproduction.md, "How
 #: long to train"; ``convergence[].probe_T_max68_*`` in docs/data/reproduction.json).
 PROBE_CONVERGENCE: dict[str, dict[int, float]] = {
-    "exact": {100: 0.0985, 1000: 0.0423, 100000: 0.394},
-    "paper": {100: math.inf, 1000: 3.00, 100000: 9.33},
+    "exact": {100: 0.0985, 1000: 0.0423, 10000: 0.389, 100000: 0.394},
+    "paper": {100: math.inf, 1000: 3.00, 10000: 6.30, 100000: 9.33},
 }
 #: The 1/sigma_W and seeds of :data:`PROBE_CONVERGENCE`.
 PROBE_CONVERGENCE_AT: tuple[float, int] = (8.0, 10)
@@ -553,12 +558,13 @@ def advise(
     result=None,
     batch_sizes=(1, 2, 4, 8, 16, 32),
     n_seeds: int = 10,
-    epochs: int = 20,
+    epochs: int = PROBE_EPOCHS,
     n_batches: int = 1000,
     reference_temperature: float = 2.0**-5,
     seed: int = 0,
     estimator: str = "exact",
     levels=LEVELS,
+    on_epoch=None,
 ) -> Advice:
     """Largest temperature the Langevin criterion predicts ordered at ``sigma_w``, and its lr.
 
@@ -584,10 +590,14 @@ def advise(
     result : SGDResult, optional
     batch_sizes : sequence of int
     n_seeds, epochs, n_batches, reference_temperature, seed
-        The probe training run used without ``result``.
+        The probe training run used without ``result``. ``epochs`` defaults to
+        :data:`PROBE_EPOCHS` (10^4): at 1/sigma_W = 8 shorter probes gave a ``T_max(0.68)``
+        0.1-0.25 times the converged one (:data:`PROBE_CONVERGENCE`, docs/reproduction.md).
     estimator : {"exact", "paper"}
     levels : sequence of float
         Fractions of seeds that must stay ordered, each in (0, 1).
+    on_epoch : callable, optional
+        Called once per seed and epoch of the probe run (progress).
 
     Returns
     -------
@@ -632,6 +642,7 @@ def advise(
             n_seeds=n_seeds,
             seed=seed,
             engine="numba",
+            on_epoch=on_epoch,
         )
         source = (
             f"{n_seeds} seeds trained {epochs} epochs x {n_batches} batches at "

@@ -91,7 +91,20 @@ def test_cli_outputs_name_their_question_and_seed_count(store, tmp_path):
     res = run(["phase-diagram", "--store", path, "--resume", "--scheduler", "inprocess", "--json"])
     assert res.exit_code == 0, res.output
     pd = json.loads(res.output)
-    res = run(["advise", "--sigma", SIGMA, "--seeds", SEEDS, "--n-batches", N_BATCHES, "--json"])
+    res = run(
+        [
+            "advise",
+            "--sigma",
+            SIGMA,
+            "--seeds",
+            SEEDS,
+            "--epochs",
+            20,
+            "--n-batches",
+            N_BATCHES,
+            "--json",
+        ]
+    )
     assert res.exit_code == 0, res.output
     ad = json.loads(res.output)
     assert pd["disorder_line_inv_sigma"] == ad["disorder_lines"]
@@ -111,7 +124,20 @@ def test_cli_outputs_name_their_question_and_seed_count(store, tmp_path):
 
 
 def test_advise_json_flags_unresolved_quantiles_for_10_seeds():
-    res = run(["advise", "--sigma", SIGMA, "--seeds", 10, "--n-batches", N_BATCHES, "--json"])
+    res = run(
+        [
+            "advise",
+            "--sigma",
+            SIGMA,
+            "--seeds",
+            10,
+            "--epochs",
+            20,
+            "--n-batches",
+            N_BATCHES,
+            "--json",
+        ]
+    )
     assert res.exit_code == 0, res.output
     ad = json.loads(res.output)
     r = ad["T_max_resolution"]
@@ -125,7 +151,9 @@ def test_advise_json_flags_unresolved_quantiles_for_10_seeds():
     # an unresolved level's number is the lowest T_c (kept for scripts, flagged above)
     tc = np.array(ad["Tc"], dtype=float)
     assert ad["T_max"]["0.997"] == pytest.approx(max(np.min(tc), 0.0))
-    table = run(["advise", "--sigma", SIGMA, "--seeds", 10, "--n-batches", N_BATCHES]).output
+    table = run(
+        ["advise", "--sigma", SIGMA, "--seeds", 10, "--epochs", 20, "--n-batches", N_BATCHES]
+    ).output
     assert "not resolved with 10 seeds: needs >= 334 seeds" in table
     assert "prediction of the Langevin criterion" in table
     assert f"{ad['ordered_at_trained_T']} of 10 seeds ordered" in table

@@ -126,7 +126,7 @@ def test_advise_json_and_jammed_side(tmp_path):
     assert len(adv["Tc"]) == 2
     for lv, t in adv["T_max"].items():
         assert adv["lr"][lv]["8"] == pytest.approx(8 * t)
-    res = run(["advise", "--sigma", "0.125", "--seeds", "2", "--n-batches", "20"])
+    res = run(["advise", "--sigma", "0.125", "--seeds", "2", "--epochs", "20", "--n-batches", "20"])
     assert res.exit_code == 0, res.output
     assert "not on the jammed side" in res.output
 
