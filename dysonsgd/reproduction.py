@@ -238,7 +238,9 @@ def grid_summary(ds, *, level: float = LEVEL) -> dict:
     dict
         ``epochs``, ``seeds``, ``T`` (ascending), ``inv_sigma_w`` (ascending),
         ``tc68_exact``/``tc68_paper`` (one per 1/sigma_W; ``-inf`` below the grid, ``inf``
-        above), ``phases`` (``[T][1/sigma_W]`` labels, ``""`` where not done),
+        above) with ``tc68_exact_outside``/``tc68_paper_outside`` (``"below"``, ``"above"``
+        or None, for JSON, which has no infinities), ``phases`` (``[T][1/sigma_W]`` labels,
+        ``""`` where not done),
         ``phase_counts``, ``cells_done``, ``cells``.
     """
     from dysonsgd.boundaries import boundary_temperatures, cell_phases
@@ -253,7 +255,12 @@ def grid_summary(ds, *, level: float = LEVEL) -> dict:
         "inv_sigma_w": inv[order].tolist(),
     }
     for est in ("exact", "paper"):
-        out[f"tc68_{est}"] = boundary_temperatures(ds, est, (level,))[level][order].tolist()
+        tc = boundary_temperatures(ds, est, (level,))[level][order]
+        out[f"tc68_{est}"] = tc.tolist()
+        # JSON has no infinities: say which side of the grid a crossing outside it lies on
+        out[f"tc68_{est}_outside"] = [
+            "below" if t == -math.inf else "above" if t == math.inf else None for t in tc
+        ]
     out["phases"] = [[str(p) for p in row] for row in phases]
     labels, counts = np.unique(phases[phases != ""], return_counts=True)
     out["phase_counts"] = {str(k): int(v) for k, v in zip(labels, counts, strict=True)}
@@ -514,7 +521,7 @@ def _figures(summary_path, out_dir, grid_data=None) -> list[Path]:
         from dysonsgd.plot.phase import plot_store
 
         with xr.open_dataset(grid_data, engine="scipy") as ds:
-            written += plot_store(ds.load(), out / "grid", formats=("png",))
+            written += plot_store(ds.load(), out / "reproduction-grid", formats=("png",))
     return written
 
 
@@ -607,7 +614,12 @@ def tables(d: dict) -> str:
         for j, inv in enumerate(g["inv_sigma_w"]):
             col = [row[j] for row in g["phases"]]
             hot = [T for T, p in zip(g["T"], col, strict=True) if p == "high-temperature"]
-            out.append(f"| {inv:g} | {_g(g['tc68_exact'][j])} | {_g(g['tc68_paper'][j])} | "
+            tcs = [
+                f"{g[f'tc{k}_outside'][j]} the grid" if g.get(f"tc{k}_outside", [None] * 99)[j]
+                else _g(g[f"tc{k}"][j])
+                for k in ("68_exact", "68_paper")
+            ]  # fmt: skip
+            out.append(f"| {inv:g} | {tcs[0]} | {tcs[1]} | "
                        f"{_g(hot[0]) if hot else 'none on the grid'} |")  # fmt: skip
     if d.get("batch_size_onset"):
         out.append("")

@@ -159,3 +159,34 @@ def test_json_has_no_infinities():
 
     d = _finite_or_none({"a": [1.0, math.inf, -math.inf, math.nan], "b": {"c": math.inf}})
     assert d == {"a": [1.0, None, None, None], "b": {"c": None}}
+
+
+def test_committed_summary_has_the_documented_keys_and_advise_reads_it():
+    """docs/data/reproduction.json holds the keys docs/reproduction.md promises, and the
+    probe lengths advise quotes (boundaries.PROBE_CONVERGENCE) are its convergence rows."""
+    import json
+    from pathlib import Path
+
+    from dysonsgd.boundaries import PROBE_CONVERGENCE
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "data" / "reproduction.json"
+    if not path.is_file():
+        pytest.skip("no docs/ beside the tests (an installed package)")
+    d = json.loads(path.read_text())
+    c = d["column"]
+    assert c["inv_sigma_w"] == 8 and c["epochs"] == 100_000 and c["seeds"] == 10
+    assert len(c["T"]) == 12
+    for k in ("final_loss_median", "ordered_fraction_exact", "ordered_fraction_paper"):
+        assert len(c[k]) == 12
+    assert {"tc68_exact", "tc68_paper"} <= set(c)
+    assert [r["epochs"] for r in d["convergence"]] == [100, 1000, 10_000, 100_000]
+    for r in d["convergence"]:
+        for est in ("exact", "paper"):
+            got = r[f"probe_T_max68_{est}"]
+            want = PROBE_CONVERGENCE[est][r["epochs"]]
+            if got is None:  # JSON null: no finite value
+                assert not math.isfinite(want)
+            else:
+                assert want == pytest.approx(got, rel=5e-3)  # the table rounds to 3 digits
+    assert all({"batch_size", "onset_T"} <= set(r) for r in d["batch_size_onset"])
+    assert "gd_onset_lr" in d
