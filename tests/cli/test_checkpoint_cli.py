@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from _cli import one_line_error
 from click.testing import CliRunner
 
 from dysonsgd import sweep
@@ -24,14 +25,6 @@ RUN = ["--T", "0.5", "--sigma", "1", "--epochs", "40", "--seeds", "2", "--n-batc
 
 def run(args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def _one_line_error(res, *fragments):
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:"), res.output
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 def _interrupted_checkpoint(path, stop_at: int) -> None:
@@ -81,18 +74,18 @@ def test_train_checkpoint_bad_input(tmp_path):
     assert run(["train", *RUN, "--out", ref, "--json"]).exit_code == 0
     before = ref.read_bytes()
     # a training result is not a checkpoint: refused, never overwritten
-    _one_line_error(run(["train", *RUN, "--checkpoint", ref]), "not a dysonsgd checkpoint")
+    one_line_error(run(["train", *RUN, "--checkpoint", ref]), "not a dysonsgd checkpoint")
     assert ref.read_bytes() == before
     ck = tmp_path / "c.npz"
     _interrupted_checkpoint(ck, 10)
     other = list(RUN)
     other[other.index("--epochs") + 1] = "60"
-    _one_line_error(run(["train", *other, "--checkpoint", ck]), "belongs to another run", "epochs")
+    one_line_error(run(["train", *other, "--checkpoint", ck]), "belongs to another run", "epochs")
     assert read_checkpoint(ck).epoch == 10  # kept for its own run
-    _one_line_error(
+    one_line_error(
         run(["train", *RUN, "--engine", "numpy", "--checkpoint", ck]), "needs the numba engine"
     )
-    _one_line_error(run(["train", *RUN, "--checkpoint", tmp_path / "no" / "c.npz"]), "--checkpoint")
+    one_line_error(run(["train", *RUN, "--checkpoint", tmp_path / "no" / "c.npz"]), "--checkpoint")
 
 
 SWEEP = ["--T-values", "0.03125,4", "--sigma-values", "0.125", "--epochs", "40", "--seeds", "2",
@@ -111,7 +104,7 @@ def test_phase_diagram_save_schedule_is_recorded_and_kept(tmp_path):
     assert not sweep.checkpoint_dir(path).exists()
     res = run(["phase-diagram", "--resume", "--store", path, "--scheduler", "inprocess", "--json"])
     assert res.exit_code == 0 and json.loads(res.output)["cells_already_done"] == 2
-    _one_line_error(
+    one_line_error(
         run(["phase-diagram", "--resume", "--store", path, "--save-schedule", "even"]),
         "--save-schedule differ",
     )
@@ -125,7 +118,7 @@ def test_phase_diagram_save_schedule_is_recorded_and_kept(tmp_path):
 def test_phase_diagram_save_schedule_bad_input(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     bad = [a if a != "40" else "30" for a in SWEEP]
-    _one_line_error(
+    one_line_error(
         run(["phase-diagram", *bad, "--save-schedule", "paper"]),
         "--save-schedule",
         "multiple of save_points - 1 = 20",

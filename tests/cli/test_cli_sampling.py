@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _cli import one_line_error
 from click.testing import CliRunner
 
 from dysonsgd.cli.main import cli
@@ -18,14 +19,6 @@ SWEEP = ["phase-diagram", "--T-values", "0.03125", "--sigma-values", "0.125", "-
 
 def run(*args):
     return CliRunner().invoke(cli, list(args))
-
-
-def _one_line_error(res, *fragments):
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:"), res.output
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 def test_train_json_and_header_show_the_sampling():
@@ -58,7 +51,7 @@ def test_train_shuffle_flag_is_sampling_shuffle():
 )
 def test_train_bad_sampling_is_one_line_exit_2_and_writes_nothing(args, fragments, tmp_path):
     out = tmp_path / "run.npz"
-    _one_line_error(run(*TRAIN, *args, "--out", str(out)), *fragments)
+    one_line_error(run(*TRAIN, *args, "--out", str(out)), *fragments)
     assert not out.exists()
 
 
@@ -73,14 +66,14 @@ def test_phase_diagram_sampling_is_recorded_and_kept_on_resume(tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["config"]["sampling"] == "iid"
     res = run("phase-diagram", "--resume", "--store", str(store), "--sampling", "fixed")
-    _one_line_error(res, "--sampling differ from the settings")
+    one_line_error(res, "--sampling differ from the settings")
     # the same options without --sampling are another (fixed) sweep: refused for this store
-    _one_line_error(run(*SWEEP, "--store", str(store)), "sampling: 'iid' in the store")
+    one_line_error(run(*SWEEP, "--store", str(store)), "sampling: 'iid' in the store")
 
 
 def test_phase_diagram_bad_sampling(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _one_line_error(run(*SWEEP, "--sampling", "perm"), "--sampling", "'perm'")
+    one_line_error(run(*SWEEP, "--sampling", "perm"), "--sampling", "'perm'")
     assert list(tmp_path.iterdir()) == []
     res = run("phase-diagram", "--help")
     assert "--sampling [fixed|shuffle|iid]" in res.output and "[fixed]" in res.output

@@ -15,6 +15,7 @@ import pickle
 import numpy as np
 import pytest
 import xarray as xr
+from _cli import one_line_error
 from click.testing import CliRunner
 
 from dysonsgd import boundaries, sweep
@@ -317,14 +318,6 @@ def _run(args):
     return CliRunner().invoke(cli, args, catch_exceptions=False)
 
 
-def _one_line_error(res, *fragments):
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:"), res.output
-    for f in fragments:
-        assert f in lines[0], lines[0]
-
-
 def test_cli_json_and_text_over_batch_sizes(two_store, tmp_path):
     ref, *_ = two_store
     store = tmp_path / "cli.zarr"
@@ -370,15 +363,15 @@ def test_cli_json_and_text_over_batch_sizes(two_store, tmp_path):
 )
 def test_cli_bad_batch_sizes(value, fragments, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _one_line_error(_run([*CLI, "--batch-sizes", value, "--store", "s.zarr"]), *fragments)
+    one_line_error(_run([*CLI, "--batch-sizes", value, "--store", "s.zarr"]), *fragments)
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_cli_resume_with_other_batch_sizes_refused(two_store, tmp_path):
     path, *_ = two_store
     res = _run(["phase-diagram", "--resume", "--store", str(path), "--batch-sizes", "1,2"])
-    _one_line_error(res, "--batch-sizes differ from the settings of")
+    one_line_error(res, "--batch-sizes differ from the settings of")
     res = _run([*CLI, "--batch-sizes", "1,2", "--store", str(path)])
-    _one_line_error(res, "different configuration", "batch_sizes: [1, 4] in the store")
+    one_line_error(res, "different configuration", "batch_sizes: [1, 4] in the store")
     res = _run([*CLI, "--store", str(path)])  # the plain sweep on a store over batch sizes
-    _one_line_error(res, "different configuration", "batch_sizes")
+    one_line_error(res, "different configuration", "batch_sizes")
