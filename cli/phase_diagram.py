@@ -172,13 +172,6 @@ def _phase_diagram(
             grid, T_values, sigma_values, epochs, seeds, seed, n_batches, engine, None, sampling,
             save_schedule, batch_sizes,
         )  # fmt: skip
-    from dysonsgd.sgd import ENGINES as TRAIN_ENGINES
-
-    if config.engine not in TRAIN_ENGINES:
-        c.fail(
-            f"--engine {config.engine} is not offered by this version's dysonsgd.sgd.train "
-            f"(it offers {', '.join(TRAIN_ENGINES)})"
-        )
     net = config.network
     c.check_memory(
         config.n_seeds

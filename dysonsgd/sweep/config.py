@@ -22,6 +22,7 @@ import numpy as np
 from dysonsgd import _seeding
 from dysonsgd._validate import positive_int as _positive_int
 from dysonsgd.model import NetworkConfig
+from dysonsgd.sgd.api import ENGINES as _TRAIN_ENGINES
 
 #: Named grids. ``paper``: the paper's grid, eps in 2^-3..2^8 with |B| = 4 and sigma_W in
 #: 2^-3..2^8. ``small``: three temperatures x four widths that hold the three reference
@@ -43,10 +44,10 @@ SAVE_POINTS = 21
 #: Estimators of the criterion's fluctuation matrix (docs/theory-network.md).
 ESTIMATORS: tuple[str, ...] = ("exact", "paper")
 
-#: Training engines a sweep can name (:func:`dysonsgd.sgd.train`'s ``engine``): SGD with the
-#: compiled engine or the numpy reference, or full-batch gradient descent at the same step
-#: ``eps = T |B|`` (``gd``, where :data:`dysonsgd.sgd.ENGINES` offers it).
-ENGINES: tuple[str, ...] = ("numba", "numpy", "gd")
+#: Training engines a sweep can name: :func:`dysonsgd.sgd.train`'s own list (SGD with the
+#: compiled engine or the numpy reference, or full-batch gradient descent ``gd`` at the same
+#: step ``eps = T |B|``).
+ENGINES: tuple[str, ...] = _TRAIN_ENGINES
 
 
 def _batch_sizes(values, n_samples: int) -> tuple[int, ...]:

@@ -154,17 +154,6 @@ def compute_cell(
     return out
 
 
-def _check_engine(engine: str) -> None:
-    """Refuse, before any store is made, an engine :func:`dysonsgd.sgd.train` does not offer."""
-    from dysonsgd.sgd import ENGINES as TRAIN_ENGINES
-
-    if engine not in TRAIN_ENGINES:
-        raise ValueError(
-            f"engine {engine!r} is not offered by dysonsgd.sgd.train in this version "
-            f"(it offers {', '.join(TRAIN_ENGINES)}); choose one of those"
-        )
-
-
 def _cell_task() -> Callable:
     """The cell task as the package exports it, ``dysonsgd.sweep.compute_cell``.
 
@@ -288,8 +277,7 @@ def run_sweep(
     Raises
     ------
     ValueError
-        A store of another configuration, a bad path, or an engine that
-        :func:`dysonsgd.sgd.train` does not offer (before anything is written).
+        A store of another configuration or a bad path (before anything is written).
 
     References
     ----------
@@ -298,7 +286,6 @@ def run_sweep(
     t0 = time.perf_counter()
     task = _cell_task()
     path = check_store_path(store)
-    _check_engine(config.engine)
     close = None
     if client is None:
         client, close = connect(

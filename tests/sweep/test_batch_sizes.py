@@ -257,8 +257,6 @@ def test_other_configurations_and_parent_reads_refused(two_store, tmp_path):
 def test_gd_engine_cell(tmp_path):
     from dysonsgd import sgd
 
-    if "gd" not in sgd.ENGINES:
-        pytest.skip("dysonsgd.sgd.train has no engine 'gd' yet (sgd.ENGINES lacks it)")
     cfg = sweep.SweepConfig(**{**BASE, "T_values": (0.25,)}, engine="gd", batch_sizes=(1, 4))
     child = cfg.batch_size_configs()[4]
     res = sweep.compute_cell(child, 0, 0)
