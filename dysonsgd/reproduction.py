@@ -277,7 +277,7 @@ def _onset(ds, inv_sigma_w: float) -> dict:
 
     col = _column(ds, inv_sigma_w)
     j = int(np.nonzero(ds["sigma_w"].values == col["sigma_w"].values)[0][0])
-    phases = cell_phases(ds).isel(sigma_w=[j])
+    phases = cell_phases(ds.isel(sigma_w=[j]))  # this column's cells only
     T = col["T"].values.astype(float)
     lr = col["lr"].values.astype(float) if "lr" in col else T * math.nan
     frac = [
