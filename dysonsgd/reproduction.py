@@ -660,6 +660,15 @@ def tables(d: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def _numbers(option: str, text: str, kind) -> list:
+    """A comma-separated list of numbers, or a ValueError naming the option and the value."""
+    try:
+        return [kind(v) for v in text.split(",")]
+    except ValueError:
+        what = "integers" if kind is int else "numbers"
+        raise ValueError(f"{option} must be comma-separated {what}, got {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m dysonsgd.reproduction``: the reproduction's summary, data and scans.
 
@@ -718,14 +727,22 @@ def main(argv: list[str] | None = None) -> int:
         if a.what == "summary":
             result = _summary(a)
         else:
-            T_values = [float(v) for v in a.T_values.split(",")]
-            batch_sizes = [int(v) for v in a.batch_sizes.split(",")]
+            T_values = _numbers("--T-values", a.T_values, float)
+            batch_sizes = _numbers("--batch-sizes", a.batch_sizes, int)
             result = sharpness_scan(T_values, batch_sizes, sigma_w=a.sigma, epochs=a.epochs,
                                     n_seeds=a.seeds, seed=a.seed, engine=a.engine,
                                     n_samples=a.n_samples)  # fmt: skip
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:  # a user's mistake: bad value, no such file
         print(f"Error: {e}", file=sys.stderr)
         return 2
+    except KeyError as e:  # tables/figures of a JSON that is not a summary
+        msg = (f"Error: {getattr(a, 'summary', '')} is not a summary written by "
+               f"'python -m dysonsgd.reproduction summary' (it has no key {e})")  # fmt: skip
+        print(msg, file=sys.stderr)
+        return 2
+    except OSError as e:  # the machine's: unreadable, unwritable, disk full
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
     text = json.dumps(_finite_or_none(result), indent=1)
     if a.out:
         with open(a.out, "w") as f:

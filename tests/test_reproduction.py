@@ -190,3 +190,23 @@ def test_committed_summary_has_the_documented_keys_and_advise_reads_it():
                 assert want == pytest.approx(got, rel=5e-3)  # the table rounds to 3 digits
     assert all({"batch_size", "onset_T"} <= set(r) for r in d["batch_size_onset"])
     assert "gd_onset_lr" in d
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["sharpness", "--T-values", "abc"], "--T-values must be comma-separated numbers"),
+        (["sharpness", "--T-values", "1", "--batch-sizes", "3"], "does not divide"),
+        (["sharpness", "--T-values", "1", "--epochs", "0"], "epochs must be"),
+        (["summary", "--column", "{tmp}/none.zarr"], "no sweep store"),
+        (["tables", "--summary", "{tmp}/none.json"], "No such file"),
+        (["tables", "--summary", "{tmp}/other.json"], "is not a summary written by"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, fragment, tmp_path, capsys):
+    from dysonsgd.reproduction import main
+
+    (tmp_path / "other.json").write_text('{"a": 1}')
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error:") and fragment in err[0], err
