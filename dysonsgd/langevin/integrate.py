@@ -544,6 +544,14 @@ def member_rng_states(entropy: int, n: int) -> np.ndarray:
 # --------------------------------------------------------------------------- entry point
 
 
+def _set_active(model, active) -> None:
+    """``model.set_active(active)`` if the model has it (:meth:`DriftModel.set_active`; a
+    duck-typed model without it measures every system)."""
+    hook = getattr(model, "set_active", None)
+    if hook is not None:
+        hook(active)
+
+
 def integrate(
     model: DriftModel,
     x0: np.ndarray,
@@ -719,50 +727,54 @@ def integrate(
     offset = 0
     written = 1  # saves 0 .. written - 1 hold their state
     t_b = 0.0
-    while True:
-        if adaptive:
-            if t_b >= time:
-                break
-        else:
-            b = next(blocks, None)
-            if b is None:
-                break
-            sel = np.flatnonzero(block == b)
-            t_b = float(starts[sel[0]])
-        if progress is not None:
-            progress(t_b, time)
-        if np.all(status != _k.OK):
-            break  # nothing left to integrate: no more measurements
-        # exact x0 at t = 0 (s -> s^2 would round it), the integrated state afterwards
-        xs = x.copy() if offset == 0 else (y * y if positive else y.copy())
-        if guard is None:
-            measured = model.coefficients(xs, t_b)
-        else:
-            with np.errstate(**guard.errstate):
-                measured = model.coefficients(xs, t_b)
-            measured = guard.check(measured, xs, t_b)
-            stop = guard.stopped_systems()
-            if stop is not None:
-                status[np.asarray(stop, dtype=bool) & (status == _k.OK)] = RUNAWAY
-                if np.all(status != _k.OK):
+    try:
+        while True:
+            if adaptive:
+                if t_b >= time:
                     break
-        coef = check_coefficients(measured, n, K, domain)
-        t_start = t_b
-        if adaptive:
-            h, m, sv, t_b = _adaptive_block(model, t_b, time, dt, saves)
-        else:
-            h, m, sv = seg_h[sel], seg_m[sel], seg_save[sel]
-        h, m, sv = np.ascontiguousarray(h), np.ascontiguousarray(m), np.ascontiguousarray(sv)
-        own = _block_increments(model, t_start, h, m, n, K, supplied)
-        _k.run(
-            code, positive, y, T, coef.kt0, coef.kappa, coef.V0, coef.a_iso, coef.a_diag, coef.C,
-            h, m, sv, out, supplied or own is not None, dB if own is None else own,
-            offset if own is None else 0, rng, status, steps, rejected, attempts, max_attempts,
-            min_gap, min_x, fallback,
-        )  # fmt: skip
-        offset += int(m.sum())
-        if np.any(sv >= 0):
-            written = int(sv.max()) + 1
+            else:
+                b = next(blocks, None)
+                if b is None:
+                    break
+                sel = np.flatnonzero(block == b)
+                t_b = float(starts[sel[0]])
+            if progress is not None:
+                progress(t_b, time)
+            if np.all(status != _k.OK):
+                break  # nothing left to integrate: no more measurements
+            # exact x0 at t = 0 (s -> s^2 would round it), the integrated state afterwards
+            xs = x.copy() if offset == 0 else (y * y if positive else y.copy())
+            _set_active(model, status == _k.OK)
+            if guard is None:
+                measured = model.coefficients(xs, t_b)
+            else:
+                with np.errstate(**guard.errstate):
+                    measured = model.coefficients(xs, t_b)
+                measured = guard.check(measured, xs, t_b)
+                stop = guard.stopped_systems()
+                if stop is not None:
+                    status[np.asarray(stop, dtype=bool) & (status == _k.OK)] = RUNAWAY
+                    if np.all(status != _k.OK):
+                        break
+            coef = check_coefficients(measured, n, K, domain)
+            t_start = t_b
+            if adaptive:
+                h, m, sv, t_b = _adaptive_block(model, t_b, time, dt, saves)
+            else:
+                h, m, sv = seg_h[sel], seg_m[sel], seg_save[sel]
+            h, m, sv = np.ascontiguousarray(h), np.ascontiguousarray(m), np.ascontiguousarray(sv)
+            own = _block_increments(model, t_start, h, m, n, K, supplied)
+            _k.run(
+                code, positive, y, T, coef.kt0, coef.kappa, coef.V0, coef.a_iso, coef.a_diag,
+                coef.C, h, m, sv, out, supplied or own is not None, dB if own is None else own,
+                offset if own is None else 0, rng, status, steps, rejected, attempts, max_attempts,
+                min_gap, min_x, fallback,
+            )  # fmt: skip
+            offset += int(m.sum())
+            if np.any(sv >= 0):
+                written = int(sv.max()) + 1
+    finally:
+        _set_active(model, None)  # a later coefficients() call measures every system
     # a run that ended early (every system stopped) repeats the last states
     out[:, written:, :] = (y * y if positive else y)[:, None, :]
     if progress is not None:

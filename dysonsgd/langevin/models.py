@@ -122,6 +122,17 @@ class DriftModel:
         """
         return None
 
+    def set_active(self, active: np.ndarray | None) -> None:
+        """Which systems the next :meth:`coefficients` call must measure.
+
+        :func:`~dysonsgd.langevin.integrate` calls it before every refresh with a bool mask of
+        shape (n_systems,): False for a system it no longer integrates (stopped by the
+        integrator or a guard), whose coefficients it then ignores; ``None`` after the run
+        (all). The default ignores the mask; a model whose measurement is costly per system
+        (the network model) skips those systems, and an adaptive refresh interval follows the
+        systems still running.
+        """
+
     def next_refresh_interval(self, t: float) -> float:
         """Langevin time from the refresh at t to the next one, asked right after
         ``coefficients(x, t)`` when ``refresh_interval == "auto"``; the default is the

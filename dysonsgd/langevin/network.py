@@ -274,6 +274,7 @@ class NetworkModel(DriftModel):
                 raise ValueError(f"refresh_interval must be positive, got {refresh_interval!r}")
             self.refresh_interval = refresh
         self._interval = math.nan  # the interval chosen at the last refresh ("auto")
+        self._active = None  # systems the next coefficients() call measures (None: all)
         self.exchange = bool(exchange)
         if self.exchange and self.auto_refresh is not None:
             raise ValueError("exchange=True needs a fixed refresh_interval (it looks one ahead)")
@@ -424,6 +425,23 @@ class NetworkModel(DriftModel):
         if self._frame is None:
             return None
         return self._frame.block_increments(t, h, m)
+
+    def set_active(self, active: np.ndarray | None) -> None:
+        """Measure only these systems in the next :meth:`coefficients` calls (bool mask,
+        shape (n,); None: all). A stopped system gets zero coefficients and no say in the
+        automatic refresh interval (:meth:`DriftModel.set_active`)."""
+        if active is None:
+            self._active = None
+            return
+        mask = np.asarray(active, dtype=bool)
+        if mask.shape != (len(self._systems),):
+            raise ValueError(
+                f"active must be a bool mask of shape ({len(self._systems)},), got {mask.shape}"
+            )
+        self._active = None if mask.all() else mask
+
+    def _is_active(self, m: int) -> bool:
+        return self._active is None or bool(self._active[m])
 
     def next_refresh_interval(self, t: float) -> float:
         """Langevin time from the refresh at t to the next one (``refresh_interval="auto"``).
@@ -599,7 +617,7 @@ class NetworkModel(DriftModel):
     def measure(
         self, x: np.ndarray, *, with_slope: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Coefficients at the state x.
+        """Coefficients at the state x (zero for a system switched off by :meth:`set_active`).
 
         Parameters
         ----------
@@ -618,11 +636,13 @@ class NetworkModel(DriftModel):
         """
         x = self._check_x(x)
         n, K = x.shape
-        Kt = np.empty((n, K))
+        Kt = np.zeros((n, K))
         kappa = np.full((n, K), np.nan)
-        Vt = np.empty((n, K, K))
-        C = np.empty((n, K))
+        Vt = np.zeros((n, K, K))
+        C = np.zeros((n, K))
         for m, sys in enumerate(self._systems):
+            if not self._is_active(m):
+                continue  # stopped (set_active): zero coefficients, nothing measured
             s = np.sqrt(x[m])
             _kn.network_drift(
                 s,
@@ -709,7 +729,8 @@ class NetworkModel(DriftModel):
         if self.lr is not None:  # the drift is -Kt: order-eps growth enters with a minus
             kt0 = kt0 - self.lr * self.order_eps_drift(x)
         if self.auto_refresh is not None:
-            rate = float(np.max(np.abs(Kt) / x))
+            live = np.abs(Kt) / x if self._active is None else (np.abs(Kt) / x)[self._active]
+            rate = float(np.max(live)) if live.size else 0.0
             self._interval = self.auto_refresh.choose(rate, self._interval)
         return Coefficients(
             kt0=np.ascontiguousarray(kt0),

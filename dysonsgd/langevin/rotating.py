@@ -382,16 +382,20 @@ class RotatingFrame:
             model.reset()  # calls self.reset()
         elif t > self._t_prev:
             for m in range(len(self._data)):
-                if self._pending[m] is not None:
+                if self._pending[m] is not None and model._is_active(m):
                     self.step(m, t - self._t_prev)
         x = model._check_x(x)
         s = np.sqrt(x)
         n, K = x.shape
-        meas = []
-        for m in range(n):
+        # systems switched off by NetworkModel.set_active (stopped) are neither moved nor
+        # measured: zero coefficients, no say in the interval; their noise streams are their
+        # own, so the others' draws do not change
+        live = [m for m in range(n) if model._is_active(m)]
+        meas = [None] * n
+        for m in live:
             n_noise = self.model._systems[m]["a_noise"].shape[0]
             w = self.rngs[m].standard_normal(n_noise) / math.sqrt(n_noise)
-            meas.append(self.forward(m, s[m], w))
+            meas[m] = self.forward(m, s[m], w)
         auto = model.auto_refresh
         if auto is None:
             interval = float(model.refresh_interval)
@@ -401,13 +405,13 @@ class RotatingFrame:
                 high = min(high, auto.growth * model._interval)
             interval = high
             for _ in range(2):  # the implicit rates depend on the interval: one correction
-                rate = max(self.drift(m, s[m], meas[m], interval)[1] for m in range(n))
+                rate = max((self.drift(m, s[m], meas[m], interval)[1] for m in live), default=0.0)
                 interval = min(interval, auto.choose(rate, model._interval))
             model._interval = interval
-        Kt, C = np.empty((n, K)), np.empty((n, K))
-        Vt = np.empty((n, K, K))
+        Kt, C = np.zeros((n, K)), np.zeros((n, K))
+        Vt = np.zeros((n, K, K))
         self._zeta = np.zeros((n, K))
-        for m in range(n):
+        for m in live:
             Kt[m] = self.drift(m, s[m], meas[m], interval)[0]
             Vt[m], C[m] = self.noise(m, s[m], meas[m], interval)
             self._zeta[m] = self._level_noise(m, x[m], meas[m], Vt[m], interval)
