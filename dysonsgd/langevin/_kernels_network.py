@@ -34,25 +34,44 @@ def _act(z, code):
     return 0.0, 0.0, 0.0
 
 
+@njit(cache=True, inline="always")
+def _rows_times(A, x, out):
+    """``out = A^T x`` as a sum of scaled rows, ``out[:] += A[r, :] x_r``: no reduction in
+    the inner loop, so LLVM vectorises it without reassociating a sum."""
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+    for r in range(A.shape[0]):
+        xr = x[r]
+        row = A[r]
+        for i in range(out.shape[0]):
+            out[i] += row[i] * xr
+
+
+@njit(cache=True)
+def _output_error(yn, Z, f, c):
+    """``c = Z^T e`` with ``e = y_n - Z f`` for one sample (in place)."""
+    K = f.shape[0]
+    for k in range(K):
+        c[k] = 0.0
+    for o in range(Z.shape[0]):
+        e = yn[o]
+        for k in range(K):
+            e -= Z[o, k] * f[k]
+        for k in range(K):
+            c[k] += Z[o, k] * e
+
+
 @njit(cache=True)
 def _forward(s, U, bn, yn, Z, code, z, f, fp, fpp, c, delta):
     """One sample: z, phi(z), phi', phi'', c = Z^T e and delta = c * phi'(z) (in place)."""
     K = s.shape[0]
-    d_out = Z.shape[0]
     for k in range(K):
         acc = 0.0
         for i in range(K):
             acc += U[k, i] * s[i] * bn[i]
         z[k] = acc
         f[k], fp[k], fpp[k] = _act(acc, code)
-    for k in range(K):
-        c[k] = 0.0
-    for o in range(d_out):
-        e = yn[o]
-        for k in range(K):
-            e -= Z[o, k] * f[k]
-        for k in range(K):
-            c[k] += Z[o, k] * e
+    _output_error(yn, Z, f, c)
     for k in range(K):
         delta[k] = c[k] * fp[k]
 
@@ -86,6 +105,7 @@ def network_drift(s, U, b, y, Z, code, with_slope, Kt_out, kappa_out):
     d = np.empty(K)  # U^T delta_n
     curv = np.empty(K)  # sum_k U_ki^2 c_k phi''_k
     M = np.empty(K)  # (Z diag(phi') U)_oi for one output o
+    w = np.empty(K)
     zw2 = np.empty(K)
     G = np.zeros(K)  # u_i^T gbar v_i = -mean_n (U^T delta_n)_i b_n,i
     dG = np.zeros(K)  # d/ds_i of the same
@@ -95,13 +115,7 @@ def network_drift(s, U, b, y, Z, code, with_slope, Kt_out, kappa_out):
         bm = b[m]
         for i in range(K):
             q[i] = s[i] * bm[i]
-        for k in range(K):
-            z[k] = 0.0
-        for i in range(K):
-            qi = q[i]
-            row = UT[i]
-            for k in range(K):
-                z[k] += row[k] * qi
+        _rows_times(UT, q, z)  # z = U q
         # phi(z) overwrites z; phi' goes to delta, phi'' to fpp
         if code == 0:
             for k in range(K):
@@ -116,49 +130,26 @@ def network_drift(s, U, b, y, Z, code, with_slope, Kt_out, kappa_out):
                 z[k] = f
                 delta[k] = p
                 fpp[k] = pp
-        # c = Z^T e, e = y - Z phi(z)
-        for k in range(K):
-            cf[k] = 0.0
-        for o in range(d_out):
-            e = y[m, o]
-            for k in range(K):
-                e -= Z[o, k] * z[k]
-            for k in range(K):
-                cf[k] += Z[o, k] * e
+        _output_error(y[m], Z, z, cf)  # c = Z^T e, e = y - Z phi(z)
         # now cf = c; delta = c * phi', cf <- c * phi''
-        for i in range(K):
-            d[i] = 0.0
         for k in range(K):
             ck = cf[k]
             fp = delta[k]
             delta[k] = ck * fp
             cf[k] = ck * fpp[k]
             zf[k] = fp
-        for k in range(K):
-            dk = delta[k]
-            row = U[k]
-            for i in range(K):
-                d[i] += row[i] * dk
+        _rows_times(U, delta, d)  # d = U^T delta
         if not with_slope:
             for i in range(K):
                 G[i] -= d[i] * bm[i]
             continue
+        _rows_times(U2, cf, curv)  # curv_i = sum_k U_ki^2 c_k phi''_k
         for i in range(K):
-            curv[i] = 0.0
             zw2[i] = 0.0
-        for k in range(K):
-            ck = cf[k]
-            row = U2[k]
-            for i in range(K):
-                curv[i] += row[i] * ck
         for o in range(d_out):
-            for i in range(K):
-                M[i] = 0.0
             for k in range(K):
-                w = Z[o, k] * zf[k]
-                row = U[k]
-                for i in range(K):
-                    M[i] += row[i] * w
+                w[k] = Z[o, k] * zf[k]
+            _rows_times(U, w, M)  # M_i = (Z diag(phi') U)_oi
             for i in range(K):
                 zw2[i] += M[i] * M[i]
         for i in range(K):
@@ -278,7 +269,6 @@ def frame_forward(s, U, UT, b, a, y, Z, code, w, n_drift, do_noise, d_buf, q_buf
     K = s.shape[0]
     n = b.shape[0]
     L = a.shape[1]
-    d_out = Z.shape[0]
     z = np.empty(K)
     f = np.empty(K)
     c = np.empty(K)
@@ -301,13 +291,7 @@ def frame_forward(s, U, UT, b, a, y, Z, code, w, n_drift, do_noise, d_buf, q_buf
                 z[k] += UT[i, k] * qi
         for k in range(K):
             f[k], fp_out[m, k], _ = _act(z[k], code)
-            c[k] = 0.0
-        for o in range(d_out):
-            e = y[m, o]
-            for k in range(K):
-                e -= Z[o, k] * f[k]
-            for k in range(K):
-                c[k] += Z[o, k] * e
+        _output_error(y[m], Z, f, c)
         for i in range(K):
             d_buf[m, i] = 0.0
         for k in range(K):
