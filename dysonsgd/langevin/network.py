@@ -642,7 +642,8 @@ class NetworkModel(DriftModel):
         C = np.zeros((n, K))
         for m, sys in enumerate(self._systems):
             if not self._is_active(m):
-                continue  # stopped (set_active): zero coefficients, nothing measured
+                kappa[m] = 0.0  # stopped (set_active): zero coefficients, nothing measured
+                continue
             s = np.sqrt(x[m])
             _kn.network_drift(
                 s,

@@ -27,14 +27,18 @@ def insts():
     return make_instances(cfg, 0.7, 3, 11)
 
 
-def _model(insts, rotate):
-    kw = dict(rotate=True, temperature=T) if rotate else {}
+def _model(insts, kind):
+    kw = {
+        "fixed-basis": {},
+        "hessian-slope": dict(slope="hessian"),
+        "rotating": dict(rotate=True, temperature=T),
+    }[kind]
     return NetworkModel(insts, refresh_interval="auto", **kw)
 
 
-@pytest.mark.parametrize("rotate", [False, True], ids=["fixed-basis", "rotating"])
-def test_switched_off_systems_are_not_measured_and_do_not_set_the_interval(insts, rotate):
-    three, one = _model(insts, rotate), _model(insts[:1], rotate)
+@pytest.mark.parametrize("kind", ["fixed-basis", "hessian-slope", "rotating"])
+def test_switched_off_systems_are_not_measured_and_do_not_set_the_interval(insts, kind):
+    three, one = _model(insts, kind), _model(insts[:1], kind)
     x3 = three.x0
     t = 0.0
     for _ in range(3):  # three refreshes: the rotating frames move in between
@@ -53,7 +57,7 @@ def test_switched_off_systems_are_not_measured_and_do_not_set_the_interval(insts
 
 
 def test_set_active_checks_its_mask(insts):
-    model = _model(insts, False)
+    model = _model(insts, "fixed-basis")
     with pytest.raises(ValueError, match="shape"):
         model.set_active(np.array([True, False]))
 
@@ -62,7 +66,7 @@ def test_integrate_switches_off_what_the_guard_stopped_and_resets_after(insts):
     """A runaway bound that one system passes mid-run: the masks handed to the model switch
     it off from the next refresh on, and the model measures every system again after the
     run."""
-    model = _model(insts, False)
+    model = _model(insts, "fixed-basis")
     masks = []
     original = model.set_active
 
