@@ -142,7 +142,8 @@ def comparison_figure(comp, path: str | os.PathLike, *, title: str | None = None
     if title is None:
         title = (
             f"$T$ = {_plot.power_of_two(comp.temperature)}, {_plot.width_label(comp.sigma_w)}, "
-            f"{comp.epochs} epochs x {comp.config.n_batches} batches, {comp.n_seeds} seeds, "
+            f"{comp.epochs} epoch{'s' if comp.epochs != 1 else ''} x "
+            f"{comp.config.n_batches} batches, {comp.n_seeds} seeds, "
             f"SGD batches: {comp.sampling}"
         )
     fig.suptitle(title)
