@@ -100,7 +100,7 @@ def network_drift(s, U, b, y, Z, code, with_slope, Kt_out, kappa_out):
     fpp = np.empty(K)
     delta = np.empty(K)
     cf = np.empty(K)
-    zf = np.empty(K)
+    fp = np.empty(K)  # phi'(z)
     q = np.empty(K)
     d = np.empty(K)  # U^T delta_n
     curv = np.empty(K)  # sum_k U_ki^2 c_k phi''_k
@@ -116,28 +116,22 @@ def network_drift(s, U, b, y, Z, code, with_slope, Kt_out, kappa_out):
         for i in range(K):
             q[i] = s[i] * bm[i]
         _rows_times(UT, q, z)  # z = U q
-        # phi(z) overwrites z; phi' goes to delta, phi'' to fpp
+        # phi(z) overwrites z; phi' goes to fp, phi'' to fpp
         if code == 0:
             for k in range(K):
                 t = tanh(z[k])
                 p = 1.0 - t * t
                 z[k] = t
-                delta[k] = p
+                fp[k] = p
                 fpp[k] = -2.0 * t * p
         else:
             for k in range(K):
-                f, p, pp = _act(z[k], code)
-                z[k] = f
-                delta[k] = p
-                fpp[k] = pp
+                z[k], fp[k], fpp[k] = _act(z[k], code)
         _output_error(y[m], Z, z, cf)  # c = Z^T e, e = y - Z phi(z)
-        # now cf = c; delta = c * phi', cf <- c * phi''
-        for k in range(K):
+        for k in range(K):  # delta = c phi', and cf <- c phi''
             ck = cf[k]
-            fp = delta[k]
-            delta[k] = ck * fp
+            delta[k] = ck * fp[k]
             cf[k] = ck * fpp[k]
-            zf[k] = fp
         _rows_times(U, delta, d)  # d = U^T delta
         if not with_slope:
             for i in range(K):
@@ -148,7 +142,7 @@ def network_drift(s, U, b, y, Z, code, with_slope, Kt_out, kappa_out):
             zw2[i] = 0.0
         for o in range(d_out):
             for k in range(K):
-                w[k] = Z[o, k] * zf[k]
+                w[k] = Z[o, k] * fp[k]
             _rows_times(U, w, M)  # M_i = (Z diag(phi') U)_oi
             for i in range(K):
                 zw2[i] += M[i] * M[i]

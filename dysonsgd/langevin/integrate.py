@@ -544,14 +544,6 @@ def member_rng_states(entropy: int, n: int) -> np.ndarray:
 # --------------------------------------------------------------------------- entry point
 
 
-def _set_active(model, active) -> None:
-    """``model.set_active(active)`` if the model has it (:meth:`DriftModel.set_active`; a
-    duck-typed model without it measures every system)."""
-    hook = getattr(model, "set_active", None)
-    if hook is not None:
-        hook(active)
-
-
 def integrate(
     model: DriftModel,
     x0: np.ndarray,
@@ -744,7 +736,7 @@ def integrate(
                 break  # nothing left to integrate: no more measurements
             # exact x0 at t = 0 (s -> s^2 would round it), the integrated state afterwards
             xs = x.copy() if offset == 0 else (y * y if positive else y.copy())
-            _set_active(model, status == _k.OK)
+            model.set_active(status == _k.OK)
             if guard is None:
                 measured = model.coefficients(xs, t_b)
             else:
@@ -774,7 +766,7 @@ def integrate(
             if np.any(sv >= 0):
                 written = int(sv.max()) + 1
     finally:
-        _set_active(model, None)  # a later coefficients() call measures every system
+        model.set_active(None)  # a later coefficients() call measures every system
     # a run that ended early (every system stopped) repeats the last states
     out[:, written:, :] = (y * y if positive else y)[:, None, :]
     if progress is not None:

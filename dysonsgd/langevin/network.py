@@ -730,8 +730,10 @@ class NetworkModel(DriftModel):
         if self.lr is not None:  # the drift is -Kt: order-eps growth enters with a minus
             kt0 = kt0 - self.lr * self.order_eps_drift(x)
         if self.auto_refresh is not None:
-            live = np.abs(Kt) / x if self._active is None else (np.abs(Kt) / x)[self._active]
-            rate = float(np.max(live)) if live.size else 0.0
+            rates = np.abs(Kt) / x
+            if self._active is not None:  # the running systems only (set_active)
+                rates = rates[self._active]
+            rate = float(np.max(rates)) if rates.size else 0.0
             self._interval = self.auto_refresh.choose(rate, self._interval)
         return Coefficients(
             kt0=np.ascontiguousarray(kt0),
