@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, str] = {
     "checks": "checks",
     "ladder": "ladder",
     "langevin": "langevin",
+    "network": "network",
     "sgd": "sgd",
     "spectra": "spectra",
     "sweep": "sweep",
